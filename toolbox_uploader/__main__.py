@@ -1,0 +1,5 @@
+import sys
+
+from toolbox_uploader.cli import main
+
+sys.exit(main())

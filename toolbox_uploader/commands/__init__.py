@@ -1,0 +1,1 @@
+"""One module per ``toolbox-uploader`` sub-command; each exposes ``register(subparsers)``."""

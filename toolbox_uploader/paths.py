@@ -1,0 +1,70 @@
+"""Every file location of the app and the embedded server, in one place.
+
+``TOOLBOX_UPLOADER_HOME`` (read on every call, so tests can point it at a temporary
+directory) puts config, data, cache and logs under one folder; otherwise the platform's
+conventional folders from platformdirs are used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import PlatformDirs
+
+from toolbox_uploader import APP_NAME
+
+HOME_ENV = "TOOLBOX_UPLOADER_HOME"
+
+
+def _dirs() -> PlatformDirs:
+    return PlatformDirs(APP_NAME, appauthor=False)
+
+
+def _home() -> Path | None:
+    value = os.environ.get(HOME_ENV, "").strip()
+    return Path(value).expanduser().resolve() if value else None
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_dir() -> Path:
+    home = _home()
+    return _ensure(home / "config" if home else Path(_dirs().user_config_dir))
+
+
+def data_dir() -> Path:
+    home = _home()
+    return _ensure(home / "data" if home else Path(_dirs().user_data_dir))
+
+
+def cache_dir() -> Path:
+    home = _home()
+    return _ensure(home / "cache" if home else Path(_dirs().user_cache_dir))
+
+
+def log_dir() -> Path:
+    home = _home()
+    return _ensure(home / "logs" if home else Path(_dirs().user_log_dir))
+
+
+def server_data_dir() -> Path:
+    """Default storage of the embedded reference server (uploads, files, its database)."""
+    return _ensure(data_dir() / "server")
+
+
+def session_db_path() -> Path:
+    """The desktop app's and CLI's upload queue (SQLite)."""
+    return data_dir() / "sessions.sqlite3"
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+def optimized_cache_dir() -> Path:
+    """Where optimized copies of images are written; originals are never touched."""
+    return _ensure(cache_dir() / "optimized")

@@ -1,0 +1,36 @@
+"""Who is asking: bearer tokens on every API route except the health check."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from toolbox_uploader.server import keys
+from toolbox_uploader.server.accounts import Account
+from toolbox_uploader.server.errors import ApiError
+
+ACCOUNT_KEY = "toolbox_account"
+
+
+def request_account(request: web.Request) -> Account:
+    """The authenticated account of this request, or a 401 JSON error.
+
+    The token comes from ``Authorization: Bearer …``; WebSocket clients in a browser
+    cannot set headers, so ``?token=`` is also accepted on WebSocket routes only.
+    """
+    cached = request.get(ACCOUNT_KEY)
+    if cached is not None:
+        return cached
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        token = ""
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            token = request.query.get("token", "")
+    account = request.app[keys.ACCOUNTS].authenticate(token.strip())
+    if account is None:
+        raise ApiError(
+            401, "unauthorized", "A valid bearer token is required.",
+            {"WWW-Authenticate": 'Bearer realm="toolbox-uploader"'},
+        )
+    request[ACCOUNT_KEY] = account
+    return account

@@ -1,0 +1,86 @@
+"""Rows of stored files: what ``/api/v1/files`` lists and ``finalize`` writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from toolbox_uploader.server.db import ServerDatabase
+
+
+@dataclass(slots=True)
+class FileRecord:
+    id: str
+    owner: str
+    filename: str
+    relative_path: str
+    category: str
+    size: int
+    sha256: str
+    mime_type: str | None
+    status: str
+    created_at: float
+    completed_at: float | None = None
+    title: str | None = None
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("owner")
+        return data
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> FileRecord:
+        return cls(
+            id=row["id"], owner=row["owner"], filename=row["filename"],
+            relative_path=row["relative_path"], category=row["category"], size=row["size"],
+            sha256=row["sha256"], mime_type=row["mime_type"], status=row["status"],
+            created_at=row["created_at"], completed_at=row["completed_at"], title=row["title"],
+            description=row["description"], tags=json.loads(row["tags"] or "[]"),
+        )
+
+
+class FileStore:
+    def __init__(self, db: ServerDatabase) -> None:
+        self.db = db
+
+    def insert(self, record: FileRecord) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO files (id, owner, filename, relative_path, category, size, sha256,"
+                " mime_type, status, title, description, tags, created_at, completed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id, record.owner, record.filename, record.relative_path,
+                    record.category, record.size, record.sha256, record.mime_type,
+                    record.status, record.title, record.description, json.dumps(record.tags),
+                    record.created_at, record.completed_at or time.time(),
+                ),
+            )
+
+    def get(self, owner: str, file_id: str) -> FileRecord | None:
+        row = self.db.fetchone("SELECT * FROM files WHERE id = ? AND owner = ?", (file_id, owner))
+        return FileRecord.from_row(row) if row else None
+
+    def list(
+        self, owner: str, category: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[FileRecord], int]:
+        where, params = "owner = ?", [owner]
+        if category:
+            where += " AND category = ?"
+            params.append(category)
+        total = self.db.fetchone(f"SELECT COUNT(*) FROM files WHERE {where}", tuple(params))[0]
+        rows = self.db.fetchall(
+            f"SELECT * FROM files WHERE {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [FileRecord.from_row(r) for r in rows], int(total)
+
+    def delete(self, owner: str, file_id: str) -> bool:
+        with self.db.transaction() as conn:
+            cursor = conn.execute("DELETE FROM files WHERE id = ? AND owner = ?", (file_id, owner))
+        return cursor.rowcount > 0

@@ -1,0 +1,97 @@
+"""What happens when all of a file's bytes have arrived, by tus or by a direct upload.
+
+Size and whole-file SHA-256 (computed while receiving) are checked, the file is
+validated against its category's rules, the account's quota is checked again, then the
+file is moved atomically into final storage and recorded. Any failure raises
+``FinalizeError`` (an ``ApiError``) and removes the received bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from toolbox_uploader.server import keys
+from toolbox_uploader.server.accounts import Account
+from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.files_store import FileRecord, FileStore
+from toolbox_uploader.server.validation_hook import ValidationOutcome, default_validator
+
+
+class FinalizeError(ApiError):
+    pass
+
+
+@dataclass(slots=True)
+class IncomingFile:
+    file_id: str
+    owner: Account
+    path: Path
+    filename: str
+    relative_path: str
+    category: str
+    size: int
+    sha256: str
+    expected_size: int | None = None
+    expected_sha256: str | None = None
+    title: str | None = None
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+
+
+async def finalize(app: web.Application, incoming: IncomingFile) -> FileRecord:
+    try:
+        return await _finalize(app, incoming)
+    except BaseException:
+        incoming.path.unlink(missing_ok=True)
+        raise
+
+
+async def _finalize(app: web.Application, incoming: IncomingFile) -> FileRecord:
+    if incoming.expected_size is not None and incoming.size != incoming.expected_size:
+        raise FinalizeError(
+            400, "size_mismatch",
+            f"Received {incoming.size} bytes but {incoming.expected_size} were declared.",
+        )
+    expected = (incoming.expected_sha256 or "").strip().lower()
+    if expected and expected != incoming.sha256:
+        raise FinalizeError(
+            400, "checksum_mismatch",
+            "The file's SHA-256 does not match the one sent with it; it was not stored.",
+        )
+    validator = app[keys.CONFIG].validator or default_validator
+    loop = asyncio.get_running_loop()
+    outcome: ValidationOutcome = await loop.run_in_executor(
+        None, validator, incoming.path, incoming.category, incoming.filename
+    )
+    if not outcome.accepted:
+        raise FinalizeError(422, outcome.code, outcome.message)
+    account = incoming.owner
+    if account.quota_bytes is not None:
+        usage = app[keys.ACCOUNTS].usage(account)
+        if usage.used + incoming.size > account.quota_bytes:
+            raise FinalizeError(
+                413, "quota_exceeded",
+                f"Storing this file needs {incoming.size} bytes but only "
+                f"{max(0, account.quota_bytes - usage.used)} are left in the quota.",
+            )
+    storage = app[keys.STORAGE]
+    await loop.run_in_executor(None, storage.store, incoming.path, incoming.file_id)
+    record = FileRecord(
+        id=incoming.file_id, owner=account.id, filename=incoming.filename,
+        relative_path=incoming.relative_path, category=incoming.category, size=incoming.size,
+        sha256=incoming.sha256, mime_type=outcome.mime_type, status="available",
+        created_at=incoming.created_at, completed_at=time.time(), title=incoming.title,
+        description=incoming.description, tags=list(incoming.tags),
+    )
+    try:
+        FileStore(app[keys.DATABASE]).insert(record)
+    except BaseException:
+        storage.remove_file(incoming.file_id)
+        raise
+    return record
