@@ -1,0 +1,93 @@
+"""What the engine tells its listeners (the desktop app's bridge, the CLI's progress bars).
+
+Plain frozen dataclasses, safe to hand across threads. Listeners receive *batches*
+(``list[EngineEvent]``) at most ``MAX_EVENTS_PER_SECOND`` times a second; within a batch,
+``ItemChanged`` carries the latest snapshot of each changed item only once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from toolbox_uploader.core.states import ItemState
+
+MAX_EVENTS_PER_SECOND = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """A machine-readable code plus a sentence a teacher can read."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSnapshot:
+    id: int
+    source_path: str
+    relative_path: str  # from the dropped folder; the bare file name for single files
+    display_name: str
+    category: str
+    size: int | None
+    state: ItemState
+    bytes_sent: int = 0  # confirmed by the server plus what is in flight
+    speed: float = 0.0  # bytes per second, moving average
+    eta: float | None = None  # seconds left
+    reason: Reason | None = None  # why it failed / was rejected
+    warnings: tuple[Reason, ...] = ()
+    retryable: bool = False
+    next_attempt_at: float | None = None  # epoch seconds of the next automatic retry
+    attempts: int = 0
+    upload_url: str | None = None
+    file_url: str | None = None  # where the finished file lives on the server
+    optimized_size: int | None = None
+    server: str = ""
+
+    @property
+    def progress(self) -> float:
+        """0.0 to 1.0."""
+        if self.state is ItemState.DONE:
+            return 1.0
+        if not self.size:
+            return 0.0
+        return min(1.0, self.bytes_sent / self.size)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemsAdded:
+    items: tuple[ItemSnapshot, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChanged:
+    item: ItemSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ItemsRemoved:
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProgress:
+    files_total: int
+    files_done: int
+    files_failed: int
+    bytes_total: int
+    bytes_done: int
+    speed: float
+    eta: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """Connection state of the target server, for the status bar."""
+
+    reachable: bool
+    message: str = ""
+    needs_sign_in: bool = False
+    details: dict[str, str] = field(default_factory=dict)
+
+
+EngineEvent = ItemsAdded | ItemChanged | ItemsRemoved | BatchProgress | ServerStatus
