@@ -8,7 +8,7 @@ from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
 
-ACCOUNT_KEY = "toolbox_account"
+ACCOUNT_KEY: web.RequestKey[Account] = web.RequestKey("toolbox_account", Account)
 
 
 def request_account(request: web.Request) -> Account:
@@ -17,9 +17,8 @@ def request_account(request: web.Request) -> Account:
     The token comes from ``Authorization: Bearer …``; WebSocket clients in a browser
     cannot set headers, so ``?token=`` is also accepted on WebSocket routes only.
     """
-    cached = request.get(ACCOUNT_KEY)
-    if cached is not None:
-        return cached
+    if ACCOUNT_KEY in request:
+        return request[ACCOUNT_KEY]
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

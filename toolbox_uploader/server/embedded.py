@@ -15,6 +15,10 @@ from aiohttp import web
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.app import create_app
 from toolbox_uploader.server.config import ServerConfig
+from toolbox_uploader.server.lifecycle import InFlight, stop_accepting_and_drain, track_in_flight
+
+#: How long a stop waits for requests in progress (an upload body still arriving).
+GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,7 @@ class EmbeddedServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._in_flight: InFlight | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self.handle: ServerHandle | None = None
@@ -66,6 +71,7 @@ class EmbeddedServer:
 
     async def _start(self) -> None:
         app = create_app(self.config)
+        self._in_flight = track_in_flight(app)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
@@ -77,9 +83,11 @@ class EmbeddedServer:
 
     async def _cleanup(self) -> None:
         if self._runner is not None:
+            if self._in_flight is not None:
+                await stop_accepting_and_drain(self._runner, self._in_flight, GRACE_SECONDS)
             await self._runner.cleanup()
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float = GRACE_SECONDS + 10.0) -> None:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return

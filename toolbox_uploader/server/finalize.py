@@ -44,6 +44,16 @@ class IncomingFile:
     created_at: float = field(default_factory=time.time)
 
 
+def _store_and_record(app: web.Application, src: Path, record: FileRecord) -> None:
+    storage = app[keys.STORAGE]
+    storage.store(src, record.id)
+    try:
+        FileStore(app[keys.DATABASE]).insert(record)
+    except BaseException:
+        storage.remove_file(record.id)
+        raise
+
+
 async def finalize(app: web.Application, incoming: IncomingFile) -> FileRecord:
     try:
         return await _finalize(app, incoming)
@@ -80,8 +90,6 @@ async def _finalize(app: web.Application, incoming: IncomingFile) -> FileRecord:
                 f"Storing this file needs {incoming.size} bytes but only "
                 f"{max(0, account.quota_bytes - usage.used)} are left in the quota.",
             )
-    storage = app[keys.STORAGE]
-    await loop.run_in_executor(None, storage.store, incoming.path, incoming.file_id)
     record = FileRecord(
         id=incoming.file_id, owner=account.id, filename=incoming.filename,
         relative_path=incoming.relative_path, category=incoming.category, size=incoming.size,
@@ -89,9 +97,8 @@ async def _finalize(app: web.Application, incoming: IncomingFile) -> FileRecord:
         created_at=incoming.created_at, completed_at=time.time(), title=incoming.title,
         description=incoming.description, tags=list(incoming.tags),
     )
-    try:
-        FileStore(app[keys.DATABASE]).insert(record)
-    except BaseException:
-        storage.remove_file(incoming.file_id)
-        raise
+    # Moving the bytes and recording them is one step: shielded, so a client that goes
+    # away (cancelling this handler) cannot leave stored bytes without their row.
+    store = loop.run_in_executor(None, _store_and_record, app, incoming.path, record)
+    await asyncio.shield(store)
     return record

@@ -2,7 +2,9 @@
 
 A validator is ``(path, category, filename) -> ValidationOutcome`` and runs in a worker
 thread. The default delegates to the engine's ``validate_file`` so that the desktop app
-and the server apply the very same rules.
+and the server apply the very same rules. The upload arrives as ``<id>.part`` without an
+extension, so the client's ``filename`` is what the name and extension rules look at.
+Virus scanning is on when ``TOOLBOX_UPLOADER_CLAMD`` names a clamd socket.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import magic
-
-from toolbox_uploader.core.categories import UnknownCategoryError, canonical_mime, get_category
+from toolbox_uploader.core.categories import UnknownCategoryError
+from toolbox_uploader.core.validation import scanner_from_env, validate_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,23 +25,15 @@ class ValidationOutcome:
 
 
 def default_validator(path: Path, category: str, filename: str) -> ValidationOutcome:
-    # INTERIM until core.validation lands: size, libmagic type and the category table.
     try:
-        rules = get_category(category)
+        scanner = scanner_from_env()
+    except ValueError as exc:  # a misconfigured scanner must not let files through unchecked
+        return ValidationOutcome(False, None, "scan_failed", str(exc))
+    try:
+        report = validate_file(Path(path), category, filename=filename, scanner=scanner)
     except UnknownCategoryError as exc:
         return ValidationOutcome(False, None, "unknown_category", str(exc))
-    size = Path(path).stat().st_size
-    with open(path, "rb") as handle:
-        head = handle.read(64 * 1024)
-    mime = canonical_mime(magic.from_buffer(head, mime=True)) if head else "inode/x-empty"
-    if size == 0:
-        return ValidationOutcome(False, mime, "empty_file", "The file is empty.")
-    if size > rules.max_size:
-        return ValidationOutcome(
-            False, mime, "too_large", f"{filename} is larger than {rules.label} allows."
-        )
-    if not rules.allows(mime):
-        return ValidationOutcome(
-            False, mime, "type_not_allowed", f"{mime} files are not allowed in {rules.label}."
-        )
-    return ValidationOutcome(True, mime)
+    if report.accepted:
+        return ValidationOutcome(True, report.mime_type)
+    first = report.reasons[0]
+    return ValidationOutcome(False, report.mime_type, first.code, first.message)

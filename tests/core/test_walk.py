@@ -1,0 +1,110 @@
+"""Folder walking: relative paths, junk skipped, problems reported as entries, never raised."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from toolbox_uploader.core.walk import WalkEntry, walk_paths
+
+
+def _touch(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _rels(entries: list[WalkEntry]) -> list[str]:
+    return [e.relative_path for e in entries if e.error is None]
+
+
+def test_relative_paths_include_the_dropped_folder(tmp_path: Path) -> None:
+    root = tmp_path / "Lessons"
+    _touch(root / "week1" / "a.pdf")
+    _touch(root / "week1" / "b.txt")
+    _touch(root / "week2" / "deep" / "c.png")
+    _touch(root / "intro.docx")
+    single = _touch(tmp_path / "single.pdf")
+    entries = list(walk_paths([root, single]))
+    assert _rels(entries) == [
+        "Lessons/intro.docx",
+        "Lessons/week1/a.pdf",
+        "Lessons/week1/b.txt",
+        "Lessons/week2/deep/c.png",
+        "single.pdf",
+    ]
+    assert entries[1].path == root / "week1" / "a.pdf"
+
+
+def test_junk_and_hidden_folders_are_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "Drop"
+    for junk in (".DS_Store", "Thumbs.db", "desktop.ini", "~$essay.docx", "._photo.jpg"):
+        _touch(root / junk)
+    _touch(root / ".git" / "config")
+    _touch(root / ".hidden" / "secret.txt")
+    _touch(root / "__MACOSX" / "x.txt")
+    _touch(root / ".notes.txt")  # a hidden *file* is a real file: kept
+    _touch(root / "essay.docx")
+    assert _rels(list(walk_paths([root]))) == ["Drop/.notes.txt", "Drop/essay.docx"]
+
+
+def test_symlink_loop_is_reported_not_followed(tmp_path: Path) -> None:
+    root = tmp_path / "Loop"
+    _touch(root / "sub" / "a.txt")
+    (root / "sub" / "back").symlink_to(root, target_is_directory=True)
+    (root / "self").symlink_to(root / "self")
+    entries = list(walk_paths([root]))
+    assert _rels(entries) == ["Loop/sub/a.txt"]
+    errors = {e.relative_path: e.error.code for e in entries if e.error}
+    assert errors == {"Loop/self": "symlink_loop", "Loop/sub/back": "symlink_loop"}
+
+
+def test_broken_link_special_file_and_missing_path(tmp_path: Path) -> None:
+    root = tmp_path / "Odd"
+    _touch(root / "ok.txt")
+    (root / "dangling.pdf").symlink_to(tmp_path / "nowhere.pdf")
+    os.mkfifo(root / "pipe")
+    entries = list(walk_paths([root, tmp_path / "missing.pdf"]))
+    errors = {e.relative_path: e.error.code for e in entries if e.error}
+    assert errors == {
+        "Odd/dangling.pdf": "broken_link",
+        "Odd/pipe": "not_a_file",
+        "missing.pdf": "missing_file",
+    }
+    assert _rels(entries) == ["Odd/ok.txt"]
+
+
+def test_linked_folder_elsewhere_is_walked_once(tmp_path: Path) -> None:
+    shared = _touch(tmp_path / "Shared" / "s.txt").parent
+    root = tmp_path / "Root"
+    _touch(root / "a.txt")
+    (root / "link1").symlink_to(shared, target_is_directory=True)
+    (root / "link2").symlink_to(shared, target_is_directory=True)
+    assert _rels(list(walk_paths([root]))) == ["Root/a.txt", "Root/link1/s.txt"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file; permissions cannot be tested")
+def test_unreadable_file_and_folder(tmp_path: Path) -> None:
+    root = tmp_path / "Locked"
+    secret = _touch(root / "secret.txt")
+    closed = _touch(root / "closed" / "x.txt").parent
+    secret.chmod(0)
+    closed.chmod(0)
+    try:
+        errors = {e.relative_path: e.error.code for e in walk_paths([root]) if e.error}
+    finally:
+        secret.chmod(0o600)
+        closed.chmod(0o700)
+    assert errors == {"Locked/closed": "unreadable", "Locked/secret.txt": "unreadable"}
+
+
+def test_many_files_stream_lazily(tmp_path: Path) -> None:
+    root = tmp_path / "Big"
+    for i in range(300):
+        _touch(root / f"d{i % 7}" / f"f{i:03}.txt")
+    walker = walk_paths([root])
+    first = next(walker)
+    assert first.relative_path == "Big/d0/f000.txt"
+    assert len(list(walker)) == 299

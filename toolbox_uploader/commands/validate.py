@@ -1,0 +1,186 @@
+"""``toolbox-uploader validate PATHS... [--category C] [--optimize] [--json]``.
+
+Checks files and folders exactly as the app does before an upload and prints one verdict
+per file: a table for people, or one JSON object per line (``--json``) for scripts.
+Exit code 0 when nothing was refused, 1 when something was, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from toolbox_uploader.core.categories import CATEGORIES, DEFAULT_CATEGORY
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check files and folders the way an upload would, without uploading",
+        description="Check files and folders (recursively) against a category's rules: type "
+        "from content, size, names, scripts, macros, zip bombs and more.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="files or folders to check")
+    parser.add_argument("--category", "-c", default=DEFAULT_CATEGORY,
+                        help=f"upload category (default {DEFAULT_CATEGORY}; one of "
+                        f"{', '.join(CATEGORIES)})")
+    parser.add_argument("--optimize", action="store_true",
+                        help="also optimize images into the cache and show the savings")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per file (one per line)")
+    parser.add_argument("--clamd", metavar="ADDRESS", default=None,
+                        help="scan with ClamAV's clamd at unix:/path or tcp:host:port "
+                        "(default: $TOOLBOX_UPLOADER_CLAMD; off when unset)")
+    parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                        help="worker processes (default: one per core)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from toolbox_uploader.cli import EXIT_FAILED, EXIT_OK, UsageError
+    from toolbox_uploader.core.categories import get_category
+    from toolbox_uploader.core.optimize import OptimizeSettings
+    from toolbox_uploader.core.parallel import validate_many
+    from toolbox_uploader.core.validation.scanner import SCANNER_ENV, ClamdScanner
+    from toolbox_uploader.core.walk import walk_paths
+    from toolbox_uploader.paths import optimized_cache_dir
+
+    if args.category not in CATEGORIES:
+        raise UsageError(
+            f"unknown category {args.category!r}; choose one of {', '.join(CATEGORIES)}"
+        )
+    missing = [str(p) for p in args.paths if not os.path.lexists(p)]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    address = args.clamd or os.environ.get(SCANNER_ENV, "").strip() or None
+    try:
+        scanner = ClamdScanner.from_address(address) if address else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    optimize = OptimizeSettings() if args.optimize else None
+    results = validate_many(
+        walk_paths(args.paths), args.category, optimize=optimize,
+        out_dir=optimized_cache_dir() if optimize else None, scanner=scanner, workers=args.jobs,
+    )
+    rules = get_category(args.category)
+    refused = _print_json(results) if args.json else _print_table(results, rules.label,
+                                                                   args.optimize)
+    return EXIT_FAILED if refused else EXIT_OK
+
+
+def _json_line(entry: Any, report: Any, optimization: Any) -> dict[str, Any]:
+    data = report.to_json()
+    data["path"] = str(entry.path)
+    data["relative_path"] = entry.relative_path
+    if optimization is not None:
+        data["optimization"] = optimization.to_json()
+    return data
+
+
+def _print_json(results: Any) -> int:
+    refused = 0
+    for entry, report, optimization in results:
+        refused += not report.accepted
+        print(json.dumps(_json_line(entry, report, optimization), ensure_ascii=False),
+              flush=True)
+    return refused
+
+
+def _print_table(results: Any, label: str, optimize: bool) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from toolbox_uploader.core.validation import Verdict
+    from toolbox_uploader.core.validation.validator import human_size
+
+    console = Console()
+    table = Table(title=f"Checked for {label}", show_lines=False, expand=False)
+    table.add_column("File", overflow="fold")
+    table.add_column("Verdict")
+    table.add_column("Type", overflow="fold")
+    table.add_column("Size", justify="right")
+    if optimize:
+        table.add_column("Optimized", justify="right")
+    table.add_column("Details", overflow="fold")
+    counts = {Verdict.ACCEPT: 0, Verdict.WARN: 0, Verdict.REJECT: 0}
+    saved = 0
+    rows = []
+    with console.status("Checking files…") if console.is_terminal else _nothing():
+        for entry, report, optimization in results:
+            rows.append((entry, report, optimization))
+    for entry, report, optimization in sorted(rows, key=lambda r: r[0].relative_path):
+        counts[report.verdict] += 1
+        style = {Verdict.ACCEPT: "green", Verdict.WARN: "yellow", Verdict.REJECT: "red"}[
+            report.verdict]
+        word = {Verdict.ACCEPT: "accepted", Verdict.WARN: "accepted (warnings)",
+                Verdict.REJECT: "refused"}[report.verdict]
+        notes = [f"{r.message} [{r.code}]" for r in report.reasons]
+        notes += [f"{w.message} [{w.code}]" for w in report.warnings]
+        row = [Text(entry.relative_path), Text(word, style=style), short_type(report.mime_type),
+               human_size(report.size) if report.size or report.accepted else "-"]
+        if optimize:
+            row.append(_savings(optimization, human_size))
+            if optimization is not None:
+                saved += optimization.saved
+                notes.append("Optimized: " + ", ".join(optimization.actions))
+        row.append(Text("\n".join(notes)))
+        table.add_row(*row)
+    console.print(table)
+    total = sum(counts.values())
+    summary = (f"{total} file{'s' if total != 1 else ''}: "
+               f"{counts[Verdict.ACCEPT] + counts[Verdict.WARN]} accepted "
+               f"({counts[Verdict.WARN]} with warnings), {counts[Verdict.REJECT]} refused")
+    if optimize:
+        summary += f"; optimization saved {human_size(saved)}"
+    console.print(summary)
+    return counts[Verdict.REJECT]
+
+
+def _savings(optimization: Any, human_size: Any) -> str:
+    if optimization is None:
+        return "-"
+    if optimization.saved <= 0:
+        return "unchanged"
+    percent = 100 * optimization.saved / max(1, optimization.original_size)
+    if percent < 1:
+        return f"{human_size(optimization.new_size)} (metadata only)"
+    return f"{human_size(optimization.new_size)} (-{percent:.0f}%)"
+
+
+_SHORT_TYPES = {
+    "wordprocessingml.document": "Word (DOCX)",
+    "spreadsheetml.sheet": "Excel (XLSX)",
+    "presentationml.presentation": "PowerPoint (PPTX)",
+    "macroenabled": "Office with macros",
+    "opendocument.text": "OpenDocument text",
+    "opendocument.spreadsheet": "OpenDocument sheet",
+    "opendocument.presentation": "OpenDocument slides",
+}
+
+
+def short_type(mime: str) -> str:
+    """A readable name for the long Office types; other types are short enough as they are."""
+    for fragment, name in _SHORT_TYPES.items():
+        if fragment in mime:
+            return name
+    return mime
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(1)

@@ -1,0 +1,185 @@
+"""Zip archives and the documents that are zips (DOCX/XLSX/PPTX, OpenDocument, JAR).
+
+Bombs are judged from the central directory (entry count, declared expanded sizes, ratio),
+which costs one seek to the end of the file. Nested archives are the exception: to look
+inside one we must decompress it, which ``zipfile`` does against the declared size and CRC
+(so an entry that lies about its size fails there). Document packages (DOCX, ODT, ...)
+inside an archive count as documents, not as nesting, so a zip of slide decks with
+embedded charts is not mistaken for a bomb.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from toolbox_uploader.core.validation.names import EXECUTABLE_EXTENSIONS, effective_extension
+from toolbox_uploader.core.validation.report import Findings
+
+MAX_RATIO = 100
+#: Ratios are only meaningful for real amounts of data: 10 KB of blank lines compresses 300:1.
+RATIO_MIN_BYTES = 1024 * 1024
+MAX_EXPANDED_BYTES = 2 * 1024**3
+MAX_ENTRIES = 10_000
+MAX_DEPTH = 2
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024
+
+ZIP_TYPES = frozenset(
+    {"application/zip", "application/x-zip-compressed", "application/java-archive"}
+)
+MACRO_EXTENSIONS = frozenset(
+    {".docm", ".dotm", ".xlsm", ".xltm", ".xlam", ".pptm", ".potm", ".ppsm", ".ppam", ".sldm"}
+)
+_PACKAGE_EXTENSIONS = frozenset(
+    {".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp", ".odg", ".epub", *MACRO_EXTENSIONS}
+)
+_OOXML_MAIN = {
+    "word/document.xml": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xl/workbook.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt/presentation.xml":
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+_OOXML_MACRO = {
+    "word/document.xml": "application/vnd.ms-word.document.macroenabled.12",
+    "xl/workbook.xml": "application/vnd.ms-excel.sheet.macroenabled.12",
+    "ppt/presentation.xml": "application/vnd.ms-powerpoint.presentation.macroenabled.12",
+}
+
+
+@dataclass
+class _Totals:
+    entries: int = 0
+    expanded: int = 0
+    compressed: int = 0
+
+
+def is_zip(head: bytes) -> bool:
+    return head.startswith((b"PK\x03\x04", b"PK\x05\x06"))
+
+
+def check_zip(path: Path, filename: str, mime: str, findings: Findings, *,
+              student_facing: bool) -> str:
+    """Inspect a zip-based file; returns the precise type (e.g. macro-enabled Word)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            refined = _package_type(archive, names, filename, mime, findings,
+                                    student_facing=student_facing)
+            if findings.stop:
+                return refined
+            totals = _Totals()
+            _walk(archive, 1, totals, findings)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+            NotImplementedError, RuntimeError) as exc:
+        findings.reject("archive_damaged", f"The archive is damaged and cannot be read ({exc}).")
+        return mime
+    bomb_ratio = totals.expanded > MAX_RATIO * max(1, totals.compressed)
+    if totals.expanded >= RATIO_MIN_BYTES and bomb_ratio:
+        findings.reject(
+            "archive_bomb",
+            f"The archive expands to {totals.expanded // (1024 * 1024)} MB from "
+            f"{max(1, totals.compressed // 1024)} KB (more than {MAX_RATIO}:1): a zip bomb.",
+        )
+    return refined
+
+
+def _package_type(archive: zipfile.ZipFile, names: list[str], filename: str, mime: str,
+                  findings: Findings, *, student_facing: bool) -> str:
+    lowered = {n.lower() for n in names}
+    extension = effective_extension(filename)
+    if "META-INF/MANIFEST.MF" in names and any(n.endswith(".class") for n in names):
+        findings.reject(
+            "executable_content", "This is a Java program (JAR), which cannot be uploaded.",
+            stop=True,
+        )
+        return "application/java-archive"
+    ooxml = "[content_types].xml" in lowered
+    main = next((part for part in _OOXML_MAIN if part in lowered), None)
+    macro = False
+    if ooxml:
+        macro = any(n.endswith("vbaproject.bin") for n in lowered) or extension in MACRO_EXTENSIONS
+        if not macro:
+            info = archive.getinfo(next(n for n in names if n.lower() == "[content_types].xml"))
+            if info.file_size <= 1024 * 1024:
+                macro = b"macroenabled" in archive.read(info).lower()
+    elif "mimetype" in lowered:  # OpenDocument: Basic macros live under Basic/
+        macro = any(n.startswith("basic/") and n.endswith(".xml") for n in lowered)
+    if macro:
+        message = ("The document contains macros (a VBA project), which can run code on "
+                   "students' computers; save it as .docx/.xlsx/.pptx without macros.")
+        if student_facing:
+            findings.reject("macro_document", message)
+        else:
+            findings.warn("macro_document", "The document contains macros (a VBA project).")
+    if ooxml and main:
+        return (_OOXML_MACRO if macro else _OOXML_MAIN)[main]
+    return mime
+
+
+def _walk(archive: zipfile.ZipFile, depth: int, totals: _Totals, findings: Findings) -> None:
+    infos = archive.infolist()
+    totals.entries += len(infos)
+    if totals.entries > MAX_ENTRIES:
+        findings.reject(
+            "archive_too_many_entries",
+            f"The archive holds more than {MAX_ENTRIES:,} files.",
+        )
+        return
+    programs: list[str] = []
+    for info in infos:
+        totals.expanded += info.file_size
+        totals.compressed += info.compress_size
+        if totals.expanded > MAX_EXPANDED_BYTES:
+            findings.reject(
+                "archive_too_large_expanded",
+                f"The archive expands to more than {MAX_EXPANDED_BYTES // 1024**3} GB.",
+            )
+            return
+        name = info.filename
+        parts = name.replace("\\", "/").split("/")
+        if ".." in parts or name.startswith(("/", "\\")):
+            findings.reject(
+                "archive_path_traversal",
+                f"The archive has an entry that would unpack outside its folder ({name!r}).",
+            )
+        extension = effective_extension(name)
+        if extension in EXECUTABLE_EXTENSIONS:
+            programs.append(name)
+        if info.is_dir() or extension in _PACKAGE_EXTENSIONS:
+            continue
+        if extension not in {".zip", ""} or not _starts_like_zip(archive, info):
+            continue
+        if depth >= MAX_DEPTH:
+            findings.reject(
+                "archive_too_deep",
+                f"The archive holds archives inside archives more than {MAX_DEPTH} levels deep.",
+            )
+            return
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+            with archive.open(info) as member:
+                shutil.copyfileobj(member, spool, 1024 * 1024)
+            spool.seek(0)
+            with zipfile.ZipFile(_as_binary(spool)) as inner:
+                _walk(inner, depth + 1, totals, findings)
+        if findings.reasons:
+            return
+    if programs:
+        findings.warn(
+            "archive_contains_programs",
+            f"The archive contains programs ({programs[0]}); they will not run from the server.",
+        )
+
+
+def _starts_like_zip(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    if info.file_size < 22:
+        return False
+    with archive.open(info) as member:
+        return is_zip(member.read(4))
+
+
+def _as_binary(spool: tempfile.SpooledTemporaryFile[bytes]) -> IO[bytes]:
+    return spool  # type: ignore[return-value]

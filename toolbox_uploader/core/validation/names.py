@@ -1,0 +1,97 @@
+"""File-name rules: what is refused, and a portable storage name for what is merely awkward.
+
+Refused: path traversal, NUL/control characters, more than 255 UTF-8 bytes, and the
+extensions Windows runs on a double click (the seed's list plus the script hosts
+``.vbs``/``.ps1``/``.hta``/...). Names that are only unportable (``Lesson 1: Intro?.pdf``,
+trailing dots or spaces, ``CON``) keep their display name and get a safe storage name plus
+a warning. Hidden names (``.notes.txt``) are fine here: the folder walker is what skips junk.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from toolbox_uploader.core.validation.report import Findings
+
+MAX_NAME_BYTES = 255
+
+#: Extensions refused whatever the content (seed list + Windows script hosts).
+EXECUTABLE_EXTENSIONS = frozenset(
+    {
+        ".exe", ".bat", ".cmd", ".com", ".scr", ".pif", ".msi", ".dll", ".jar", ".app",
+        ".deb", ".rpm",
+        ".vbs", ".vbe", ".wsf", ".wsh", ".ps1", ".hta", ".lnk", ".cpl", ".msp", ".apk",
+    }
+)
+
+_UNPORTABLE = re.compile(r'[<>:"/\\|?*]')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_RESERVED = frozenset(
+    {"con", "prn", "aux", "nul"}
+    | {f"com{i}" for i in range(1, 10)}
+    | {f"lpt{i}" for i in range(1, 10)}
+)
+
+
+def effective_extension(name: str) -> str:
+    """The extension Windows would act on: trailing dots and spaces are ignored there."""
+    stripped = name.rstrip(". ")
+    dot = stripped.rfind(".")
+    return stripped[dot:].lower() if dot > 0 else ""
+
+
+def check_name(filename: str, findings: Findings) -> str:
+    """Record name problems in ``findings`` and return the storage name to use on servers."""
+    if not filename or filename in {".", ".."}:
+        findings.reject("bad_name", "The file has no usable name.")
+        return "file"
+    parts = re.split(r"[/\\]", filename)
+    if ".." in parts or filename.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[/\\]", filename):
+        findings.reject(
+            "path_traversal",
+            f"The name {filename!r} points outside the upload folder (it contains '..' or an "
+            "absolute path).",
+        )
+    if _CONTROL.search(filename):
+        findings.reject(
+            "control_characters",
+            "The name contains invisible control characters (such as NUL); rename the file.",
+        )
+    if len(filename.encode("utf-8")) > MAX_NAME_BYTES:
+        findings.reject(
+            "name_too_long",
+            f"The name is longer than {MAX_NAME_BYTES} bytes; shorten it before uploading.",
+        )
+    extension = effective_extension(filename)
+    if extension in EXECUTABLE_EXTENSIONS:
+        findings.reject(
+            "executable_extension",
+            f"Files ending in {extension} are programs and cannot be uploaded.",
+        )
+    storage = storage_name(filename)
+    if storage != unicodedata.normalize("NFC", filename) and not findings.reasons:
+        findings.warn(
+            "unportable_name",
+            f"The name does not work on every computer; it is stored as {storage!r} and shown "
+            "under its original name.",
+        )
+    return storage
+
+
+def storage_name(filename: str) -> str:
+    """A name that is valid on Windows, macOS and Linux, as close to the original as possible."""
+    name = unicodedata.normalize("NFC", filename)
+    name = _CONTROL.sub("", name)
+    name = _UNPORTABLE.sub("_", name).strip(" ").rstrip(". ")
+    stem, dot, ext = name.partition(".")
+    if stem.lower().rstrip(" ") in _RESERVED:
+        name = f"_{name}"
+    if not name or set(name) <= {"_", "."}:
+        name = "file" + (f".{ext}" if ext and dot else "")
+    encoded = name.encode("utf-8")
+    if len(encoded) > MAX_NAME_BYTES:
+        suffix = effective_extension(name)[:16]
+        room = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
+        name = encoded[:room].decode("utf-8", "ignore") + suffix
+    return name

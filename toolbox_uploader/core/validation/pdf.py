@@ -1,0 +1,205 @@
+"""PDF checks: structure, encryption, and active content found in the document's objects.
+
+The seed searched the bytes for ``/js``, which refuses any worksheet that mentions a
+``/js`` folder and misses JavaScript inside compressed object streams or behind an escaped
+name (``/J#61vaScript``). Here pypdf parses the file and we walk the places a viewer runs
+actions from: the catalog's ``/Names /JavaScript`` tree, ``/OpenAction`` and ``/AA``, each
+page's ``/AA`` and its annotations' ``/A``/``/AA``, form fields' ``/AA``, and the chained
+``/Next`` actions. Embedded files come from ``/Names /EmbeddedFiles`` and file-attachment
+annotations. All walks are bounded (node counts), so a hostile PDF cannot loop us.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+from toolbox_uploader.core.validation.names import EXECUTABLE_EXTENSIONS, effective_extension
+from toolbox_uploader.core.validation.report import Findings
+
+MAX_NODES = 20_000  # objects visited per walk before we stop looking
+MAX_PAGES = 5_000
+_TAIL_BYTES = 2048  # Acrobat looks for %%EOF in the last 1024 bytes; allow some slack
+
+logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files are reported, not logged
+
+
+def _resolve(obj: Any) -> Any:
+    return obj.get_object() if isinstance(obj, IndirectObject) else obj
+
+
+class _Scan:
+    def __init__(self) -> None:
+        self.javascript = False
+        self.launch = False
+        self.embedded: list[str] = []
+        self.budget = MAX_NODES
+
+    def spend(self) -> bool:
+        self.budget -= 1
+        return self.budget > 0
+
+    def action(self, obj: Any, depth: int = 0) -> None:
+        """One action dictionary (and its /Next chain)."""
+        action = _resolve(obj)
+        if depth > 32 or not self.spend():
+            return
+        if isinstance(action, ArrayObject):
+            for item in action:
+                self.action(item, depth + 1)
+            return
+        if not isinstance(action, DictionaryObject):
+            return
+        kind = action.get("/S")
+        if kind in {"/JavaScript", "/Rendition"} and ("/JS" in action or kind == "/JavaScript"):
+            self.javascript = True
+        elif kind == "/Launch":
+            self.launch = True
+        elif kind == "/URI":
+            uri = str(_resolve(action.get("/URI", ""))).strip().lower()
+            if uri.startswith(("javascript:", "vbscript:")):
+                self.javascript = True
+        if "/Next" in action:
+            self.action(action["/Next"], depth + 1)
+
+    def additional_actions(self, holder: DictionaryObject) -> None:
+        aa = _resolve(holder.get("/AA"))
+        if isinstance(aa, DictionaryObject):
+            for value in aa.values():
+                self.action(value)
+
+    def name_tree(self, node: Any, depth: int = 0) -> Iterator[tuple[str, Any]]:
+        node = _resolve(node)
+        if not isinstance(node, DictionaryObject) or depth > 32 or not self.spend():
+            return
+        names = _resolve(node.get("/Names"))
+        if isinstance(names, ArrayObject):
+            for i in range(0, len(names) - 1, 2):
+                yield str(_resolve(names[i])), names[i + 1]
+        kids = _resolve(node.get("/Kids"))
+        if isinstance(kids, ArrayObject):
+            for kid in kids:
+                yield from self.name_tree(kid, depth + 1)
+
+    def filespec(self, spec: Any, fallback: str) -> None:
+        spec = _resolve(spec)
+        name = fallback
+        if isinstance(spec, DictionaryObject):
+            name = str(_resolve(spec.get("/UF") or spec.get("/F") or fallback))
+        self.embedded.append(name)
+
+    def fields(self, fields: Any, depth: int = 0) -> None:
+        fields = _resolve(fields)
+        if not isinstance(fields, ArrayObject) or depth > 16:
+            return
+        for field in fields:
+            field = _resolve(field)
+            if not isinstance(field, DictionaryObject) or not self.spend():
+                continue
+            self.additional_actions(field)
+            if "/A" in field:
+                self.action(field["/A"])
+            self.fields(field.get("/Kids"), depth + 1)
+
+
+def _scan(reader: PdfReader) -> _Scan:
+    scan = _Scan()
+    root = _resolve(reader.trailer["/Root"])
+    names = _resolve(root.get("/Names"))
+    if isinstance(names, DictionaryObject):
+        if "/JavaScript" in names:
+            for _, action in scan.name_tree(names["/JavaScript"]):
+                scan.javascript = True
+                scan.action(action)
+        if "/EmbeddedFiles" in names:
+            for label, spec in scan.name_tree(names["/EmbeddedFiles"]):
+                scan.filespec(spec, label)
+    if "/OpenAction" in root:
+        scan.action(root["/OpenAction"])
+    scan.additional_actions(root)
+    acroform = _resolve(root.get("/AcroForm"))
+    if isinstance(acroform, DictionaryObject):
+        scan.fields(acroform.get("/Fields"))
+    for number, page in enumerate(reader.pages):
+        if number >= MAX_PAGES or not scan.spend():
+            break
+        scan.additional_actions(page)
+        annots = _resolve(page.get("/Annots"))
+        if not isinstance(annots, ArrayObject):
+            continue
+        for annot in annots:
+            annot = _resolve(annot)
+            if not isinstance(annot, DictionaryObject) or not scan.spend():
+                continue
+            if "/A" in annot:
+                scan.action(annot["/A"])
+            scan.additional_actions(annot)
+            if annot.get("/Subtype") == "/FileAttachment":
+                scan.filespec(annot.get("/FS"), "attachment")
+    return scan
+
+
+def check_pdf(path: Path, size: int, findings: Findings, *, scripts_allowed: bool) -> None:
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+        handle.seek(max(0, size - _TAIL_BYTES))
+        tail = handle.read()
+    if b"%PDF-" not in head:
+        findings.reject("pdf_damaged", "The file is not a valid PDF (its header is missing).")
+        return
+    if b"%%EOF" not in tail:
+        findings.reject(
+            "pdf_damaged",
+            "The PDF is incomplete (its end marker is missing); it may not have finished "
+            "downloading or saving.",
+        )
+        return
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted:
+            try:
+                opened = bool(reader.decrypt(""))
+            except (NotImplementedError, PdfReadError, ValueError, KeyError):
+                opened = False
+            if not opened:
+                findings.warn(
+                    "pdf_encrypted",
+                    "The PDF is password-protected, so its contents could not be checked.",
+                )
+                return
+            findings.warn("pdf_encrypted", "The PDF is encrypted (it opens without a password).")
+        scan = _scan(reader)
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError,
+            RecursionError, IndexError) as exc:
+        findings.reject("pdf_damaged", f"The PDF is damaged and cannot be read ({exc}).")
+        return
+    if scan.launch:
+        findings.reject(
+            "pdf_launch",
+            "The PDF tries to start a program when opened (a launch action).",
+        )
+    if scan.javascript:
+        if scripts_allowed:
+            findings.warn("pdf_javascript", "The PDF contains JavaScript.")
+        else:
+            findings.reject(
+                "pdf_javascript",
+                "The PDF contains JavaScript that runs in the reader; save it again without "
+                "scripts (for example print to PDF).",
+            )
+    if scan.embedded:
+        risky = [n for n in scan.embedded if effective_extension(n) in EXECUTABLE_EXTENSIONS]
+        if risky:
+            findings.reject(
+                "pdf_embedded_executable",
+                f"The PDF carries an attached program ({risky[0]}).",
+            )
+        else:
+            shown = ", ".join(scan.embedded[:3])
+            findings.warn("pdf_embedded_files", f"The PDF has attached files: {shown}.")

@@ -1,0 +1,183 @@
+"""``validate_file``: run the checks that apply to one file and build its report.
+
+Order matters for the first reason (the one the server and the queue show): name, size,
+executable content, then the content check for the detected type, then whether the
+category takes that type, then the virus scan (only for files that passed everything
+else). Only the head (64 KB) is read up front; type checks seek to what they need.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from toolbox_uploader.core.categories import Category, canonical_mime, get_category
+from toolbox_uploader.core.validation import (
+    archives,
+    images,
+    markup,
+    media,
+    names,
+    pdf,
+    sniff,
+)
+from toolbox_uploader.core.validation.report import Findings, ValidationReport
+from toolbox_uploader.core.validation.scanner import ScanError, Scanner, ScanTooLarge
+
+_OFFICE_ZIP_PREFIXES = (
+    "application/vnd.openxmlformats-officedocument.",
+    "application/vnd.oasis.opendocument.",
+    "application/vnd.ms-word.",
+    "application/vnd.ms-excel.",
+    "application/vnd.ms-powerpoint.",
+    "application/epub+zip",
+)
+
+
+_OLE_CONTAINERS = frozenset({"application/x-ole-storage", "application/cdfv2"})
+_OLE_DOCUMENTS = frozenset(
+    {"application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint"}
+)
+
+
+def human_size(size: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def validate_file(path: Path, category: str, *, filename: str | None = None,
+                  scanner: Scanner | None = None) -> ValidationReport:
+    """Check one file for ``category``. ``filename`` is the real name when ``path`` is a
+    temporary file (the server's ``<id>.part``); name rules and extension checks use it.
+
+    Raises ``UnknownCategoryError`` for an unknown category; everything about the file
+    itself ends up in the report, never as an exception."""
+    path = Path(path)
+    rules = get_category(category)
+    display = filename if filename is not None else path.name
+    findings = Findings()
+    storage = names.check_name(display, findings)
+    size, mime = 0, "application/octet-stream"
+    head = _read_head(path, findings)
+    if head is not None:
+        size, head = head
+        mime = _check_content(path, head, size, display, rules, findings)
+    if scanner is not None and not findings.reasons and head is not None:
+        _scan(path, scanner, findings)
+    return ValidationReport(
+        path=path,
+        filename=display,
+        category=rules.name,
+        verdict=findings.verdict(),
+        mime_type=mime,
+        size=size,
+        reasons=tuple(findings.reasons),
+        warnings=tuple(findings.warnings),
+        storage_name=storage,
+    )
+
+
+def _read_head(path: Path, findings: Findings) -> tuple[int, bytes] | None:
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            findings.reject("not_a_file", "This is not a regular file (a folder, device or pipe).")
+            return None
+        with open(path, "rb") as handle:
+            return info.st_size, handle.read(sniff.HEAD_BYTES)
+    except FileNotFoundError:
+        findings.reject("missing_file", "The file no longer exists.")
+    except OSError as exc:
+        findings.reject("unreadable", f"The file cannot be read ({exc.strerror or exc}).")
+    return None
+
+
+def _check_content(path: Path, head: bytes, size: int, display: str, rules: Category,
+                   findings: Findings) -> str:
+    mime = canonical_mime(sniff.libmagic_type(head))
+    if size == 0:
+        findings.reject("empty_file", "The file is empty.", stop=True)
+        return "application/x-empty"
+    if size > rules.max_size:
+        findings.reject(
+            "too_large",
+            f"The file is {human_size(size)}; {rules.label} allows at most "
+            f"{human_size(rules.max_size)}.",
+            stop=True,
+        )
+    program = sniff.executable_kind(head, mime)
+    if program:
+        findings.reject(
+            "executable_content",
+            f"The content is {program}, whatever its name says; programs cannot be uploaded.",
+            stop=True,
+        )
+    if findings.stop:
+        return mime
+    mime = _inspect(path, head, size, display, mime, rules, findings)
+    sniff.check_extension(mime, display, findings)
+    if findings.stop or findings.reasons:
+        return mime
+    if not _category_allows(rules, mime):
+        findings.reject(
+            "type_not_allowed",
+            f"{rules.label} does not take {mime} files.",
+        )
+    return mime
+
+
+def _inspect(path: Path, head: bytes, size: int, display: str, mime: str, rules: Category,
+             findings: Findings) -> str:
+    """The content check for the detected type; returns the (possibly refined) type."""
+    declared = sniff.type_from_extension(display)
+    extension = names.effective_extension(display)
+    if mime.startswith("text/"):
+        mime = sniff.refine_text_type(mime, display)
+    if mime == "image/svg+xml" or mime in markup.MARKUP_TYPES or (
+        mime.startswith("text/") and extension in markup.MARKUP_EXTENSIONS
+    ):
+        markup.check_markup(path, findings, scripts_allowed=rules.scripts_allowed)
+    elif mime.startswith("image/"):
+        images.check_image(path, mime, findings)
+    elif mime == "application/pdf":
+        pdf.check_pdf(path, size, findings, scripts_allowed=rules.scripts_allowed)
+    elif archives.is_zip(head) and (
+        mime in archives.ZIP_TYPES or mime.startswith(_OFFICE_ZIP_PREFIXES)
+        or mime == "application/octet-stream"
+    ):
+        mime = archives.check_zip(path, display, mime, findings,
+                                  student_facing=rules.student_facing)
+    elif mime in _OLE_CONTAINERS and declared in _OLE_DOCUMENTS:
+        mime = declared  # libmagic sometimes names only the OLE2 container of .doc/.xls/.ppt
+    elif mime.startswith(("audio/", "video/")) or mime == "application/octet-stream":
+        mime = media.check_media(head, mime, declared, findings)
+    return mime
+
+
+def _category_allows(rules: Category, mime: str) -> bool:
+    if rules.allows(mime):
+        return True
+    # A phone's HEIC photo goes wherever JPEG goes: optimization converts it.
+    return mime in images.HEIF_TYPES and images.heif_available() and rules.allows("image/jpeg")
+
+
+def _scan(path: Path, scanner: Scanner, findings: Findings) -> None:
+    try:
+        result = scanner.scan(path)
+    except ScanTooLarge as exc:
+        findings.warn("scan_skipped", f"Not virus-scanned: {exc}.")
+        return
+    except ScanError as exc:
+        findings.reject(
+            "scan_failed",
+            f"The virus scan could not run ({exc}); the file is held back until it can.",
+        )
+        return
+    if result.infected:
+        findings.reject(
+            "virus_found",
+            f"{scanner.name} found {result.signature or 'malware'} in this file.",
+        )

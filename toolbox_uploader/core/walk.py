@@ -1,0 +1,131 @@
+"""Expand what a teacher dropped (files and folders) into the files to validate and upload.
+
+Folders are walked depth-first in name order; each file gets a POSIX ``relative_path`` that
+starts with the dropped folder's own name (``Lessons/week1/a.pdf``), so the server can
+rebuild the tree. Operating-system junk (``.DS_Store``, ``Thumbs.db``, ``desktop.ini``,
+Office ``~$`` lock files, AppleDouble ``._`` files) and hidden folders (``.git``...) are
+skipped. Problems (symlink loops, broken links, unreadable files or folders, pipes) come
+back as entries with an ``error`` instead of exceptions, so one bad item never stops a drop.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolbox_uploader.core.events import Reason
+
+JUNK_FILES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"})
+JUNK_PREFIXES = ("~$", "._")
+SKIPPED_FOLDERS = frozenset({"__macosx", "$recycle.bin", "system volume information"})
+
+
+@dataclass(frozen=True, slots=True)
+class WalkEntry:
+    path: Path
+    relative_path: str
+    error: Reason | None = None
+
+
+def is_junk_file(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in JUNK_FILES or lowered.startswith(JUNK_PREFIXES)
+
+
+def is_skipped_folder(name: str) -> bool:
+    return name.startswith(".") or name.lower() in SKIPPED_FOLDERS
+
+
+def walk_paths(paths: Iterable[Path]) -> Iterator[WalkEntry]:
+    """Yield every file under ``paths`` (files given directly are yielded as they are)."""
+    for given in paths:
+        path = Path(given)
+        name = path.name or path.resolve().name
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            if path.is_symlink():
+                yield WalkEntry(path, name, Reason("broken_link", "The link points to nothing."))
+            else:
+                yield WalkEntry(path, name, Reason("missing_file", "The file does not exist."))
+            continue
+        except OSError as exc:
+            yield WalkEntry(path, name, _os_reason(exc))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            yield from _walk_folder(path, name, info)
+        elif stat.S_ISREG(info.st_mode):
+            yield _file_entry(path, name)
+        else:
+            yield WalkEntry(path, name, _not_a_file())
+
+
+def _walk_folder(root: Path, root_name: str, root_info: os.stat_result) -> Iterator[WalkEntry]:
+    seen: set[tuple[int, int]] = {(root_info.st_dev, root_info.st_ino)}
+    # (folder, its relative path, the (dev, inode) of it and its ancestors)
+    stack: list[tuple[Path, str, frozenset[tuple[int, int]]]] = [
+        (root, root_name, frozenset(seen))
+    ]
+    while stack:
+        folder, rel, ancestors = stack.pop()
+        try:
+            with os.scandir(folder) as scan:
+                children = sorted(scan, key=lambda e: e.name)
+        except OSError as exc:
+            yield WalkEntry(folder, rel, _os_reason(exc, folder=True))
+            continue
+        subfolders: list[tuple[Path, str, frozenset[tuple[int, int]]]] = []
+        for child in children:
+            child_rel = f"{rel}/{child.name}" if rel else child.name
+            child_path = Path(child.path)
+            try:
+                info = child.stat(follow_symlinks=True)
+            except FileNotFoundError:
+                yield WalkEntry(child_path, child_rel,
+                                Reason("broken_link", "The link points to nothing."))
+                continue
+            except OSError as exc:
+                yield WalkEntry(child_path, child_rel, _os_reason(exc))
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                if is_skipped_folder(child.name):
+                    continue
+                key = (info.st_dev, info.st_ino)
+                if key in ancestors:
+                    yield WalkEntry(child_path, child_rel, Reason(
+                        "symlink_loop",
+                        "This link points back to a folder that contains it; skipped.",
+                    ))
+                elif key not in seen:  # a second link to a folder already walked adds nothing
+                    seen.add(key)
+                    subfolders.append((child_path, child_rel, ancestors | {key}))
+            elif stat.S_ISREG(info.st_mode):
+                if not is_junk_file(child.name):
+                    yield _file_entry(child_path, child_rel)
+            else:
+                yield WalkEntry(child_path, child_rel, _not_a_file())
+        stack.extend(reversed(subfolders))
+
+
+def _file_entry(path: Path, rel: str) -> WalkEntry:
+    if not os.access(path, os.R_OK):
+        return WalkEntry(path, rel, Reason(
+            "unreadable", "You do not have permission to read this file."))
+    return WalkEntry(path, rel)
+
+
+def _not_a_file() -> Reason:
+    return Reason("not_a_file", "This is not a regular file (a pipe, socket or device).")
+
+
+def _os_reason(exc: OSError, *, folder: bool = False) -> Reason:
+    what = "folder" if folder else "file"
+    if exc.errno == errno.ELOOP:
+        return Reason("symlink_loop", "The link points to itself in a loop; skipped.")
+    if exc.errno in {errno.EACCES, errno.EPERM}:
+        return Reason("unreadable", f"You do not have permission to read this {what}.")
+    return Reason("unreadable", f"The {what} cannot be read ({exc.strerror or exc}).")

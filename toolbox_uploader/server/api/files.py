@@ -1,0 +1,136 @@
+"""``/api/v1/files``: list, describe, download and delete the account's stored files.
+
+Downloads use aiohttp's ``FileResponse`` (sendfile, ``Range``, ``If-Range``, ETag).
+Unsatisfiable ranges are answered here first so that even a 416 carries the JSON error
+body every other error has. A stored file is always sent as an attachment with
+``nosniff`` and a sandboxing CSP, and active types (HTML, SVG, XML, scripts) are sent as
+``application/octet-stream``: an uploaded page must never run in the server's origin.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from urllib.parse import quote
+
+from aiohttp import web
+
+from toolbox_uploader.server import keys
+from toolbox_uploader.server.api import params
+from toolbox_uploader.server.auth import request_account
+from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.files_store import FileRecord, FileStore
+
+ACTIVE_TYPES = frozenset({
+    "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+    "text/javascript", "application/javascript", "application/x-javascript",
+    "application/ecmascript", "text/ecmascript", "application/pdf+html",
+})
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$", re.ASCII | re.IGNORECASE)
+
+
+def _record(request: web.Request) -> FileRecord:
+    account = request_account(request)
+    file_id = params.file_id(request.match_info["file_id"])
+    record = FileStore(request.app[keys.DATABASE]).get(account.id, file_id)
+    if record is None:
+        raise params.not_found()
+    return record
+
+
+async def list_files(request: web.Request) -> web.Response:
+    account = request_account(request)
+    limit, offset = params.pagination(request.query)
+    category = params.category(request.query.get("category"), default=None)
+    records, total = FileStore(request.app[keys.DATABASE]).list(
+        account.id, category, limit, offset
+    )
+    return web.json_response({
+        "files": [r.to_json() for r in records],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    })
+
+
+async def get_file(request: web.Request) -> web.Response:
+    return web.json_response(_record(request).to_json())
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback and the exact name per RFC 5987/6266.
+
+    The fallback keeps only harmless printable ASCII, so no stored name can end the
+    quoted string or inject a header (CR/LF never survive either form).
+    """
+    fallback = "".join(
+        c if 32 <= ord(c) < 127 and c not in '"\\;%' else "_" for c in filename
+    ).strip() or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _download_type(mime: str | None) -> str:
+    mime = (mime or "").split(";", 1)[0].strip().lower()
+    if not mime or mime in ACTIVE_TYPES or "/" not in mime:
+        return "application/octet-stream"
+    return mime
+
+
+def _unsatisfiable(request: web.Request, size: int) -> bool:
+    """True when ``Range`` asks for bytes the file does not have (or cannot be parsed)."""
+    header = request.headers.get("Range")
+    if header is None or "If-Range" in request.headers:
+        return False  # with If-Range, FileResponse may rightly answer 200 instead
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return True
+    first, last = match.groups()
+    if first == "" and last == "":
+        return True
+    if first == "":
+        return int(last) == 0 or size == 0  # suffix range: the last N bytes
+    if last != "" and int(last) < int(first):
+        return True
+    return int(first) >= size
+
+
+async def file_content(request: web.Request) -> web.StreamResponse:
+    record = _record(request)
+    path = request.app[keys.STORAGE].file_path(record.id)
+    if not path.is_file():
+        raise ApiError(410, "gone", "The file's bytes are no longer on the server.")
+    size = path.stat().st_size
+    if _unsatisfiable(request, size):
+        raise ApiError(
+            416, "range_not_satisfiable", f"The file has {size} bytes; that range is outside it.",
+            {"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+        )
+    digest = base64.b64encode(bytes.fromhex(record.sha256)).decode("ascii")
+    return web.FileResponse(path, headers={
+        "Content-Type": _download_type(record.mime_type),
+        "Content-Disposition": content_disposition(record.filename),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-cache",
+        "Repr-Digest": f"sha-256=:{digest}:",
+    })
+
+
+async def delete_file(request: web.Request) -> web.Response:
+    """Remove the row first, then the bytes: a listing never points at missing bytes."""
+    record = _record(request)
+    if not FileStore(request.app[keys.DATABASE]).delete(record.owner, record.id):
+        raise params.not_found()
+    try:
+        request.app[keys.STORAGE].remove_file(record.id)
+    except OSError as exc:  # the row is gone; leftover bytes are only disk space
+        request.app.logger.warning("could not remove bytes of %s: %s", record.id, exc)
+    return web.Response(status=204)
+
+
+def setup(app: web.Application) -> None:
+    one = f"/api/v1/files/{{file_id:{params.ID_ROUTE}}}"
+    app.router.add_get("/api/v1/files", list_files, allow_head=False)
+    app.router.add_get(one, get_file, allow_head=False)
+    app.router.add_delete(one, delete_file)
+    app.router.add_get(f"{one}/content", file_content)

@@ -1,0 +1,189 @@
+"""Reading ``multipart/form-data`` bodies as streams: small text fields and file parts.
+
+A file part goes to a temporary file chunk by chunk while its SHA-256 is computed, so
+memory stays bounded (one ``FLUSH_BYTES`` buffer) whatever the file's size; the write
+and the hash run in a worker thread so the event loop keeps serving other requests.
+Size limits are enforced as bytes arrive: an oversized file is refused at the first
+byte over the limit, not after it has filled the disk.
+
+aiohttp's ``MultipartReader`` raises ``ValueError``/``AssertionError``/``RuntimeError``
+on malformed bodies; ``multipart_errors`` turns all of those into a 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.client_exceptions import ClientPayloadError
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+
+from toolbox_uploader.server.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+READ_BYTES = 256 * 1024
+FLUSH_BYTES = 1024 * 1024
+MAX_FIELD_BYTES = 64 * 1024
+MAX_MANIFEST_BYTES = 1024 * 1024
+_IDENTITY = {"", "identity", "binary", "7bit", "8bit"}
+
+
+@contextmanager
+def multipart_errors() -> Iterator[None]:
+    """Malformed or cut-off multipart bodies become ``400 bad_multipart``."""
+    try:
+        yield
+    except ApiError:
+        raise
+    except (ValueError, AssertionError, RuntimeError, LookupError) as exc:
+        raise ApiError(400, "bad_multipart", f"The multipart body is malformed: {exc}") from None
+    except (ClientPayloadError, HttpProcessingError, RequestPayloadError) as exc:
+        raise ApiError(
+            400, "bad_body", f"The request body could not be read: {exc}"
+        ) from None
+
+
+async def open_multipart(request: web.Request) -> MultipartReader:
+    if request.content_type != "multipart/form-data":
+        raise ApiError(
+            415, "unsupported_media_type", "Send the file as multipart/form-data."
+        )
+    with multipart_errors():
+        return await request.multipart()
+
+
+async def next_part(reader: MultipartReader) -> BodyPartReader | None:
+    with multipart_errors():
+        part = await reader.next()
+    if part is None:
+        return None
+    if not isinstance(part, BodyPartReader):
+        raise ApiError(400, "bad_multipart", "Nested multipart bodies are not accepted.")
+    if not part.name:
+        raise ApiError(
+            400, "bad_multipart", "Every part needs a valid Content-Disposition with a name."
+        )
+    encoding = part.headers.get("Content-Encoding", "").lower()
+    transfer = part.headers.get("Content-Transfer-Encoding", "").lower()
+    if encoding not in _IDENTITY or transfer not in _IDENTITY:
+        raise ApiError(400, "bad_multipart", "Encoded multipart parts are not accepted.")
+    return part
+
+
+async def read_field(part: BodyPartReader, limit: int = MAX_FIELD_BYTES) -> str:
+    """A text field, refused (400) when longer than ``limit`` bytes or not valid text."""
+    data = bytearray()
+    with multipart_errors():
+        while chunk := await part.read_chunk(READ_BYTES):
+            data += chunk
+            if len(data) > limit:
+                raise ApiError(
+                    400, "field_too_large", f"The field {part.name!r} is longer than {limit} bytes."
+                )
+        charset = part.get_charset("utf-8")
+    try:
+        return data.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        raise ApiError(
+            400, "invalid_field", f"The field {part.name!r} is not valid {charset} text."
+        ) from None
+
+
+async def drain(part: BodyPartReader, limit: int, too_much: ApiError) -> None:
+    """Skip the rest of a part so that the next one can be read; ``too_much`` past ``limit``.
+
+    Skipped bytes are bounded too, or a chunked body could be endless.
+    """
+    with multipart_errors():
+        while chunk := await part.read_chunk(READ_BYTES):
+            limit -= len(chunk)
+            if limit < 0:
+                raise too_much
+
+
+@dataclass(slots=True)
+class Received:
+    path: Path
+    size: int
+    sha256: str
+
+
+class SizeExceeded(Exception):
+    """More bytes arrived than ``limit``; ``received`` is how many had arrived by then."""
+
+    def __init__(self, limit: int, received: int) -> None:
+        super().__init__(limit, received)
+        self.limit = limit
+        self.received = received
+
+
+def _write(handle: BinaryIO, digest: hashlib._Hash, data: bytes) -> None:
+    handle.write(data)
+    digest.update(data)
+
+
+async def receive_file(
+    part: BodyPartReader,
+    dest: Path,
+    limit: int,
+    on_progress: Callable[[int], None] | None = None,
+) -> Received:
+    """Stream ``part`` into ``dest``, hashing as it goes; ``SizeExceeded`` past ``limit``.
+
+    ``dest`` is removed on any failure, cancellation included: a write still running in
+    the worker thread is waited for first, so it cannot recreate or reopen the file
+    after the clean-up. The caller owns ``dest`` on success.
+    """
+    loop = asyncio.get_running_loop()
+    digest = hashlib.sha256()
+    size = 0
+    pending = bytearray()
+    writing: asyncio.Future[None] | None = None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(dest, "xb")  # noqa: SIM115 - a one-syscall open; closed below
+    try:
+        with multipart_errors():
+            while chunk := await part.read_chunk(READ_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise SizeExceeded(limit, size)
+                pending += chunk
+                if len(pending) >= FLUSH_BYTES:
+                    data, pending = bytes(pending), bytearray()
+                    writing = loop.run_in_executor(None, _write, handle, digest, data)
+                    await asyncio.shield(writing)
+                if on_progress is not None:
+                    on_progress(size)
+        if pending:
+            writing = loop.run_in_executor(None, _write, handle, digest, bytes(pending))
+            await asyncio.shield(writing)
+    except BaseException as exc:
+        try:
+            if writing is not None and not writing.done():
+                await asyncio.wait([writing])
+        finally:
+            handle.close()
+            dest.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
+            raise storage_error(exc) from exc  # the disk, not the client, failed
+        raise
+    handle.close()
+    return Received(dest, size, digest.hexdigest())
+
+
+def storage_error(exc: OSError) -> ApiError:
+    """A disk problem while receiving: the client may retry later; nothing was kept."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ApiError(507, "insufficient_storage", "The server's disk is full; try later.")
+    log.error("writing an upload failed: %s", exc)
+    return ApiError(500, "storage_error", "The server could not write the file; try later.")

@@ -1,0 +1,166 @@
+"""``GET /ws/upload/{file_id}``: live progress of one upload over a WebSocket.
+
+Authentication and ownership are checked before the upgrade, so a stranger gets a plain
+401/404 JSON answer and never an open socket. Messages come from the ``ProgressHub``
+(fed by the tus and direct-upload handlers); the database is the fallback truth: it
+gives the first snapshot, the final message when the upload finished before the client
+connected, and a periodic re-check so that an upload that ends without a final
+progress event (expired, removed) still closes the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from toolbox_uploader.server import keys
+from toolbox_uploader.server.accounts import Account
+from toolbox_uploader.server.api import params
+from toolbox_uploader.server.api.direct_upload import DIRECT_UPLOADS
+from toolbox_uploader.server.auth import request_account
+from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.progress import FINAL_STATUSES
+
+RECHECK_SECONDS = 5.0
+HEARTBEAT_SECONDS = 30.0
+
+
+def progress_message(
+    file_id: str, uploaded: int, total: int | None, status: str, message: str | None = None
+) -> dict[str, Any]:
+    """The same shape the ``ProgressHub`` publishes, built from stored state."""
+    if total:
+        percentage: float | None = round(100.0 * uploaded / total, 2)
+    else:
+        percentage = 100.0 if total == 0 else None
+    data: dict[str, Any] = {
+        "file_id": file_id,
+        "bytes_uploaded": uploaded,
+        "total_bytes": total,
+        "progress_percentage": percentage,
+        "status": status,
+        "upload_speed": 0.0,
+        "estimated_time_remaining": 0.0 if status in FINAL_STATUSES else None,
+    }
+    if message:
+        data["message"] = message
+    return {"type": "upload_progress", "data": data}
+
+
+def _state(app: web.Application, account: Account, file_id: str) -> dict[str, Any] | None:
+    """The upload's current state as a message, or ``None`` when it is not the account's."""
+    db = app[keys.DATABASE]
+    row = db.fetchone(
+        "SELECT size FROM files WHERE id = ? AND owner = ?", (file_id, account.id)
+    )
+    if row is not None:
+        return progress_message(file_id, row["size"], row["size"], "completed")
+    row = db.fetchone(
+        "SELECT length, offset, status, failure FROM uploads WHERE id = ? AND owner = ?",
+        (file_id, account.id),
+    )
+    if row is not None:
+        status = row["status"] or "receiving"
+        status = "uploading" if status == "receiving" else status
+        return progress_message(
+            file_id, row["offset"], row["length"], status, _failure_text(row["failure"])
+        )
+    if app[DIRECT_UPLOADS].get(file_id) == account.id:
+        return progress_message(file_id, 0, None, "uploading")
+    return None
+
+
+def _failure_text(failure: str | None) -> str | None:
+    """The tus store keeps a failure as JSON ``{"status", "error", "message"}``."""
+    if not failure:
+        return None
+    try:
+        data = json.loads(failure)
+    except ValueError:
+        return failure
+    return str(data.get("message") or failure) if isinstance(data, dict) else failure
+
+
+def _is_final(event: dict[str, Any]) -> bool:
+    return event["data"]["status"] in FINAL_STATUSES
+
+
+async def upload_progress(request: web.Request) -> web.WebSocketResponse:
+    account = request_account(request)
+    file_id = params.file_id(request.match_info["file_id"])
+    app = request.app
+    if _state(app, account, file_id) is None:
+        raise params.not_found("upload")
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
+    if not ws.can_prepare(request).ok:
+        raise ApiError(
+            426, "websocket_required", "Open this address as a WebSocket.",
+            {"Upgrade": "websocket"},
+        )
+    hub = app[keys.PROGRESS]
+    queue = hub.subscribe(file_id)  # before reading the state: no final event can slip by
+    try:
+        await ws.prepare(request)
+        state = _state(app, account, file_id)
+        if state is None or _is_final(state):
+            final = state or progress_message(file_id, 0, None, "terminated", "The upload is gone.")
+            await ws.send_json(final)
+        else:
+            if queue.empty():
+                await ws.send_json(state)
+            await _relay(ws, queue, app, account, file_id)
+    finally:
+        hub.unsubscribe(file_id, queue)
+    await ws.close()
+    return ws
+
+
+async def _relay(
+    ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, Any] | None],
+    app: web.Application, account: Account, file_id: str,
+) -> None:
+    """Forward events until a final one, the client leaves, or the upload vanishes."""
+    closed = asyncio.ensure_future(_until_closed(ws))
+    try:
+        while not closed.done():
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait(
+                {getter, closed}, timeout=RECHECK_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+            if getter not in done:
+                getter.cancel()
+                if closed.done():
+                    return
+                state = _state(app, account, file_id)
+                if state is None or _is_final(state):
+                    await ws.send_json(state or progress_message(
+                        file_id, 0, None, "terminated", "The upload is gone."
+                    ))
+                    return
+                continue
+            event = getter.result()
+            if event is None:
+                return
+            await ws.send_json(event)
+            if _is_final(event):
+                return
+    finally:
+        closed.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await closed
+
+
+async def _until_closed(ws: web.WebSocketResponse) -> None:
+    """Read (and ignore) client messages; return when the client closes."""
+    async for msg in ws:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+            break
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get(f"/ws/upload/{{file_id:{params.ID_ROUTE}}}", upload_progress,
+                       allow_head=False)

@@ -1,0 +1,66 @@
+"""A clean stop for a running server, shared by ``serve`` and the embedded starter.
+
+``AppRunner.cleanup`` alone is not enough: it marks every connection closing and from
+then on aiohttp discards incoming bytes, so an upload body in flight could never finish
+and would just sit out the timeout. So: close the listening sockets, wait a grace
+period for requests in progress, and only then clean up. Requests still running after
+the grace period are cancelled; a tus PATCH then commits the offset of what is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from toolbox_uploader.server.errors import Handler
+
+
+class InFlight:
+    """Counts HTTP requests being handled, so shutdown can wait for them.
+
+    WebSocket progress streams are not counted: they last as long as an upload and
+    simply close when the server does.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/ws/"):
+            return await handler(request)
+        self.count += 1
+        self._idle.clear()
+        try:
+            return await handler(request)
+        finally:
+            self.count -= 1
+            if self.count == 0:
+                self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """True when no request was running any more before ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+def track_in_flight(app: web.Application) -> InFlight:
+    """Install the counter as the outermost middleware of ``app`` (before it starts)."""
+    in_flight = InFlight()
+    app.middlewares.insert(0, in_flight.middleware)
+    return in_flight
+
+
+async def stop_accepting_and_drain(
+    runner: web.AppRunner, in_flight: InFlight, grace: float
+) -> bool:
+    """Close the listening sockets, then wait up to ``grace`` s for running requests."""
+    for site in list(runner.sites):
+        await site.stop()
+    return await in_flight.wait_idle(grace)
