@@ -19,7 +19,7 @@ debs=(libmagic1 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 l
       libxcb-randr0 libxcb-render-util0 libxcb-image0 fonts-dejavu-core)
 if [ "$mode" = test ]; then
   # clamd for the virus-scanner test, appstreamcli for the metainfo check, xvfb for screenshots.
-  debs+=(clamav-daemon appstream xvfb xauth)
+  debs+=(clamav-daemon appstream desktop-file-utils xvfb xauth)
   command -v node >/dev/null 2>&1 || debs+=(nodejs)
   command -v npm >/dev/null 2>&1 || debs+=(npm)
 fi

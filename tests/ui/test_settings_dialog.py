@@ -1,0 +1,74 @@
+"""The settings dialog: values, validation, and sign-in kept in the (test) keyring."""
+
+from __future__ import annotations
+
+import keyring
+from pytestqt.qtbot import QtBot
+
+from toolbox_uploader.core import credentials
+from toolbox_uploader.settings import Settings
+from toolbox_uploader.ui.settings_dialog import SettingsDialog
+
+URL = "https://files.school.example"
+
+
+def test_sign_in_and_out_use_the_keyring(qtbot: QtBot) -> None:
+    assert "keyrings.alt" in type(keyring.get_keyring()).__module__  # never the real keychain
+    dialog = SettingsDialog(Settings(server_url=URL))
+    qtbot.addWidget(dialog)
+    assert dialog.account_status.text() == "Not signed in."
+    dialog.token.setText("  s3cret-token-for-tests  ")
+    with qtbot.waitSignal(dialog.signed_in) as blocker:
+        dialog.sign_in_button.click()
+    assert blocker.args == [URL]
+    assert keyring.get_password(credentials.SERVICE, URL) == "s3cret-token-for-tests"
+    assert dialog.token.text() == "" and dialog.account_status.text() == "Signed in."
+    with qtbot.waitSignal(dialog.signed_out):
+        dialog.sign_out_button.click()
+    assert keyring.get_password(credentials.SERVICE, URL) is None
+    assert dialog.account_status.text() == "Not signed in."
+
+
+def test_sign_in_without_a_token_explains(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings(server_url=URL))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.sign_in_button.click()
+    assert dialog.error.isVisible() and "token" in dialog.error.text()
+    assert keyring.get_password(credentials.SERVICE, URL) is None
+
+
+def test_local_server_needs_no_sign_in(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    assert not dialog.sign_in_button.isEnabled()
+    assert "local server" in dialog.account_status.text()
+
+
+def test_edited_values_come_back_validated(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    dialog.server_url.setText(" https://files.school.example/ ")
+    dialog.category.setCurrentIndex(dialog.category.findData("media_resource"))
+    dialog.concurrency.setValue(6)
+    dialog.optimize.setChecked(False)
+    assert not dialog.max_edge.isEnabled()
+    dialog.quality.setValue(dialog.quality.minimum())  # "Automatic"
+    dialog.bandwidth.setValue(2048)
+    dialog.strip_location.setChecked(False)
+    dialog.notifications.setChecked(False)
+    result = dialog.settings()
+    assert result == Settings(server_url=URL, default_category="media_resource", concurrency=6,
+                              optimize_images=False, image_quality=None,
+                              bandwidth_limit_kib=2048, strip_location=False,
+                              notifications=False)
+
+
+def test_a_bad_address_keeps_the_dialog_open(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.server_url.setText("files dot school")
+    dialog.accept()
+    assert dialog.isVisible() and dialog.result() == 0
+    assert "not a server address" in dialog.error.text()

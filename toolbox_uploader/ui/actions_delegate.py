@@ -1,0 +1,164 @@
+"""Per-row action buttons, painted rather than created as widgets.
+
+A ``QPushButton`` per row would mean 10,000 widgets for a big folder; this delegate paints
+the buttons of the visible rows and maps clicks back to actions in ``editorEvent``. The same
+actions are in the row's context menu and on the keyboard (Space, Delete, Enter), which is
+how screen-reader users reach them.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QHelpEvent, QIcon, QMouseEvent, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOption,
+    QStyleOptionViewItem,
+    QToolTip,
+)
+
+from toolbox_uploader.ui import icons
+from toolbox_uploader.ui.queue_model import ACTION_LABELS, ActionsRole, ItemIdRole, RowAction
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+BUTTON = 26
+GAP = 4
+MARGIN = 4
+#: Actions shown as words instead of an icon (a "Why?" is clearer than a question mark).
+TEXT_ACTIONS = frozenset({RowAction.WHY})
+ICON_NAMES: dict[RowAction, str] = {
+    RowAction.PAUSE: "action-pause",
+    RowAction.RESUME: "action-resume",
+    RowAction.RETRY: "action-retry",
+    RowAction.WHY: "action-why",
+    RowAction.COPY_LINK: "action-link",
+    RowAction.OPEN: "action-open",
+    RowAction.REMOVE: "action-remove",
+}
+
+
+class ActionsDelegate(QStyledItemDelegate):
+    """Signals: ``action_triggered(int item_id, str action)`` when a painted button is clicked."""
+
+    action_triggered = Signal(int, str)
+
+    def __init__(self, parent: QAbstractItemView) -> None:
+        super().__init__(parent)
+        self._view = parent
+        self._hover: tuple[int, RowAction] | None = None
+        self._pressed: tuple[int, RowAction] | None = None
+
+    def button_rects(self, rect: QRect, actions: tuple[RowAction, ...],
+                     option: QStyleOptionViewItem) -> list[tuple[RowAction, QRect]]:
+        out: list[tuple[RowAction, QRect]] = []
+        x = rect.left() + MARGIN
+        top = rect.top() + (rect.height() - BUTTON) // 2
+        for action in actions:
+            if action in TEXT_ACTIONS:
+                width = option.fontMetrics.horizontalAdvance(ACTION_LABELS[action]) + 14
+            else:
+                width = BUTTON
+            out.append((action, QRect(x, top, width, BUTTON)))
+            x += width + GAP
+        return out
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        base = QStyleOptionViewItem(option)
+        self.initStyleOption(base, index)
+        widget = option.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, base, painter, widget)
+        actions = index.data(ActionsRole) or ()
+        item_id = index.data(ItemIdRole)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        for action, rect in self.button_rects(option.rect, actions, option):
+            if (item_id, action) in (self._hover, self._pressed):
+                panel = QStyleOption()
+                if widget is not None:
+                    panel.initFrom(widget)
+                panel.rect = rect
+                panel.state = (QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Raised
+                               | QStyle.StateFlag.State_MouseOver)
+                if (item_id, action) == self._pressed:
+                    panel.state |= QStyle.StateFlag.State_Sunken
+                style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelButtonTool, panel, painter,
+                                    widget)
+            if action in TEXT_ACTIONS:
+                painter.save()
+                role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Link
+                painter.setPen(option.palette.color(role))
+                font = painter.font()
+                font.setUnderline(True)
+                painter.setFont(font)
+                painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), ACTION_LABELS[action])
+                painter.restore()
+            else:
+                mode = QIcon.Mode.Selected if selected else QIcon.Mode.Normal
+                icons.icon(ICON_NAMES[action]).paint(painter, rect.adjusted(5, 5, -5, -5),
+                                                     Qt.AlignmentFlag.AlignCenter, mode)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: ModelIndex) -> QSize:
+        actions = index.data(ActionsRole) or ()
+        rects = self.button_rects(QRect(0, 0, 400, BUTTON + 4), actions, option)
+        width = rects[-1][1].right() + MARGIN if rects else BUTTON
+        return QSize(max(width, 3 * (BUTTON + GAP) + 2 * MARGIN), BUTTON + 6)
+
+    def _hit(self, pos: QPoint, option: QStyleOptionViewItem,
+             index: ModelIndex) -> RowAction | None:
+        for action, rect in self.button_rects(option.rect, index.data(ActionsRole) or (), option):
+            if rect.contains(pos):
+                return action
+        return None
+
+    def editorEvent(self, event: QEvent, model: object, option: QStyleOptionViewItem,
+                    index: ModelIndex) -> bool:
+        kind = event.type()
+        if kind not in (QEvent.Type.MouseMove, QEvent.Type.MouseButtonPress,
+                        QEvent.Type.MouseButtonRelease, QEvent.Type.MouseButtonDblClick):
+            return False
+        assert isinstance(event, QMouseEvent)
+        action = self._hit(event.position().toPoint(), option, index)
+        item_id = index.data(ItemIdRole)
+        key = (item_id, action) if action is not None else None
+        if kind == QEvent.Type.MouseMove:
+            if key != self._hover:
+                self._hover = key
+                self._view.viewport().update()
+            return False
+        if event.button() != Qt.MouseButton.LeftButton:
+            return False
+        if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick):
+            self._pressed = key
+            self._view.viewport().update(option.rect)
+            return key is not None
+        pressed, self._pressed = self._pressed, None
+        self._view.viewport().update(option.rect)
+        if key is not None and key == pressed:
+            self.action_triggered.emit(int(item_id), str(action))
+            return True
+        return False
+
+    def helpEvent(self, event: QHelpEvent, view: QAbstractItemView,
+                  option: QStyleOptionViewItem, index: ModelIndex) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            action = self._hit(event.pos(), option, index)
+            if action is not None:
+                QToolTip.showText(event.globalPos(), ACTION_LABELS[action], view)
+                return True
+        return super().helpEvent(event, view, option, index)
+
+    def clear_hover(self) -> None:
+        self._hover = None

@@ -1,0 +1,120 @@
+"""The full story of one file: why it was refused or failed, what will change, where it went."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from toolbox_uploader.core.events import ItemSnapshot
+from toolbox_uploader.core.states import ItemState
+from toolbox_uploader.ui import formatting as fmt
+
+_HEADLINES: dict[ItemState, str] = {
+    ItemState.REJECTED: "This file was not accepted",
+    ItemState.FAILED: "This file could not be uploaded",
+    ItemState.DONE: "This file is on the server",
+    ItemState.CANCELLED: "This upload was cancelled",
+    ItemState.PAUSED: "This upload is paused",
+}
+
+
+def report_text(item: ItemSnapshot) -> str:
+    """The report as plain text (what "Copy report" puts on the clipboard)."""
+    lines = [
+        f"File: {item.relative_path}",
+        f"From: {item.source_path}",
+        f"Category: {fmt.category_label(item.category)} ({item.category})",
+        f"Size: {fmt.human_size(item.size)}",
+        f"Status: {fmt.status_text(item)}",
+    ]
+    if item.optimized_size is not None:
+        lines.append(f"After optimization: {fmt.human_size(item.optimized_size)}")
+    if item.reason is not None:
+        lines.append(f"Reason: {item.reason.message} [{item.reason.code}]")
+    lines.extend(f"Note: {w.message} [{w.code}]" for w in item.warnings)
+    if item.attempts:
+        lines.append(f"Attempts: {item.attempts}")
+    if item.next_attempt_at is not None:
+        when = dt.datetime.fromtimestamp(item.next_attempt_at).strftime("%H:%M:%S")
+        lines.append(f"Next automatic try: {when}")
+    if item.file_url:
+        lines.append(f"On the server: {item.file_url}")
+    if item.server:
+        lines.append(f"Server: {item.server}")
+    return "\n".join(lines)
+
+
+def report_html(item: ItemSnapshot) -> str:
+    esc = html.escape
+    rows = [
+        ("File", item.relative_path),
+        ("From", item.source_path),
+        ("Category", fmt.category_label(item.category)),
+        ("Size", fmt.human_size(item.size)),
+        ("Status", fmt.status_text(item)),
+    ]
+    if item.optimized_size is not None:
+        rows.append(("After optimization", fmt.human_size(item.optimized_size)))
+    if item.attempts:
+        rows.append(("Attempts", str(item.attempts)))
+    if item.file_url:
+        rows.append(("On the server", item.file_url))
+    parts = ["<table cellspacing='4'>"]
+    parts += [f"<tr><td><b>{esc(k)}</b></td><td>{esc(v)}</td></tr>" for k, v in rows]
+    parts.append("</table>")
+    if item.reason is not None:
+        parts.append(f"<h3>Why</h3><p>{esc(item.reason.message)}</p>"
+                     f"<p><small>Code: {esc(item.reason.code)}</small></p>")
+        if item.state is ItemState.REJECTED:
+            parts.append("<p>You can choose another category for this row (double-click its "
+                         "category) or fix the file and add it again.</p>")
+        elif item.retryable or item.state is ItemState.FAILED:
+            parts.append("<p>Press <b>Retry</b> to try again.</p>")
+    if item.warnings:
+        parts.append("<h3>Good to know</h3><ul>")
+        parts += [f"<li>{esc(w.message)}</li>" for w in item.warnings]
+        parts.append("</ul>")
+    return "".join(parts)
+
+
+class DetailsDialog(QDialog):
+    def __init__(self, item: ItemSnapshot, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.item = item
+        self.setWindowTitle(f"Details — {item.display_name}")
+        self.resize(560, 420)
+        headline = QLabel(_HEADLINES.get(item.state, fmt.status_text(item)), self)
+        font = headline.font()
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        font.setBold(True)
+        headline.setFont(font)
+        self.browser = QTextBrowser(self)
+        self.browser.setAccessibleName("Report")
+        self.browser.setOpenExternalLinks(False)
+        self.browser.setHtml(report_html(item))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        copy = QPushButton("Copy report", self)
+        copy.setAccessibleName("Copy report")
+        buttons.addButton(copy, QDialogButtonBox.ButtonRole.ActionRole)
+        copy.clicked.connect(self.copy_report)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(headline)
+        layout.addWidget(self.browser, 1)
+        layout.addWidget(buttons)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def copy_report(self) -> None:
+        QGuiApplication.clipboard().setText(report_text(self.item))

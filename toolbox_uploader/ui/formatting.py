@@ -1,0 +1,93 @@
+"""Numbers and states as a teacher reads them: "1.2 GB", "about 2 min left", "Uploading".
+
+Decimal units (kB, MB, GB) as file managers on most desktops show them, so the sizes in the
+queue match what the teacher sees in their file browser.
+"""
+
+from __future__ import annotations
+
+from toolbox_uploader.core.categories import CATEGORIES
+from toolbox_uploader.core.events import ItemSnapshot
+from toolbox_uploader.core.states import ItemState
+
+_UNITS = ("bytes", "kB", "MB", "GB", "TB")
+
+STATE_LABELS: dict[ItemState, str] = {
+    ItemState.QUEUED: "Waiting",
+    ItemState.VALIDATING: "Checking",
+    ItemState.OPTIMIZING: "Shrinking photo",
+    ItemState.READY: "Ready",
+    ItemState.UPLOADING: "Uploading",
+    ItemState.PAUSED: "Paused",
+    ItemState.VERIFYING: "Verifying",
+    ItemState.DONE: "Done",
+    ItemState.FAILED: "Failed",
+    ItemState.REJECTED: "Not accepted",
+    ItemState.CANCELLED: "Cancelled",
+}
+
+
+def human_size(size: int | float | None) -> str:
+    if size is None:
+        return "—"
+    value = float(size)
+    for unit in _UNITS:
+        if abs(value) < 1000 or unit == _UNITS[-1]:
+            if unit == "bytes":
+                return f"{int(value)} bytes" if value != 1 else "1 byte"
+            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def human_speed(speed: float) -> str:
+    return f"{human_size(speed)}/s" if speed > 0 else ""
+
+
+def human_duration(seconds: float | None) -> str:
+    """A rounded, calm estimate: "a few seconds", "about 2 min", "about 1 h 20 min"."""
+    if seconds is None or seconds < 0:
+        return ""
+    if seconds < 10:
+        return "a few seconds"
+    if seconds < 60:
+        return f"{round(seconds / 10) * 10} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"about {hours} h {minutes} min" if minutes else f"about {hours} h"
+
+
+def category_label(name: str) -> str:
+    category = CATEGORIES.get(name)
+    return category.label if category else name
+
+
+def status_text(item: ItemSnapshot, resumed_from: int | None = None) -> str:
+    """The words in the status column; the reason itself goes to the tooltip and details."""
+    label = STATE_LABELS.get(item.state, item.state.value)
+    if item.state is ItemState.FAILED and item.next_attempt_at is not None:
+        return "Waiting to retry"
+    if item.state is ItemState.UPLOADING and resumed_from:
+        return f"Resumed at {human_size(resumed_from)}"
+    if item.state is ItemState.PAUSED and item.bytes_sent and item.size:
+        return f"{label} at {item.progress:.0%}"
+    if item.state is ItemState.DONE and item.warnings:
+        return f"{label}, with notes"
+    return label
+
+
+def batch_text(files_done: int, files_total: int, bytes_done: int, bytes_total: int,
+               eta: float | None) -> str:
+    """The status bar line: "12 of 340 files · 1.2 GB of 3.4 GB · about 2 min left"."""
+    if not files_total:
+        return "No files in the queue"
+    parts = [
+        f"{files_done} of {files_total} files",
+        f"{human_size(bytes_done)} of {human_size(bytes_total)}",
+    ]
+    left = human_duration(eta)
+    if left and files_done < files_total:
+        parts.append(f"{left} left")
+    return " · ".join(parts)

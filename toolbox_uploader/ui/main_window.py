@@ -1,0 +1,629 @@
+"""The main window: drop zone, queue table, toolbar, filter and status bar.
+
+It knows the engine only through its thread-safe command methods (``add_paths``, ``pause`` …)
+and learns what happened from ``EngineBridge`` signals. Nothing here reads files: dropped
+and pasted paths go to the engine as they are. The window works without an engine too (the
+screenshot script feeds the model directly); commands are then ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QShortcut,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QTableView,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from toolbox_uploader import paths
+from toolbox_uploader.core.categories import CATEGORIES
+from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, ServerStatus
+from toolbox_uploader.core.states import ItemState
+from toolbox_uploader.ui import formatting as fmt
+from toolbox_uploader.ui import icons
+from toolbox_uploader.ui.actions_delegate import ActionsDelegate
+from toolbox_uploader.ui.bridge import EngineBridge
+from toolbox_uploader.ui.category_delegate import CategoryDelegate
+from toolbox_uploader.ui.details_dialog import DetailsDialog
+from toolbox_uploader.ui.drop_zone import DropZone, local_paths
+from toolbox_uploader.ui.filter_model import (
+    FILTER_LABELS,
+    FILTER_STATES,
+    QueueFilter,
+    QueueFilterModel,
+)
+from toolbox_uploader.ui.progress_delegate import NameDelegate, ProgressDelegate
+from toolbox_uploader.ui.queue_model import (
+    ACTION_LABELS,
+    Column,
+    ItemRole,
+    QueueModel,
+    RowAction,
+    row_actions,
+)
+
+log = logging.getLogger(__name__)
+
+_PAUSABLE = frozenset({ItemState.QUEUED, ItemState.VALIDATING, ItemState.OPTIMIZING,
+                       ItemState.READY, ItemState.UPLOADING, ItemState.VERIFYING})
+
+
+class EngineCommands(Protocol):
+    """What the window needs from ``core.engine.Engine`` (all thread-safe, return at once)."""
+
+    def add_paths(self, paths: Sequence[Path], category: str | None = None) -> None: ...
+    def pause(self, ids: Sequence[int]) -> None: ...
+    def resume(self, ids: Sequence[int]) -> None: ...
+    def retry(self, ids: Sequence[int]) -> None: ...
+    def remove(self, ids: Sequence[int]) -> None: ...
+    def set_category(self, item_id: int, category: str) -> None: ...
+    def pause_all(self) -> None: ...
+    def resume_all(self) -> None: ...
+    def retry_failed(self) -> None: ...
+    def clear_finished(self) -> None: ...
+
+
+class CloseChoice(StrEnum):
+    TRAY = "tray"
+    QUIT = "quit"
+    CANCEL = "cancel"
+
+
+def window_state_path() -> Path:
+    return paths.config_dir() / "window.json"
+
+
+class QueueView(QTableView):
+    """The table, plus its keyboard: Delete removes, Space pauses/resumes, Enter opens details.
+
+    Signals: ``remove_pressed()``, ``toggle_pressed()``, ``details_pressed()``.
+    """
+
+    remove_pressed = Signal()
+    toggle_pressed = Signal()
+    details_pressed = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if self.state() != QAbstractItemView.State.EditingState:
+            if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+                self.remove_pressed.emit()
+                return
+            if key == Qt.Key.Key_Space:
+                self.toggle_pressed.emit()
+                return
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.details_pressed.emit()
+                return
+        super().keyPressEvent(event)
+
+
+class MainWindow(QMainWindow):
+    """Signals: ``settings_requested()``, ``quit_requested()`` (the app stops the engine and
+    exits), ``hidden_to_tray()``."""
+
+    settings_requested = Signal()
+    quit_requested = Signal()
+    hidden_to_tray = Signal()
+
+    def __init__(self, bridge: EngineBridge, engine: EngineCommands | None = None,
+                 default_category: str = "educational_content",
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.bridge = bridge
+        self.tray_available = False
+        self.keep_running_in_tray = True
+        #: Decides what closing the window does while uploads run (tests replace it).
+        self.ask_on_close: Callable[[], CloseChoice] = self._ask_on_close
+        self._progress: BatchProgress | None = None
+        self._quitting = False
+        self.setWindowTitle("ToolBox Uploader")
+        self.setWindowIcon(icons.app_icon())
+        self.setAcceptDrops(True)
+        self.setMinimumSize(QSize(760, 420))
+
+        self.model = QueueModel(self)
+        self.proxy = QueueFilterModel(self)
+        self.proxy.setSourceModel(self.model)
+        self._build_toolbar()
+        self._build_central(default_category)
+        self._build_status_bar()
+        self._connect_bridge()
+        self.model.category_change_requested.connect(self._on_category_changed)
+        self.model.counts_changed.connect(self._update_filter_counts)
+        self._update_filter_counts()
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ building
+    def _action(self, text: str, icon: str, slot: Callable[[], None], tip: str,
+                shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None) -> QAction:
+        action = QAction(icons.icon(icon), text, self)
+        action.setToolTip(tip)  # no status tip: the status bar shows the server and totals
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        return action
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Main", self)
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        bar.setIconSize(QSize(20, 20))
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.add_files_action = self._action("Add files…", "action-add-file",
+                                             self.on_add_files, "Choose files to upload",
+                                             QKeySequence.StandardKey.Open)
+        self.add_folder_action = self._action("Add folder…", "action-add-folder",
+                                              self.on_add_folder, "Choose a folder to upload",
+                                              "Ctrl+Shift+O")
+        self.start_all_action = self._action("Start all", "action-start", self.on_start_all,
+                                             "Start or resume every paused upload")
+        self.pause_all_action = self._action("Pause all", "action-pause-all", self.on_pause_all,
+                                             "Pause every upload")
+        self.retry_failed_action = self._action("Retry failed", "action-retry-failed",
+                                                self.on_retry_failed,
+                                                "Try every failed upload again")
+        self.clear_action = self._action("Clear finished", "action-clear", self.on_clear_finished,
+                                         "Remove finished, refused and cancelled rows")
+        self.settings_action = self._action("Settings", "action-settings",
+                                            self.settings_requested.emit,
+                                            "Server, sign-in and upload settings",
+                                            QKeySequence.StandardKey.Preferences)
+        for action in (self.add_files_action, self.add_folder_action):
+            bar.addAction(action)
+        bar.addSeparator()
+        for action in (self.start_all_action, self.pause_all_action, self.retry_failed_action,
+                       self.clear_action):
+            bar.addAction(action)
+        spacer = QWidget(bar)
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        bar.addAction(self.settings_action)
+        for action in bar.actions():
+            button = bar.widgetForAction(action)
+            if isinstance(button, QToolButton):
+                button.setAccessibleName(action.text().rstrip("…"))
+                button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.addToolBar(bar)
+        self.toolbar = bar
+        self.quit_action = self._action("Quit", "action-remove", self.request_quit,
+                                        "Stop uploading and quit", QKeySequence.StandardKey.Quit)
+        self.addAction(self.quit_action)
+
+    def _build_central(self, default_category: str) -> None:
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(10, 10, 10, 6)
+        layout.setSpacing(8)
+
+        self.drop_zone = DropZone(central)
+        self.drop_zone.paths_dropped.connect(self.add_paths)
+        category_label = QLabel("Category for new files:", self.drop_zone)
+        self.category_combo = QComboBox(self.drop_zone)
+        for name, category in CATEGORIES.items():
+            self.category_combo.addItem(category.label, name)
+        self.set_default_category(default_category)
+        self.category_combo.setAccessibleName("Category for new files")
+        category_label.setBuddy(self.category_combo)
+        self.drop_zone.add_button(category_label)
+        self.drop_zone.add_button(self.category_combo)
+        layout.addWidget(self.drop_zone)
+
+        filters = QHBoxLayout()
+        filters.setSpacing(4)
+        self.filter_group = QButtonGroup(self)
+        self.filter_group.setExclusive(True)
+        self.filter_buttons: dict[QueueFilter, QPushButton] = {}
+        for which in QueueFilter:
+            button = QPushButton(FILTER_LABELS[which], central)
+            button.setCheckable(True)
+            button.setFlat(True)
+            button.setAccessibleName(f"Show {FILTER_LABELS[which].lower()} files")
+            button.clicked.connect(lambda _=False, w=which: self.set_filter(w))
+            self.filter_group.addButton(button)
+            self.filter_buttons[which] = button
+            filters.addWidget(button)
+        self.filter_buttons[QueueFilter.ALL].setChecked(True)
+        filters.addStretch(1)
+        self.selection_label = QLabel(central)
+        filters.addWidget(self.selection_label)
+        layout.addLayout(filters)
+
+        view = QueueView(central)
+        view.setObjectName("queueView")
+        view.setAccessibleName("Upload queue")
+        view.setModel(self.proxy)
+        # Arrival order until the teacher clicks a header.
+        view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        view.setSortingEnabled(True)
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                             | QAbstractItemView.EditTrigger.EditKeyPressed
+                             | QAbstractItemView.EditTrigger.SelectedClicked)
+        view.setAlternatingRowColors(True)
+        view.setShowGrid(False)
+        view.setWordWrap(False)
+        view.setMouseTracking(True)
+        view.setTabKeyNavigation(False)  # Tab leaves the table, as a screen reader user expects
+        view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        view.customContextMenuRequested.connect(self._on_context_menu)
+        view.verticalHeader().hide()
+        view.verticalHeader().setDefaultSectionSize(34)
+        view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header = view.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((Column.CATEGORY, 150), (Column.SIZE, 124), (Column.STATUS, 190),
+                              (Column.PROGRESS, 120), (Column.SPEED, 84), (Column.ETA, 96),
+                              (Column.ACTIONS, 112)):
+            view.setColumnWidth(column, width)
+        self.name_delegate = NameDelegate(view)
+        self.progress_delegate = ProgressDelegate(view)
+        self.category_delegate = CategoryDelegate(view)
+        self.actions_delegate = ActionsDelegate(view)
+        view.setItemDelegateForColumn(Column.NAME, self.name_delegate)
+        view.setItemDelegateForColumn(Column.PROGRESS, self.progress_delegate)
+        view.setItemDelegateForColumn(Column.CATEGORY, self.category_delegate)
+        view.setItemDelegateForColumn(Column.ACTIONS, self.actions_delegate)
+        self.actions_delegate.action_triggered.connect(self.on_row_action)
+        view.remove_pressed.connect(self.on_remove_selected)
+        view.toggle_pressed.connect(self.on_toggle_selected)
+        view.details_pressed.connect(self.on_details_current)
+        view.doubleClicked.connect(self._on_double_clicked)
+        view.selectionModel().selectionChanged.connect(self._update_buttons)
+        layout.addWidget(view, 1)
+        self.view = view
+        self.setCentralWidget(central)
+
+        paste = QShortcut(QKeySequence.StandardKey.Paste, self)
+        paste.activated.connect(self.on_paste)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.server_label = QLabel(bar)
+        self.server_label.setAccessibleName("Server")
+        self.server_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.batch_label = QLabel(fmt.batch_text(0, 0, 0, 0, None), bar)
+        self.batch_label.setAccessibleName("Overall progress")
+        self.total_progress = QProgressBar(bar)
+        self.total_progress.setAccessibleName("Total progress")
+        self.total_progress.setRange(0, 1000)
+        self.total_progress.setValue(0)
+        self.total_progress.setFixedWidth(180)
+        self.total_progress.setTextVisible(True)
+        self.total_progress.setFormat("%p%")
+        bar.addWidget(self.server_label, 1)
+        bar.addPermanentWidget(self.batch_label)
+        bar.addPermanentWidget(self.total_progress)
+
+    def _connect_bridge(self) -> None:
+        self.bridge.items_added.connect(self.model.add_items)
+        self.bridge.items_changed.connect(self.model.update_items)
+        self.bridge.items_removed.connect(self.model.remove_ids)
+        self.bridge.batch_progress.connect(self.on_batch_progress)
+        self.bridge.server_status.connect(self.on_server_status)
+        self.bridge.flushed.connect(self._update_buttons)
+
+    # ------------------------------------------------------------------ settings and state
+    def set_default_category(self, category: str) -> None:
+        index = self.category_combo.findData(category)
+        if index >= 0:
+            self.category_combo.setCurrentIndex(index)
+
+    @property
+    def category(self) -> str:
+        return str(self.category_combo.currentData())
+
+    def set_server_text(self, text: str) -> None:
+        self.server_label.setText(text)
+        self.server_label.setToolTip(text)
+
+    def restore_window_state(self) -> None:
+        """Geometry and column widths from the last run (missing or damaged: defaults)."""
+        try:
+            data = json.loads(window_state_path().read_text(encoding="utf-8"))
+            self.restoreGeometry(base64.b64decode(data["geometry"]))
+            self.view.horizontalHeader().restoreState(base64.b64decode(data["header"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            self.resize(1100, 680)
+        self.view.horizontalHeader().setSectionResizeMode(Column.NAME,
+                                                          QHeaderView.ResizeMode.Stretch)
+
+    def save_window_state(self) -> None:
+        data = {
+            "geometry": base64.b64encode(self.saveGeometry().data()).decode(),
+            "header": base64.b64encode(self.view.horizontalHeader().saveState().data()).decode(),
+        }
+        try:
+            window_state_path().write_text(json.dumps(data), encoding="utf-8")
+        except OSError as exc:
+            log.warning("cannot save the window layout: %s", exc)
+
+    # ------------------------------------------------------------------ adding files
+    def add_paths(self, found: Sequence[Path], category: str | None = None) -> None:
+        if not found or self.engine is None:
+            return
+        self.engine.add_paths(list(found), category or self.category)
+        count = len(found)
+        self.statusBar().showMessage(
+            f"Adding {count} {'item' if count == 1 else 'items'}…", 3000)
+
+    def on_add_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Add files to upload")
+        self.add_paths([Path(f) for f in files])
+
+    def on_add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder to upload")
+        if folder:
+            self.add_paths([Path(folder)])
+
+    def on_paste(self) -> None:
+        found = local_paths(QGuiApplication.clipboard().mimeData())
+        if found:
+            self.add_paths(found)
+        else:
+            self.statusBar().showMessage("The clipboard holds no files to add.", 3000)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        self.drop_zone.dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: Any) -> None:
+        self.drop_zone.dragMoveEvent(event)
+
+    def dragLeaveEvent(self, event: Any) -> None:
+        self.drop_zone.dragLeaveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_zone.dropEvent(event)
+
+    # ------------------------------------------------------------------ toolbar and rows
+    def on_start_all(self) -> None:
+        if self.engine is not None:
+            self.engine.resume_all()
+
+    def on_pause_all(self) -> None:
+        if self.engine is not None:
+            self.engine.pause_all()
+
+    def on_retry_failed(self) -> None:
+        if self.engine is not None:
+            self.engine.retry_failed()
+
+    def on_clear_finished(self) -> None:
+        if self.engine is not None:
+            self.engine.clear_finished()
+
+    def set_filter(self, which: QueueFilter) -> None:
+        self.proxy.set_queue_filter(which)
+        self.filter_buttons[which].setChecked(True)
+
+    def selected_items(self) -> list[ItemSnapshot]:
+        rows = self.view.selectionModel().selectedRows()
+        return [index.data(ItemRole) for index in rows]
+
+    def current_item(self) -> ItemSnapshot | None:
+        index = self.view.currentIndex()
+        return index.data(ItemRole) if index.isValid() else None
+
+    def select_item(self, item_id: int) -> bool:
+        """Make the row of ``item_id`` current and selected (keyboard tests, hand-over)."""
+        row = self.model.row_of(item_id)
+        if row is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return False
+        self.view.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        return True
+
+    def on_remove_selected(self) -> None:
+        ids = [item.id for item in self.selected_items()]
+        if ids and self.engine is not None:
+            self.engine.remove(ids)
+
+    def on_toggle_selected(self) -> None:
+        items = self.selected_items()
+        if self.engine is None or not items:
+            return
+        pause = [i.id for i in items if i.state in _PAUSABLE]
+        resume = [i.id for i in items if i.state is ItemState.PAUSED]
+        retry = [i.id for i in items if i.state in (ItemState.FAILED, ItemState.CANCELLED)]
+        if pause:
+            self.engine.pause(pause)
+        if resume:
+            self.engine.resume(resume)
+        if retry:
+            self.engine.retry(retry)
+
+    def on_details_current(self) -> None:
+        item = self.current_item()
+        if item is not None:
+            self.show_details(item)
+
+    def _on_double_clicked(self, index: QModelIndex) -> None:
+        if index.column() not in (Column.CATEGORY, Column.ACTIONS):
+            self.show_details(index.data(ItemRole))
+
+    def show_details(self, item: ItemSnapshot) -> DetailsDialog:
+        dialog = DetailsDialog(item, self)
+        dialog.setObjectName("detailsDialog")
+        dialog.show()
+        return dialog
+
+    def on_row_action(self, item_id: int, action: str) -> None:
+        row = self.model.row_of(item_id)
+        if row is None:
+            return
+        item = self.model.item(row)
+        act = RowAction(action)
+        if act is RowAction.WHY:
+            self.show_details(item)
+        elif act is RowAction.COPY_LINK and item.file_url:
+            QGuiApplication.clipboard().setText(item.file_url)
+            self.statusBar().showMessage("Link copied.", 3000)
+        elif act is RowAction.OPEN and item.file_url:
+            QDesktopServices.openUrl(QUrl(item.file_url))
+        elif self.engine is not None:
+            command = {
+                RowAction.PAUSE: self.engine.pause,
+                RowAction.RESUME: self.engine.resume,
+                RowAction.RETRY: self.engine.retry,
+                RowAction.REMOVE: self.engine.remove,
+            }.get(act)
+            if command is not None:
+                command([item_id])
+
+    def _on_context_menu(self, pos: Any) -> None:
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return
+        item: ItemSnapshot = index.data(ItemRole)
+        menu = QMenu(self)
+        for act in row_actions(item):
+            action = menu.addAction(ACTION_LABELS[act])
+            action.triggered.connect(lambda _=False, a=act, i=item.id: self.on_row_action(i, a))
+        menu.addSeparator()
+        details = menu.addAction("Details…")
+        details.triggered.connect(lambda: self.show_details(item))
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+
+    def _on_category_changed(self, item_id: int, category: str) -> None:
+        if self.engine is not None:
+            self.engine.set_category(item_id, category)
+
+    # ------------------------------------------------------------------ bridge slots
+    def on_batch_progress(self, progress: BatchProgress) -> None:
+        self._progress = progress
+        share = progress.bytes_done / progress.bytes_total if progress.bytes_total else 0.0
+        if progress.files_total and progress.files_done == progress.files_total:
+            share = 1.0
+        self.total_progress.setValue(round(share * 1000))
+        self.batch_label.setText(fmt.batch_text(progress.files_done, progress.files_total,
+                                                progress.bytes_done, progress.bytes_total,
+                                                progress.eta))
+
+    def on_server_status(self, status: ServerStatus) -> None:
+        if status.needs_sign_in:
+            self.statusBar().showMessage(
+                status.message or "Sign in to the server (Settings) to carry on.")
+        elif not status.reachable:
+            self.statusBar().showMessage(status.message or "The server cannot be reached.")
+        else:
+            self.statusBar().clearMessage()
+
+    def _update_filter_counts(self) -> None:
+        for which, button in self.filter_buttons.items():
+            count = self.model.count(FILTER_STATES[which])
+            button.setText(f"{FILTER_LABELS[which]} ({count})")
+
+    def _update_buttons(self) -> None:
+        has_failed = self.model.count((ItemState.FAILED,)) > 0
+        finished = self.model.count((ItemState.DONE, ItemState.REJECTED, ItemState.CANCELLED))
+        running = self.model.count(_PAUSABLE)
+        paused = self.model.count((ItemState.PAUSED,))
+        self.retry_failed_action.setEnabled(has_failed)
+        self.clear_action.setEnabled(finished > 0)
+        self.pause_all_action.setEnabled(running > 0)
+        self.start_all_action.setEnabled(paused > 0)
+        selected = len(self.view.selectionModel().selectedRows())
+        self.selection_label.setText(f"{selected} selected" if selected > 1 else "")
+
+    @property
+    def uploads_running(self) -> bool:
+        return self.model.count(_PAUSABLE) > 0
+
+    def changeEvent(self, event: QEvent) -> None:
+        # The system switched between light and dark: recolour the state colours and the
+        # drop zone's border (the SVG icons pick the new palette up when they next paint).
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.model.refresh_palette()
+            self.drop_zone.refresh_palette()
+        super().changeEvent(event)
+
+    # ------------------------------------------------------------------ closing
+    def _ask_on_close(self) -> CloseChoice:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Uploads are still running")
+        count = self.model.count(_PAUSABLE)
+        box.setText(f"{count} {'file is' if count == 1 else 'files are'} still being uploaded.")
+        keep = None
+        if self.tray_available and self.keep_running_in_tray:
+            box.setInformativeText("Keep uploading in the background? The app stays in the "
+                                   "system tray. If you quit, unfinished uploads carry on the "
+                                   "next time you open the app.")
+            keep = box.addButton("Keep uploading", QMessageBox.ButtonRole.AcceptRole)
+        else:
+            box.setInformativeText("If you quit, unfinished uploads carry on the next time you "
+                                   "open the app.")
+        quit_ = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep or quit_)
+        box.exec()
+        clicked = box.clickedButton()
+        if keep is not None and clicked is keep:
+            return CloseChoice.TRAY
+        return CloseChoice.QUIT if clicked is quit_ else CloseChoice.CANCEL
+
+    def request_quit(self) -> None:
+        self._quitting = True
+        self.save_window_state()
+        self.quit_requested.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._quitting:
+            event.accept()
+            return
+        choice = self.ask_on_close() if self.uploads_running else CloseChoice.QUIT
+        if choice is CloseChoice.CANCEL:
+            event.ignore()
+            return
+        self.save_window_state()
+        if choice is CloseChoice.TRAY:
+            event.ignore()
+            self.hide()
+            self.hidden_to_tray.emit()
+            return
+        event.accept()
+        self._quitting = True
+        self.quit_requested.emit()

@@ -1,0 +1,419 @@
+"""The upload queue as a Qt table model: one row per ``ItemSnapshot`` from the engine.
+
+The engine is the truth; this model only mirrors its snapshots. Updates arrive in batches
+from ``EngineBridge`` (at most 10 a second) and each batch emits one ``dataChanged`` per
+run of adjacent changed rows, so 1,000 uploading rows cost a handful of signals, not 1,000.
+Rows are kept in arrival order; sorting and filtering are the proxy's job
+(``filter_model.QueueFilterModel``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from toolbox_uploader.core.categories import CATEGORIES
+from toolbox_uploader.core.events import ItemSnapshot
+from toolbox_uploader.core.states import ItemState
+from toolbox_uploader.ui import formatting as fmt
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+
+class Column(IntEnum):
+    NAME = 0
+    CATEGORY = 1
+    SIZE = 2
+    STATUS = 3
+    PROGRESS = 4
+    SPEED = 5
+    ETA = 6
+    ACTIONS = 7
+
+
+HEADERS: dict[Column, str] = {
+    Column.NAME: "Name",
+    Column.CATEGORY: "Category",
+    Column.SIZE: "Size",
+    Column.STATUS: "Status",
+    Column.PROGRESS: "Progress",
+    Column.SPEED: "Speed",
+    Column.ETA: "Time left",
+    Column.ACTIONS: "Actions",
+}
+
+_USER = int(Qt.ItemDataRole.UserRole)
+ItemRole = _USER + 1  # the ItemSnapshot
+ProgressRole = _USER + 2  # float 0..1
+StateRole = _USER + 3  # ItemState
+SortRole = _USER + 4  # a comparable key for the column
+ActionsRole = _USER + 5  # tuple[RowAction, ...] the row offers now
+ItemIdRole = _USER + 6  # int
+FolderRole = _USER + 7  # the relative folder of the file ("" for single files)
+ResumedFromRole = _USER + 8  # bytes already on the server when this run picked it up
+
+
+class RowAction(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    RETRY = "retry"
+    WHY = "why"
+    COPY_LINK = "copy_link"
+    OPEN = "open"
+    REMOVE = "remove"
+
+
+ACTION_LABELS: dict[RowAction, str] = {
+    RowAction.PAUSE: "Pause",
+    RowAction.RESUME: "Resume",
+    RowAction.RETRY: "Retry",
+    RowAction.WHY: "Why?",
+    RowAction.COPY_LINK: "Copy link",
+    RowAction.OPEN: "Show on server",
+    RowAction.REMOVE: "Remove",
+}
+
+_RUNNING = (ItemState.QUEUED, ItemState.VALIDATING, ItemState.OPTIMIZING, ItemState.READY,
+            ItemState.UPLOADING, ItemState.VERIFYING)
+#: The category may change until bytes start to flow.
+_CATEGORY_EDITABLE = frozenset({ItemState.QUEUED, ItemState.READY, ItemState.PAUSED,
+                                ItemState.REJECTED, ItemState.FAILED, ItemState.CANCELLED})
+_STATE_ORDER = {state: n for n, state in enumerate((
+    ItemState.UPLOADING, ItemState.VERIFYING, ItemState.OPTIMIZING, ItemState.VALIDATING,
+    ItemState.READY, ItemState.QUEUED, ItemState.PAUSED, ItemState.FAILED, ItemState.REJECTED,
+    ItemState.CANCELLED, ItemState.DONE,
+))}
+
+
+def row_actions(item: ItemSnapshot) -> tuple[RowAction, ...]:
+    """The buttons a row shows, most useful first; REMOVE is always last."""
+    state = item.state
+    if state in _RUNNING:
+        return (RowAction.PAUSE, RowAction.REMOVE)
+    if state is ItemState.PAUSED:
+        return (RowAction.RESUME, RowAction.REMOVE)
+    if state is ItemState.FAILED:
+        return (RowAction.RETRY, RowAction.WHY, RowAction.REMOVE)
+    if state is ItemState.REJECTED:
+        return (RowAction.WHY, RowAction.REMOVE)
+    if state is ItemState.CANCELLED:
+        return (RowAction.RETRY, RowAction.REMOVE)
+    if state is ItemState.DONE and item.file_url:
+        return (RowAction.COPY_LINK, RowAction.OPEN, RowAction.REMOVE)
+    return (RowAction.REMOVE,)
+
+
+def folder_of(item: ItemSnapshot) -> str:
+    rel = item.relative_path.replace("\\", "/")
+    return rel.rpartition("/")[0]
+
+
+class QueueModel(QAbstractTableModel):
+    """Signals: ``category_change_requested(int item_id, str category)`` when the teacher picks
+    another category for a row (the window forwards it to the engine); ``counts_changed()``
+    when the number of rows in some state changed (for the filter buttons)."""
+
+    category_change_requested = Signal(int, str)
+    counts_changed = Signal()
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._items: list[ItemSnapshot] = []
+        self._row_of: dict[int, int] = {}
+        self._resumed_from: dict[int, int] = {}
+        self._counts: Counter[ItemState] = Counter()
+        self._colors = _Colors()
+
+    # ------------------------------------------------------------------ updates from the bridge
+    def set_items(self, items: Sequence[ItemSnapshot]) -> None:
+        """Replace everything (the engine's first batch after a (re)subscribe)."""
+        self.beginResetModel()
+        self._items = []
+        self._row_of = {}
+        self._resumed_from = {}
+        for item in items:
+            self._remember_resume(item)
+            self._row_of[item.id] = len(self._items)
+            self._items.append(item)
+        self._counts = Counter(item.state for item in self._items)
+        self.endResetModel()
+        self.counts_changed.emit()
+
+    def add_items(self, items: Iterable[ItemSnapshot]) -> None:
+        """Append new items; ones already present are treated as updates."""
+        new: list[ItemSnapshot] = []
+        known: list[ItemSnapshot] = []
+        seen: set[int] = set()
+        for item in items:
+            if item.id in self._row_of:
+                known.append(item)
+            elif item.id not in seen:
+                seen.add(item.id)
+                new.append(item)
+        if new:
+            first = len(self._items)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            for item in new:
+                self._remember_resume(item)
+                self._row_of[item.id] = len(self._items)
+                self._items.append(item)
+                self._counts[item.state] += 1
+            self.endInsertRows()
+            self.counts_changed.emit()
+        if known:
+            self.update_items(known)
+
+    def update_items(self, items: Iterable[ItemSnapshot]) -> None:
+        """Take newer snapshots; one ``dataChanged`` per run of adjacent rows."""
+        rows: list[int] = []
+        recount = False
+        for item in items:
+            row = self._row_of.get(item.id)
+            if row is None:
+                continue
+            old = self._items[row]
+            if old.state is not item.state:
+                self._counts[old.state] -= 1
+                self._counts[item.state] += 1
+                recount = True
+            self._items[row] = item
+            rows.append(row)
+        last_col = len(Column) - 1
+        for first, last in _runs(sorted(set(rows))):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, last_col))
+        if recount:
+            self.counts_changed.emit()
+
+    def remove_ids(self, ids: Iterable[int]) -> None:
+        rows = sorted({self._row_of[i] for i in ids if i in self._row_of}, reverse=True)
+        if not rows:
+            return
+        for first, last in reversed(_runs(sorted(rows))):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for item in self._items[first:last + 1]:
+                self._resumed_from.pop(item.id, None)
+                self._counts[item.state] -= 1
+            del self._items[first:last + 1]
+            self.endRemoveRows()
+        self._row_of = {item.id: row for row, item in enumerate(self._items)}
+        self.counts_changed.emit()
+
+    def _remember_resume(self, item: ItemSnapshot) -> None:
+        # An item that arrives with bytes already sent was restored from the session store:
+        # its row says where it carried on from.
+        if item.bytes_sent and item.state not in (ItemState.DONE, ItemState.REJECTED):
+            self._resumed_from[item.id] = item.bytes_sent
+
+    # ------------------------------------------------------------------ queries
+    def item(self, row: int) -> ItemSnapshot:
+        return self._items[row]
+
+    def items(self) -> list[ItemSnapshot]:
+        return list(self._items)
+
+    def row_of(self, item_id: int) -> int | None:
+        return self._row_of.get(item_id)
+
+    def count(self, states: Iterable[ItemState] | None = None) -> int:
+        """Rows in any of ``states`` (all rows for ``None``), without scanning the rows."""
+        if states is None:
+            return len(self._items)
+        return sum(self._counts[state] for state in states)
+
+    def refresh_palette(self) -> None:
+        """Pick state colours again after the system switched between light and dark."""
+        self._colors = _Colors()
+        if self._items:
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(len(self._items) - 1, len(Column) - 1))
+
+    # ------------------------------------------------------------------ Qt model API
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(Column):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return "" if section == Column.ACTIONS else HEADERS[Column(section)]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"Sort by {HEADERS[Column(section)].lower()}"
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() == Column.CATEGORY and self._category_editable(self._items[index.row()]):
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    @staticmethod
+    def _category_editable(item: ItemSnapshot) -> bool:
+        return item.state in _CATEGORY_EDITABLE and not item.bytes_sent and not item.upload_url
+
+    def setData(self, index: ModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if (not index.isValid() or index.column() != Column.CATEGORY
+                or role != Qt.ItemDataRole.EditRole or value not in CATEGORIES):
+            return False
+        item = self._items[index.row()]
+        if not self._category_editable(item) or item.category == value:
+            return False
+        # Shown at once; the engine's next snapshot confirms (or corrects) it.
+        self._items[index.row()] = dataclasses.replace(item, category=value)
+        self.dataChanged.emit(index, index)
+        self.category_change_requested.emit(item.id, value)
+        return True
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._items):
+            return None
+        item = self._items[index.row()]
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(item, column)
+        if role == Qt.ItemDataRole.EditRole:
+            return item.category if column == Column.CATEGORY else self._display(item, column)
+        if role == ItemRole:
+            return item
+        if role == ItemIdRole:
+            return item.id
+        if role == StateRole:
+            return item.state
+        if role == ProgressRole:
+            return item.progress
+        if role == ActionsRole:
+            return row_actions(item)
+        if role == FolderRole:
+            return folder_of(item)
+        if role == ResumedFromRole:
+            return self._resumed_from.get(item.id)
+        if role == SortRole:
+            return _sort_key(item, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(item, column)
+        if role == Qt.ItemDataRole.DecorationRole and column == Column.STATUS:
+            from toolbox_uploader.ui import icons
+
+            return icons.status_icon(item)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._foreground(item, column)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if item.state in (ItemState.REJECTED, ItemState.FAILED):
+                return self._colors.error_background
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if column in (Column.SIZE, Column.SPEED, Column.ETA):
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return self._accessible(item, column)
+        return None
+
+    def _display(self, item: ItemSnapshot, column: Column) -> str:
+        if column == Column.NAME:
+            return item.display_name
+        if column == Column.CATEGORY:
+            return fmt.category_label(item.category)
+        if column == Column.SIZE:
+            if item.optimized_size is not None and item.size and item.optimized_size < item.size:
+                return f"{fmt.human_size(item.size)} → {fmt.human_size(item.optimized_size)}"
+            return fmt.human_size(item.size)
+        if column == Column.STATUS:
+            return fmt.status_text(item, self._resumed_from.get(item.id))
+        if column == Column.PROGRESS:
+            return f"{item.progress:.0%}"
+        if column == Column.SPEED:
+            return fmt.human_speed(item.speed) if item.state is ItemState.UPLOADING else ""
+        if column == Column.ETA:
+            return fmt.human_duration(item.eta) if item.state is ItemState.UPLOADING else ""
+        return ""
+
+    def _tooltip(self, item: ItemSnapshot, column: Column) -> str | None:
+        if column == Column.NAME:
+            return item.source_path
+        if column == Column.CATEGORY and self._category_editable(item):
+            return "Double-click to choose another category"
+        if column in (Column.STATUS, Column.PROGRESS):
+            lines = []
+            if item.reason is not None:
+                lines.append(item.reason.message)
+            lines.extend(f"Note: {w.message}" for w in item.warnings)
+            if item.state is ItemState.FAILED and item.next_attempt_at is not None:
+                lines.append("It will be tried again automatically.")
+            return "\n".join(lines) or None
+        if column == Column.ACTIONS:
+            return ", ".join(ACTION_LABELS[a] for a in row_actions(item))
+        return None
+
+    def _foreground(self, item: ItemSnapshot, column: Column) -> QColor | None:
+        if item.state in (ItemState.REJECTED, ItemState.FAILED):
+            return self._colors.error if column in (Column.NAME, Column.STATUS) else None
+        if item.warnings and column in (Column.STATUS, Column.SIZE):
+            return self._colors.warning
+        if column == Column.STATUS and item.state is ItemState.DONE:
+            return self._colors.success
+        return None
+
+    def _accessible(self, item: ItemSnapshot, column: Column) -> str:
+        text = self._display(item, column)
+        if column == Column.STATUS and item.reason is not None:
+            text = f"{text}: {item.reason.message}"
+        if column == Column.ACTIONS:
+            text = ", ".join(ACTION_LABELS[a] for a in row_actions(item))
+        return text
+
+
+class _Colors:
+    """State colours readable on the current palette (light or dark)."""
+
+    def __init__(self) -> None:
+        app = QApplication.instance()
+        dark = False
+        if isinstance(app, QApplication):
+            dark = app.palette().color(QPalette.ColorRole.Base).lightness() < 128
+        self.error = QColor("#ef6b6b" if dark else "#b3261e")
+        self.warning = QColor("#f0b44c" if dark else "#8a5300")
+        self.success = QColor("#6fcf86" if dark else "#1e7b34")
+        self.error_background = QColor(239, 83, 80, 40 if dark else 26)
+
+
+def _sort_key(item: ItemSnapshot, column: Column) -> str | int | float:
+    if column == Column.NAME:
+        # Plain strings and numbers only: the proxy then compares them natively (fast).
+        return f"{item.display_name.casefold()}\x00{item.relative_path.casefold()}"
+    if column == Column.CATEGORY:
+        return fmt.category_label(item.category)
+    if column == Column.SIZE:
+        return item.size if item.size is not None else -1
+    if column in (Column.STATUS, Column.ACTIONS):
+        return _STATE_ORDER.get(item.state, 99)
+    if column == Column.PROGRESS:
+        return item.progress
+    if column == Column.SPEED:
+        return item.speed if item.state is ItemState.UPLOADING else 0.0
+    if column == Column.ETA:
+        return item.eta if item.eta is not None and item.state is ItemState.UPLOADING else math.inf
+    return item.id
+
+
+def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted rows grouped into (first, last) runs of consecutive numbers."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and row == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs

@@ -1,0 +1,256 @@
+"""The settings dialog: a form over ``toolbox_uploader.settings.Settings`` plus sign-in.
+
+Sign-in keeps the token in the system keyring through ``core.credentials`` (never in the
+settings file); signing out deletes it there. The local server needs no sign-in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from toolbox_uploader.core import credentials
+from toolbox_uploader.core.categories import CATEGORIES
+from toolbox_uploader.settings import (
+    CONCURRENCY_RANGE,
+    MAX_EDGE_RANGE,
+    QUALITY_RANGE,
+    Settings,
+    SettingsError,
+    check_server_url,
+)
+
+_AUTO_QUALITY = QUALITY_RANGE[0] - 1  # the spin box's "Automatic" value
+
+
+def _named(widget: QWidget, name: str, description: str = "") -> QWidget:
+    widget.setAccessibleName(name)
+    if description:
+        widget.setAccessibleDescription(description)
+        widget.setToolTip(description)
+    return widget
+
+
+class SettingsDialog(QDialog):
+    """Signals: ``signed_in(str server_url)``, ``signed_out(str server_url)``."""
+
+    signed_in = Signal(str)
+    signed_out = Signal(str)
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._original = settings
+
+        self.server_url = QLineEdit(settings.server_url, self)
+        self.server_url.setPlaceholderText("Empty: keep files on this computer (local server)")
+        _named(self.server_url, "Server address",
+               "The school server's address, e.g. https://files.myschool.org")
+        self.token = QLineEdit(self)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setPlaceholderText("Access token from your school")
+        _named(self.token, "Access token")
+        self.sign_in_button = QPushButton("Sign in", self)
+        _named(self.sign_in_button, "Sign in")
+        self.sign_out_button = QPushButton("Sign out", self)
+        _named(self.sign_out_button, "Sign out")
+        self.account_status = QLabel(self)
+        self.account_status.setWordWrap(True)
+        self.sign_in_button.clicked.connect(self.on_sign_in)
+        self.sign_out_button.clicked.connect(self.on_sign_out)
+        # Enabling buttons follows every keystroke; the keyring is asked only once the
+        # address is complete (it may be a D-Bus round trip).
+        self.server_url.textChanged.connect(lambda _text: self._refresh_account(lookup=False))
+        self.server_url.editingFinished.connect(self._refresh_account)
+
+        self.category = QComboBox(self)
+        for name, category in CATEGORIES.items():
+            self.category.addItem(category.label, name)
+        self.category.setCurrentIndex(max(0, self.category.findData(settings.default_category)))
+        _named(self.category, "Default category", "Category given to newly added files")
+        self.concurrency = QSpinBox(self)
+        self.concurrency.setRange(*CONCURRENCY_RANGE)
+        self.concurrency.setValue(settings.concurrency)
+        _named(self.concurrency, "Uploads at the same time")
+
+        self.optimize = QCheckBox("Make photos smaller before uploading", self)
+        self.optimize.setChecked(settings.optimize_images)
+        _named(self.optimize, "Optimize images")
+        self.max_edge = QSpinBox(self)
+        self.max_edge.setRange(*MAX_EDGE_RANGE)
+        self.max_edge.setSingleStep(160)
+        self.max_edge.setSuffix(" px")
+        self.max_edge.setValue(settings.max_image_edge)
+        _named(self.max_edge, "Longest photo edge")
+        self.quality = QSpinBox(self)
+        self.quality.setRange(_AUTO_QUALITY, QUALITY_RANGE[1])
+        self.quality.setSpecialValueText("Automatic")
+        self.quality.setValue(settings.image_quality or _AUTO_QUALITY)
+        _named(self.quality, "Photo quality", "JPEG/WebP quality; Automatic picks per photo")
+        self.optimize.toggled.connect(self.max_edge.setEnabled)
+        self.optimize.toggled.connect(self.quality.setEnabled)
+        self.max_edge.setEnabled(settings.optimize_images)
+        self.quality.setEnabled(settings.optimize_images)
+        self.strip_location = QCheckBox("Remove location data from photos", self)
+        self.strip_location.setChecked(settings.strip_location)
+        _named(self.strip_location, "Remove location data")
+
+        self.bandwidth = QSpinBox(self)
+        self.bandwidth.setRange(0, 1_000_000)
+        self.bandwidth.setSingleStep(256)
+        self.bandwidth.setSuffix(" kB/s")
+        self.bandwidth.setSpecialValueText("No limit")
+        self.bandwidth.setValue(settings.bandwidth_limit_kib or 0)
+        _named(self.bandwidth, "Bandwidth limit", "Upper limit for all uploads together")
+        self.auto_resume = QCheckBox("Carry on unfinished uploads when the app starts", self)
+        self.auto_resume.setChecked(settings.auto_resume)
+        _named(self.auto_resume, "Resume automatically")
+        self.keep_in_tray = QCheckBox("Keep uploading in the tray when the window is closed",
+                                      self)
+        self.keep_in_tray.setChecked(settings.keep_running_in_tray)
+        _named(self.keep_in_tray, "Keep running in tray")
+        self.notifications = QCheckBox("Tell me when uploads finish or fail", self)
+        self.notifications.setChecked(settings.notifications)
+        _named(self.notifications, "Notifications")
+
+        self.error = QLabel(self)
+        self.error.setStyleSheet("color: #c62828;")
+        self.error.setWordWrap(True)
+        self.error.hide()
+
+        server_box = QGroupBox("Server", self)
+        server_form = QFormLayout(server_box)
+        server_form.addRow("Address:", self.server_url)
+        token_row = QHBoxLayout()
+        token_row.addWidget(self.token, 1)
+        token_row.addWidget(self.sign_in_button)
+        token_row.addWidget(self.sign_out_button)
+        server_form.addRow("Sign in:", token_row)
+        server_form.addRow("", self.account_status)
+
+        upload_box = QGroupBox("Uploads", self)
+        upload_form = QFormLayout(upload_box)
+        upload_form.addRow("Default category:", self.category)
+        upload_form.addRow("Uploads at once:", self.concurrency)
+        upload_form.addRow("Bandwidth limit:", self.bandwidth)
+        upload_form.addRow(self.auto_resume)
+
+        photo_box = QGroupBox("Photos", self)
+        photo_form = QFormLayout(photo_box)
+        photo_form.addRow(self.optimize)
+        photo_form.addRow("Longest edge:", self.max_edge)
+        photo_form.addRow("Quality:", self.quality)
+        photo_form.addRow(self.strip_location)
+
+        app_box = QGroupBox("App", self)
+        app_form = QFormLayout(app_box)
+        app_form.addRow(self.keep_in_tray)
+        app_form.addRow(self.notifications)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        for box in (server_box, upload_box, photo_box, app_box):
+            layout.addWidget(box)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self._refresh_account()
+
+    # ------------------------------------------------------------------ account
+    def _url_or_error(self) -> str | None:
+        try:
+            url = check_server_url(self.server_url.text())
+        except SettingsError as exc:
+            self._show_error(str(exc))
+            return None
+        self.error.hide()
+        return url
+
+    def _show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.show()
+
+    def _refresh_account(self, lookup: bool = True) -> None:
+        try:
+            url = check_server_url(self.server_url.text())
+        except SettingsError:
+            url = None
+        for widget in (self.token, self.sign_in_button, self.sign_out_button):
+            widget.setEnabled(bool(url))
+        if url == "":
+            self.account_status.setText("The local server signs you in automatically.")
+        elif url is None:
+            self.account_status.setText("Enter a valid server address to sign in.")
+        elif lookup:
+            signed = credentials.resolve_token(None, url) is not None
+            self.account_status.setText("Signed in." if signed else "Not signed in.")
+            self.sign_out_button.setEnabled(signed)
+        else:
+            self.account_status.setText("")
+
+    def on_sign_in(self) -> None:
+        url = self._url_or_error()
+        token = self.token.text().strip()
+        if not url:
+            return
+        if not token:
+            self._show_error("Paste the access token your school gave you, then press Sign in.")
+            return
+        credentials.store_token(url, token)
+        self.token.clear()
+        self._refresh_account()
+        self.signed_in.emit(url)
+
+    def on_sign_out(self) -> None:
+        url = self._url_or_error()
+        if not url:
+            return
+        credentials.delete_token(url)
+        self._refresh_account()
+        self.signed_out.emit(url)
+
+    # ------------------------------------------------------------------ result
+    def settings(self) -> Settings:
+        """The edited settings (raises ``SettingsError`` for an invalid server address)."""
+        quality = self.quality.value()
+        return replace(
+            self._original,
+            server_url=check_server_url(self.server_url.text()),
+            default_category=self.category.currentData(),
+            concurrency=self.concurrency.value(),
+            optimize_images=self.optimize.isChecked(),
+            max_image_edge=self.max_edge.value(),
+            image_quality=None if quality == _AUTO_QUALITY else quality,
+            strip_location=self.strip_location.isChecked(),
+            bandwidth_limit_kib=self.bandwidth.value() or None,
+            auto_resume=self.auto_resume.isChecked(),
+            keep_running_in_tray=self.keep_in_tray.isChecked(),
+            notifications=self.notifications.isChecked(),
+            warnings=(),
+        ).validated()
+
+    def accept(self) -> None:
+        try:
+            self.settings()
+        except SettingsError as exc:
+            self._show_error(str(exc))
+            return
+        super().accept()
