@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from toolbox_uploader.server import api, health, keys, tus
+from toolbox_uploader.server import api, cors, health, keys, tus
 from toolbox_uploader.server.accounts import AccountStore
 from toolbox_uploader.server.config import ServerConfig
 from toolbox_uploader.server.db import ServerDatabase
@@ -44,7 +44,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: ServerConfig) -> web.Application:
     # client_max_size bounds only bodies read whole (JSON); uploads are streamed.
-    app = web.Application(middlewares=[error_middleware], client_max_size=4 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[cors.cors_middleware, error_middleware], client_max_size=4 * 1024 * 1024
+    )
     app[keys.CONFIG] = config
     app[keys.PROGRESS] = ProgressHub(float(config.options.get("progress_interval", 0.2)))
     app.cleanup_ctx.append(_resources)

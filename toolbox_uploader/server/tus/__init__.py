@@ -1,11 +1,40 @@
-"""tus 1.0.0 resumable uploads at ``/api/v1/storage/tus/``."""
+"""tus 1.0.0 resumable uploads at ``/api/v1/storage/tus/``.
+
+Core protocol plus creation, creation-with-upload, creation-defer-length, expiration,
+checksum (sha1, sha256, md5), termination, concatenation and concatenation-unfinished.
+checksum-trailer is not offered: aiohttp reads HTTP trailers and discards them.
+
+Modules: ``headers`` (parsing/formatting), ``checksum``, ``store`` (rows and part files),
+``state`` (locks, running hashers), ``hashing``, ``receive`` (streaming a body to disk),
+``concat``, ``facts`` (metadata the server uses), ``complete`` (finalizing), ``expiry``,
+``access`` (lookups, limits, replies), ``writing`` (body → upload → completion),
+``creation`` (POST) and ``handlers`` (HEAD, PATCH, DELETE, OPTIONS, method override).
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-TUS_PREFIX = "/api/v1/storage/tus"
+from toolbox_uploader.server.tus import creation, expiry, handlers
+from toolbox_uploader.server.tus.access import TUS_PREFIX
+from toolbox_uploader.server.tus.state import STATE, TusState
 
 
 def setup(app: web.Application) -> None:
     """Add the tus routes and the expired-upload clean-up task."""
+    app[STATE] = TusState()
+    router = app.router
+    for collection in (f"{TUS_PREFIX}/", TUS_PREFIX):
+        resource = router.add_resource(collection)
+        resource.add_route("POST", creation.create)
+        resource.add_route("OPTIONS", handlers.options)
+    item = router.add_resource(TUS_PREFIX + "/{upload_id}")
+    item.add_route("HEAD", handlers.head)
+    item.add_route("PATCH", handlers.patch)
+    item.add_route("DELETE", handlers.delete)
+    item.add_route("POST", handlers.override)
+    item.add_route("OPTIONS", handlers.options)
+    app.cleanup_ctx.append(expiry.cleanup_context)
+
+
+__all__ = ["TUS_PREFIX", "setup"]

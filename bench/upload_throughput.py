@@ -1,0 +1,202 @@
+"""Upload throughput over loopback: our tus client vs tuspy vs tus-js-client, in one run.
+
+    .venv/bin/python bench/upload_throughput.py [--size-mib 1024]
+
+1. our client (httpx, streamed, checksummed PATCHes) → our server (``toolbox-uploader serve``
+   in a subprocess);
+2. tuspy with 8 MiB chunks → our server;
+3. tus-js-client (Node) → ``@tus/server`` + ``@tus/file-store``.
+
+Each client runs in its own process; the parent samples that process's RSS with psutil.
+Prints MB/s (10^6 bytes/s) per client, the ratios, and our client's peak RSS. Figures, not
+assertions: the machine may be busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.tus_node import INTEROP_DIR, tus_node_server  # noqa: E402
+
+MIB = 1024 * 1024
+JS_UPLOADER = INTEROP_DIR / "tus_js_bench_upload.mjs"
+CATEGORY = "temporary"  # random bytes are plain data; this category takes them up to 1 GiB
+
+
+# -- the clients, each run as ``upload_throughput.py --child NAME ...`` ----------------------
+
+
+async def _ours(endpoint: str, token: str, source: Path, checksums: bool = True) -> None:
+    from toolbox_uploader.core.hashing import HashState
+    from toolbox_uploader.core.toolbox_api import ToolboxApi, upload_id
+    from toolbox_uploader.core.tus_client import TusClient
+
+    size = source.stat().st_size
+    base = endpoint.split("/api/")[0]
+    started = time.perf_counter()
+    async with TusClient(endpoint, token=token, use_checksums=checksums) as client, \
+            ToolboxApi(base, token) as api:
+        hasher = HashState()
+        url, offset = await client.create(
+            length=size, metadata={"filename": source.name, "category": CATEGORY}
+        )
+        await client.upload_file(
+            url, source, offset=offset, length=size, hasher=hasher, on_progress=lambda _: None
+        )
+        seconds = time.perf_counter() - started
+        await api.verify(upload_id(url), sha256=hasher.hexdigest(), size=size)
+    print(json.dumps({"seconds": seconds, "bytes": size}))
+
+
+def _tuspy(endpoint: str, token: str, source: Path) -> None:
+    from tusclient import client as tus_client
+
+    started = time.perf_counter()
+    client = tus_client.TusClient(endpoint, headers={"Authorization": f"Bearer {token}"})
+    uploader = client.uploader(
+        str(source), chunk_size=8 * MIB,
+        metadata={"filename": source.name, "category": CATEGORY},
+    )
+    uploader.upload()
+    print(json.dumps({"seconds": time.perf_counter() - started, "bytes": source.stat().st_size}))
+
+
+def child_main(argv: list[str]) -> None:
+    name, endpoint, token, source = argv
+    if name in ("ours", "ours-nocheck"):
+        asyncio.run(_ours(endpoint, token, Path(source), checksums=name == "ours"))
+    else:
+        _tuspy(endpoint, token, Path(source))
+
+
+# -- the parent ----------------------------------------------------------------------------
+
+
+def run_measured(command: list[str], cwd: Path | None = None) -> tuple[dict, int]:
+    """Run a client; return its JSON line and its peak RSS in bytes (sampled every 20 ms)."""
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    watched = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        try:
+            peak = max(peak, watched.memory_info().rss)
+        except psutil.Error:
+            break
+        time.sleep(0.02)
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[:3]} failed: {err.strip()[-2000:]}")
+    return json.loads(out.strip().splitlines()[-1]), peak
+
+
+def make_source(path: Path, size: int) -> None:
+    """Random bytes behind a neutral header (random leading bytes can look like a program)."""
+    with open(path, "wb") as handle:
+        header = b"\x00toolbox upload benchmark\x00" * 4
+        handle.write(header[:size])
+        remaining = size - min(size, len(header))
+        while remaining:
+            piece = min(4 * MIB, remaining)
+            handle.write(os.urandom(piece))
+            remaining -= piece
+
+
+class OurServer:
+    """``toolbox-uploader serve --port 0`` in a subprocess."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "toolbox_uploader", "serve", "--port", "0",
+             "--data-dir", str(data_dir), "--max-size", "4G"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert self.process.stdout is not None
+        found: dict[str, str] = {}
+        while len(found) < 2:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"server did not start: {self.process.stderr.read()}")
+            match = re.match(r"(url|token): (\S+)", line.strip())
+            if match:
+                found[match.group(1)] = match.group(2)
+        self.url, self.token = found["url"], found["token"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs per client, interleaved; the best is shown (busy machines)")
+    parser.add_argument("--js-chunk-mib", type=int, default=50,
+                        help="tus-js-client chunk size (it buffers a chunk from a stream)")
+    args = parser.parse_args()
+    size = args.size_mib * MIB
+    with tempfile.TemporaryDirectory(prefix="upload-bench-") as tmp:
+        work = Path(tmp)
+        source = work / "source.bin"
+        make_source(source, size)
+        results: dict[str, float] = {}
+
+        def keep(name: str, data: dict, peak: int) -> None:
+            results[name] = max(results.get(name, 0.0), data["bytes"] / data["seconds"] / 1e6)
+            results[f"{name}_rss"] = max(results.get(f"{name}_rss", 0.0), peak / MIB)
+
+        for _ in range(max(1, args.repeat)):
+            server = OurServer(work / "server")
+            try:
+                endpoint = server.url + "/api/v1/storage/tus/"
+                for name in ("ours", "tuspy", "ours-nocheck"):
+                    keep(name, *run_measured(
+                        [sys.executable, __file__, "--child", name, endpoint, server.token,
+                         str(source)]
+                    ))
+            finally:
+                server.stop()
+            with tus_node_server(work / "node-store") as node_endpoint:
+                keep("tus-js", *run_measured(
+                    ["node", str(JS_UPLOADER), str(source), node_endpoint,
+                     str(args.js_chunk_mib * MIB)], cwd=INTEROP_DIR,
+                ))
+    print(f"file: {args.size_mib} MiB over loopback, best of {args.repeat}, "
+          f"{os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"ours (httpx, sha256 checksummed PATCHes) -> our server : {results['ours']:8.1f} MB/s"
+          f"   peak RSS {results['ours_rss']:.0f} MiB")
+    print(f"ours without Upload-Checksum            -> our server : "
+          f"{results['ours-nocheck']:8.1f} MB/s   peak RSS {results['ours-nocheck_rss']:.0f} MiB")
+    print(f"tuspy 8 MiB chunks                      -> our server : {results['tuspy']:8.1f} MB/s"
+          f"   peak RSS {results['tuspy_rss']:.0f} MiB")
+    print(f"tus-js-client {args.js_chunk_mib} MiB chunks             -> @tus/server: "
+          f"{results['tus-js']:8.1f} MB/s   peak RSS {results['tus-js_rss']:.0f} MiB")
+    print(f"ratio ours/tuspy  : {results['ours'] / results['tuspy']:.2f}  (goal >= 1.6)")
+    print(f"ratio ours/tus-js : {results['ours'] / results['tus-js']:.2f}  (goal >= 2.5)")
+    print(f"our client's peak RSS: {results['ours_rss']:.0f} MiB  (goal <= 120)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child_main(sys.argv[2:])
+    else:
+        main()

@@ -1,0 +1,83 @@
+"""``toolbox-uploader queue list|retry|clear`` on a real session store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from toolbox_uploader import paths
+from toolbox_uploader.cli import main
+from toolbox_uploader.core.lock import StoreLock
+from toolbox_uploader.core.session_store import SessionStore
+from toolbox_uploader.core.states import ItemState
+
+S = ItemState
+
+
+@pytest.fixture
+def store() -> SessionStore:
+    store = SessionStore(paths.session_db_path())
+    ids = [store.add(server_key="local", source_path=f"/src/{n}.pdf", relative_path=f"{n}.pdf",
+                     display_name=f"{n}.pdf", category="educational_content", size=10,
+                     mtime=1.0).id for n in range(4)]
+    done, failed, rejected, _queued = ids
+    for state in (S.VALIDATING, S.READY, S.UPLOADING, S.VERIFYING, S.DONE):
+        store.transition(done, state)
+    for state in (S.VALIDATING, S.READY, S.UPLOADING):
+        store.transition(failed, state)
+    store.transition(failed, S.FAILED, reason_code="quota_exceeded",
+                     reason_message="Quota exceeded.", validated_at=1.0)
+    store.transition(rejected, S.VALIDATING)
+    store.transition(rejected, S.REJECTED, reason_code="type", reason_message="Not allowed.")
+    return store
+
+
+def test_list_json(store: SessionStore, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "list", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["state"] for r in rows] == ["done", "failed", "rejected", "queued"]
+    assert rows[1]["reason"] == {"code": "quota_exceeded", "message": "Quota exceeded."}
+    assert main(["queue", "list", "--state", "failed", "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    assert main(["queue", "list"]) == 0
+    assert "Quota exceeded." in capsys.readouterr().out
+
+
+def test_retry_and_clear(store: SessionStore, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "retry"]) == 0  # every failed item
+    states = [r.state for r in store.items()]
+    assert states == [S.DONE, S.READY, S.REJECTED, S.QUEUED]
+    assert main(["queue", "retry", "3"]) == 0  # a rejected one, by number
+    assert store.get(3).state is S.QUEUED  # type: ignore[union-attr]
+    assert main(["queue", "retry", "1"]) == 1  # done items cannot be retried
+    assert main(["queue", "retry", "99"]) == 1
+    assert main(["queue", "clear"]) == 0
+    assert [r.id for r in store.items()] == [2, 3, 4]
+    assert main(["queue", "clear", "--all"]) == 0
+    assert store.items() == []
+    capsys.readouterr()
+
+
+def test_bad_input(store: SessionStore, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "list", "--state", "sleeping"]) == 2
+    with pytest.raises(SystemExit) as exc_info:
+        main(["queue", "retry", "abc"])
+    assert exc_info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["queue"])
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_refuses_while_an_engine_holds_the_queue(store: SessionStore,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with StoreLock(Path(paths.session_db_path())):
+        assert main(["queue", "clear", "--all"]) == 1
+    assert "Another ToolBox Uploader" in capsys.readouterr().err
+    assert len(store.items()) == 4
+
+
+def test_empty_queue(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "list"]) == 0
+    assert "empty" in capsys.readouterr().out

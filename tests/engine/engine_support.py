@@ -1,0 +1,92 @@
+"""Helpers shared by the engine tests: files, a polling wait, the server's file list."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from toolbox_uploader.core.engine import Engine
+from toolbox_uploader.core.events import ItemSnapshot
+
+
+def text_file(path: Path, size: int, seed: int = 0) -> Path:
+    """A plain-text worksheet of ``size`` bytes (text/plain passes educational_content)."""
+    rng = random.Random(seed)
+    words = [b"alpha", b"beta", b"gamma", b"delta", b"lesson", b"worksheet", b"notes"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as out:
+        written = 0
+        while written < size:
+            line = b" ".join(rng.choice(words) for _ in range(12)) + b"\n"
+            line = line[: size - written]
+            out.write(line)
+            written += len(line)
+    return path
+
+
+#: Random bytes sometimes start like a program (``MZ``...) and are rightly refused; a fixed
+#: first line keeps the content sniffers' verdict stable.
+HEADER = b"toolbox test data\n"
+
+
+def random_file(path: Path, size: int) -> Path:
+    """Incompressible bytes written in 1 MiB pieces (never the whole file in memory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as out:
+        out.write(HEADER[:size])
+        left = size - min(size, len(HEADER))
+        while left:
+            piece = os.urandom(min(left, 1024 * 1024))
+            out.write(piece)
+            left -= len(piece)
+    return path
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.02,
+             describe: Callable[[], Any] | None = None) -> Any:
+    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            detail = f": {describe()}" if describe is not None else ""
+            raise AssertionError(f"condition not met within {timeout} s{detail}")
+        time.sleep(interval)
+
+
+def item(engine: Engine, name: str) -> ItemSnapshot | None:
+    for snap in engine.snapshot():
+        if snap.display_name == name:
+            return snap
+    return None
+
+
+def server_files(url: str, token: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{url}/api/v1/files", params={"limit": 200},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response.raise_for_status()
+    return list(response.json()["files"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,155 @@
+"""``toolbox-uploader queue list|retry|clear``: look at and tidy the stored upload queue.
+
+It works on the session store directly, under the same lock as an engine, so it refuses
+to touch the queue while the desktop app or an ``upload`` command is using it. ``retry``
+puts failed items back in line; the next ``upload`` of those paths (or the app) sends them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from toolbox_uploader.core.session_store import ItemRecord, SessionStore
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _item_id(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an item number")
+    return int(text)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "queue", help="show or manage the stored upload queue",
+        description="Show or manage the upload queue that the app and 'upload' share.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="list queued, running and finished items")
+    listing.add_argument("--json", action="store_true", help="one JSON object per item")
+    listing.add_argument("--state", help="only items in this state (e.g. failed)")
+    retry = actions.add_parser("retry", help="put failed (or given) items back in line")
+    retry.add_argument("ids", nargs="*", type=_item_id, metavar="ID",
+                       help="item numbers from 'queue list' (default: every failed item)")
+    clear = actions.add_parser("clear", help="remove finished items (done, cancelled, rejected)")
+    clear.add_argument("--all", action="store_true",
+                       help="remove every item, unfinished ones too (their uploads are "
+                            "forgotten, not resumed)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from toolbox_uploader import paths
+    from toolbox_uploader.cli import UsageError
+    from toolbox_uploader.core.lock import EngineBusyError, StoreLock
+    from toolbox_uploader.core.session_store import SessionStore, StoreError
+    from toolbox_uploader.core.states import ItemState
+
+    if getattr(args, "state", None):
+        try:
+            ItemState(args.state)
+        except ValueError:
+            known = ", ".join(s.value for s in ItemState)
+            raise UsageError(f"unknown state {args.state!r} (known: {known})") from None
+    db = paths.session_db_path()
+    lock = StoreLock(db)
+    try:
+        lock.acquire()
+    except EngineBusyError as exc:
+        print(f"toolbox-uploader queue: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        try:
+            store = SessionStore(db)
+        except StoreError as exc:
+            print(f"toolbox-uploader queue: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        try:
+            if args.action == "list":
+                return _list(store, args.json, args.state)
+            if args.action == "retry":
+                return _retry(store, args.ids)
+            return _clear(store, args.all)
+        finally:
+            store.close()
+    finally:
+        lock.release()
+
+
+def _json(record: ItemRecord) -> dict[str, Any]:
+    return {
+        "id": record.id, "state": record.state.value, "path": record.source_path,
+        "relative_path": record.relative_path, "category": record.category,
+        "size": record.size, "bytes_sent": record.bytes_sent, "server": record.server_key,
+        "attempts": record.attempts, "sha256": record.sha256,
+        "reason": {"code": record.reason_code, "message": record.reason_message}
+        if record.reason_code else None,
+        "warnings": [{"code": w.code, "message": w.message} for w in record.warnings],
+        "updated_at": record.updated_at,
+    }
+
+
+def _list(store: SessionStore, as_json: bool, state: str | None) -> int:
+    records = [r for r in store.items() if state is None or r.state.value == state]
+    if as_json:
+        for record in records:
+            print(json.dumps(_json(record)))
+        return EXIT_OK
+    if not records:
+        print("The upload queue is empty.")
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "state", "file", "size", "sent", "server", "updated", "note"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        size = "?" if r.size is None else f"{r.size:,}"
+        when = dt.datetime.fromtimestamp(r.updated_at).strftime("%Y-%m-%d %H:%M")
+        note = r.reason_message or ""
+        table.add_row(str(r.id), r.state.value, r.relative_path, size, f"{r.bytes_sent:,}",
+                      r.server_key, when, note)
+    Console().print(table)
+    return EXIT_OK
+
+
+def _retry(store: SessionStore, ids: list[int]) -> int:
+    from toolbox_uploader.core.states import ItemState
+
+    records = {r.id: r for r in store.items()}
+    unknown = [i for i in ids if i not in records]
+    if unknown:
+        print(f"toolbox-uploader queue: no item {', '.join(map(str, unknown))}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    chosen = ([records[i] for i in ids] if ids
+              else [r for r in records.values() if r.state is ItemState.FAILED])
+    retried = 0
+    for record in chosen:
+        if record.state not in (ItemState.FAILED, ItemState.CANCELLED, ItemState.REJECTED):
+            print(f"item {record.id} is {record.state.value}; only failed, cancelled or "
+                  "rejected items can be retried", file=sys.stderr)
+            continue
+        resumable = record.state is ItemState.FAILED and record.validated_at is not None
+        store.transition(record.id, ItemState.READY if resumable else ItemState.QUEUED,
+                         next_attempt_at=None, reason_code=None, reason_message=None,
+                         attempts=0, restarts=0, retryable=False)
+        retried += 1
+    print(f"{retried} item(s) back in the queue; the app or the next 'upload' sends them.")
+    return EXIT_OK if retried == len(chosen) else EXIT_FAILED
+
+
+def _clear(store: SessionStore, everything: bool) -> int:
+    from toolbox_uploader.core.states import FINISHED
+
+    doomed = [r.id for r in store.items() if everything or r.state in FINISHED]
+    removed = store.remove(doomed)
+    print(f"{len(removed)} item(s) removed from the queue.")
+    return EXIT_OK

@@ -1,0 +1,53 @@
+"""Where the sign-in token comes from, and the only place that touches the keyring.
+
+Precedence: the ``--token`` flag, then ``TOOLBOX_UPLOADER_TOKEN``, then the system keyring
+(service ``toolbox-uploader``, user = the server URL). Tokens are never written to the
+session store, config files or logs; ``mask`` is what may appear in messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+import keyring
+from keyring.errors import KeyringError, PasswordDeleteError
+
+SERVICE = "toolbox-uploader"
+TOKEN_ENV = "TOOLBOX_UPLOADER_TOKEN"
+
+log = logging.getLogger(__name__)
+
+
+def _user(server_url: str) -> str:
+    return server_url.rstrip("/")
+
+
+def resolve_token(flag: str | None, server_url: str) -> str | None:
+    if flag:
+        return flag
+    env = os.environ.get(TOKEN_ENV, "").strip()
+    if env:
+        return env
+    try:
+        return keyring.get_password(SERVICE, _user(server_url))
+    except KeyringError as exc:  # no usable backend: behave as "not signed in"
+        log.warning("keyring unavailable: %s", type(exc).__name__)
+        return None
+
+
+def store_token(server_url: str, token: str) -> None:
+    keyring.set_password(SERVICE, _user(server_url), token)
+
+
+def delete_token(server_url: str) -> None:
+    with contextlib.suppress(PasswordDeleteError):
+        keyring.delete_password(SERVICE, _user(server_url))
+
+
+def mask(token: str | None) -> str:
+    """A token as it may appear in a message: never more than its last four characters."""
+    if not token:
+        return "(none)"
+    return "…" + token[-4:] if len(token) > 8 else "…"

@@ -1,0 +1,1069 @@
+"""The upload engine: a persistent queue worked by validation and upload lanes.
+
+``Engine`` owns a worker thread with its own asyncio loop (never the GUI's). Commands are
+thread-safe and return at once (they are posted to the loop); listeners get coalesced
+event batches on the engine thread, at most ten a second. Everything that must survive a
+crash is in the ``SessionStore``; the in-memory state is a cache of it plus live speed.
+
+Per item: queued → validating → (optimizing) → ready → uploading → verifying → done.
+Validation runs ahead in a thread pool while uploads use the network slots
+(``scheduler.Lanes``); failures follow ``scheduler.decide``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from toolbox_uploader import paths
+from toolbox_uploader.core import pipeline
+from toolbox_uploader.core.events import (
+    BatchProgress,
+    EngineEvent,
+    ItemChanged,
+    ItemsAdded,
+    ItemSnapshot,
+    ItemsRemoved,
+    Reason,
+    ServerStatus,
+)
+from toolbox_uploader.core.lock import EngineBusyError, StoreLock
+from toolbox_uploader.core.progress import Dispatcher, Listener, SpeedMeter
+from toolbox_uploader.core.scheduler import Action, Lanes, decide
+from toolbox_uploader.core.session_store import ItemRecord, SessionStore
+from toolbox_uploader.core.states import ItemState
+from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError, classify_exception
+from toolbox_uploader.core.upload_job import (
+    AlreadyUploaded,
+    Connection,
+    SourceChanged,
+    Stopped,
+    Target,
+    Uploaded,
+    UploadJob,
+)
+
+__all__ = ["Engine", "EngineBusyError", "EngineConfig"]
+
+log = logging.getLogger(__name__)
+S = ItemState
+
+#: States in which an item still has work ahead of it without anyone pressing a button.
+_PENDING = frozenset({S.QUEUED, S.VALIDATING, S.OPTIMIZING, S.READY, S.UPLOADING, S.VERIFYING})
+_TICK = 0.1  # progress refresh (listeners are coalesced to 10/s anyway)
+_SAVE_EVERY = 1.0  # how often live upload progress is written to the store
+_TERMINATE_ATTEMPTS = 6  # DELETE of a cancelled upload: 0.25 s, 0.5 s … about 8 s in all
+
+
+@dataclass
+class EngineConfig:
+    store_path: Path | None = None  # None: toolbox_uploader.paths.session_db_path()
+    server_url: str | None = None  # a toolbox server (tus at /api/v1/storage/tus/, REST extras)
+    tus_endpoint: str | None = None  # OR any tus 1.0 endpoint
+    token: str | None = None
+    server_key: str | None = None  # stable identity of the server ("local" for the embedded one)
+    concurrency: int = 3
+    optimize_images: bool = True
+    max_image_edge: int = 2560
+    image_quality: int | None = None  # None = the seed's ladder
+    strip_location: bool = True
+    bandwidth_limit: int | None = None  # bytes/s for all uploads together
+    auto_resume: bool = True  # resume unfinished items at start
+    default_category: str = "educational_content"
+    prepare_workers: int | None = None  # validation threads; None = number of CPUs
+    max_chunk_size: int | None = None  # cap of the adaptive PATCH size (1-50 MiB by default)
+
+    def __post_init__(self) -> None:
+        if self.store_path is None:
+            self.store_path = paths.session_db_path()
+        self.store_path = Path(self.store_path)
+
+
+class Engine:
+    """Owns its thread and asyncio loop. All command methods are thread-safe and return at once."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        assert config.store_path is not None
+        self._lock = StoreLock(config.store_path)
+        self._store: SessionStore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._idle = threading.Condition()
+        self._snapshots: dict[int, ItemSnapshot] = {}
+        # Loop-thread state below.
+        self._records: dict[int, ItemRecord] = {}
+        self._waiting: dict[ItemState, set[int]] = {S.QUEUED: set(), S.READY: set()}
+        self._done_bytes = 0  # bytes of finished items, for the overall speed
+        self._jobs: dict[int, UploadJob] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._preparing: set[int] = set()
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._meters: dict[int, SpeedMeter] = {}
+        self._live: dict[int, int] = {}
+        self._dirty: set[int] = set()
+        self._saved_at: dict[int, float] = {}
+        self._total_meter = SpeedMeter()
+        self._lanes = Lanes(config.concurrency)
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._prepare_limit = 4
+        self._connection: Connection | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._pump_scheduled = False
+        self._auth_paused = False
+        self._stopping = False
+        self._ticker: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()  # DELETEs of cancelled uploads
+        self._prepare_tasks: set[asyncio.Task[Any]] = set()
+        self._server_status: ServerStatus | None = None
+        self._pending_commands = 0
+        self._idle_key = self._target().server_key  # items of other servers wait
+        self._busy: set[int] = set()  # ids of this server's items with work ahead
+
+    # ------------------------------------------------------------------ life cycle (any thread)
+
+    @property
+    def server_key(self) -> str:
+        return self._idle_key
+
+    def _target(self) -> Target:
+        c = self.config
+        return Target.build(c.server_url, c.tus_endpoint, c.token, c.server_key)
+
+    def start(self) -> None:
+        """Restore the queue from the store and start working; one engine per store."""
+        if self._thread is not None:
+            return
+        self._ready.clear()
+        self._start_error = None
+        self._stopping = False
+        self._lock.acquire()
+        try:
+            assert self.config.store_path is not None
+            self._store = SessionStore(self.config.store_path)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._thread = threading.Thread(target=self._run, name="toolbox-engine", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._start_error is not None:
+            error = self._start_error
+            self._thread.join(5)
+            self._thread = None
+            self._store.close()
+            self._lock.release()
+            raise error
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop cleanly: running uploads are interrupted, every unfinished item stays resumable."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._shutdown(timeout * 0.8), loop)
+        thread.join(timeout)
+        self._thread = None
+        self._loop = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._lock.release()
+        with self._idle:
+            self._idle.notify_all()
+
+    def __enter__(self) -> Engine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._startup())
+        except BaseException as exc:  # reported to start()
+            self._start_error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    # ------------------------------------------------------------------ commands (any thread)
+
+    def _post(self, method: Callable[..., Any], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            raise RuntimeError("the engine is not running; call start() first")
+        with self._idle:
+            self._pending_commands += 1
+
+        def run() -> None:
+            try:
+                method(*args)
+            except Exception:
+                log.exception("engine command %s failed", getattr(method, "__name__", method))
+            finally:
+                with self._idle:
+                    self._pending_commands -= 1
+                    self._idle.notify_all()
+
+        loop.call_soon_threadsafe(run)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """``listener`` runs on the engine thread; its first batch is ItemsAdded(all items)."""
+        box: dict[str, int] = {}
+        ready = threading.Event()
+
+        def add() -> None:
+            assert self._dispatcher is not None
+            first: list[EngineEvent] = [ItemsAdded(tuple(self._snapshot_all()))]
+            if self._server_status is not None:
+                first.append(self._server_status)
+            first.append(self._batch_progress())
+            box["key"] = self._dispatcher.add(listener, first)
+            ready.set()
+
+        self._post(add)
+
+        def unsubscribe() -> None:
+            def drop() -> None:
+                if self._dispatcher is not None and "key" in box:
+                    self._dispatcher.discard(box["key"])
+
+            if self._loop is not None and self._loop.is_running():
+                self._post(drop)
+
+        return unsubscribe
+
+    def snapshot(self) -> list[ItemSnapshot]:
+        with self._idle:
+            return sorted(self._snapshots.values(), key=lambda s: s.id)
+
+    def add_paths(self, paths_: Sequence[Path], category: str | None = None) -> None:
+        self._post(self._add_paths, [Path(p) for p in paths_], category)
+
+    def pause(self, ids: Iterable[int]) -> None:
+        self._post(self._pause, list(ids))
+
+    def resume(self, ids: Iterable[int]) -> None:
+        self._post(self._resume, list(ids))
+
+    def cancel(self, ids: Iterable[int]) -> None:
+        self._post(self._cancel, list(ids))
+
+    def retry(self, ids: Iterable[int]) -> None:
+        self._post(self._retry, list(ids))
+
+    def remove(self, ids: Iterable[int]) -> None:
+        self._post(self._remove, list(ids))
+
+    def set_category(self, item_id: int, category: str) -> None:
+        self._post(self._set_category, item_id, category)
+
+    def pause_all(self) -> None:
+        self._post(lambda: self._pause(list(self._records)))
+
+    def resume_all(self) -> None:
+        self._post(self._resume_all)
+
+    def retry_failed(self) -> None:
+        self._post(lambda: self._retry(
+            [i for i, r in self._records.items() if r.state is S.FAILED]))
+
+    def clear_finished(self) -> None:
+        self._post(lambda: self._remove(
+            [i for i, r in self._records.items() if r.state in (S.DONE, S.CANCELLED, S.REJECTED)]))
+
+    def set_server(self, server_url: str | None, tus_endpoint: str | None, token: str | None,
+                   server_key: str | None = None) -> None:
+        self._post(self._set_server, server_url, tus_endpoint, token, server_key)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once nothing is queued, active or waiting for an automatic retry."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while True:
+                if self._is_idle():
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None:
+                    return self._is_idle()
+                self._idle.wait(min(left, 0.5))
+
+    def _store_snapshot(self, snap: ItemSnapshot) -> None:  # caller holds self._idle
+        """Keep the snapshot and the set of items that still have work ahead (O(1) idle)."""
+        self._snapshots[snap.id] = snap
+        if snap.server == self._idle_key and (
+                snap.state in _PENDING
+                or (snap.state is S.FAILED and snap.next_attempt_at is not None)):
+            self._busy.add(snap.id)
+        else:
+            self._busy.discard(snap.id)
+
+    def _is_idle(self) -> bool:  # caller holds self._idle
+        if self._pending_commands:
+            return False
+        if not self._auth_paused:
+            return not self._busy
+        key = self._idle_key
+        # Waiting for a sign-in is idle too: nothing will move until someone acts.
+        pending = _PENDING - {S.READY} if self._auth_paused else _PENDING
+        return not any(
+            s.state in pending or (s.state is S.FAILED and s.next_attempt_at is not None
+                                   and not self._auth_paused)
+            for s in self._snapshots.values() if s.server == key
+        )
+
+    # ------------------------------------------------------------------ loop: start and stop
+
+    @property
+    def store(self) -> SessionStore:
+        assert self._store is not None
+        return self._store
+
+    def _connect(self) -> Connection:
+        return Connection(self._target(), self.config.bandwidth_limit,
+                          max_chunk_size=self.config.max_chunk_size)
+
+    async def _startup(self) -> None:
+        loop = asyncio.get_running_loop()
+        # A restarted engine starts from the store, not from what the last run cached.
+        self._records.clear()
+        for ids in self._waiting.values():
+            ids.clear()
+        self._done_bytes = 0
+        self._preparing.clear()
+        self._live.clear()
+        self._meters.clear()
+        self._dirty.clear()
+        self._server_status = None
+        self._auth_paused = False
+        with self._idle:
+            self._snapshots.clear()
+            self._busy.clear()
+        workers = self.config.prepare_workers or max(2, os.cpu_count() or 2)
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, "toolbox-prepare")
+        self._prepare_limit = workers * 2
+        self._dispatcher = Dispatcher(loop, batch_provider=self._batch_progress)
+        self._connection = self._connect()
+        self.store.restore_interrupted()
+        now = time.time()
+        for record in self.store.items():
+            self._remember(record)
+            self._publish(record)
+            if record.state is S.FAILED and record.next_attempt_at is not None:
+                self._arm_retry(record.id, max(0.0, record.next_attempt_at - now))
+        if not self.config.auto_resume:
+            for item_id, record in list(self._records.items()):
+                if record.state in (S.QUEUED, S.READY):
+                    self._set_state(item_id, S.PAUSED)
+        self._ticker = loop.create_task(self._tick())
+        self._kick()
+
+    async def _shutdown(self, timeout: float) -> None:
+        self._stopping = True
+        for job in self._jobs.values():
+            job.stop("stop")
+        tasks = list(self._tasks.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=max(0.5, timeout - 1))
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1)
+        # Whatever is still mid-work goes back to where a restart would put it.
+        for item_id, record in list(self._records.items()):
+            if record.state in (S.UPLOADING, S.VERIFYING):
+                self._set_state(item_id, S.READY)
+            elif record.state in (S.VALIDATING, S.OPTIMIZING):
+                self._set_state(item_id, S.QUEUED)
+        for item_id in list(self._live):
+            self._save_progress(item_id)
+        if self._background:  # let a just-cancelled upload's DELETE reach the server
+            await asyncio.wait(list(self._background), timeout=2.0)
+        for timer in self._timers.values():
+            timer.cancel()
+        if self._ticker is not None:
+            self._ticker.cancel()
+        if self._dispatcher is not None:
+            self._dispatcher.flush()
+        if self._connection is not None:
+            await self._connection.aclose()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        asyncio.get_running_loop().stop()
+
+    # ------------------------------------------------------------------ loop: state and events
+
+    def _remember(self, record: ItemRecord) -> None:
+        """Cache the stored record; queued/ready ids are kept apart so the pump stays O(k)."""
+        old = self._records.get(record.id)
+        if old is not None and old.state in self._waiting:
+            self._waiting[old.state].discard(record.id)
+        if old is not None and old.state is S.DONE:
+            self._done_bytes -= old.upload_size or 0
+        if record.state is S.DONE:
+            self._done_bytes += record.upload_size or 0
+        self._records[record.id] = record
+        if record.state in self._waiting:
+            self._waiting[record.state].add(record.id)
+
+    def _forget(self, item_id: int) -> None:
+        old = self._records.pop(item_id, None)
+        if old is not None and old.state is S.DONE:
+            self._done_bytes -= old.upload_size or 0
+        if old is not None and old.state in self._waiting:
+            self._waiting[old.state].discard(item_id)
+
+    def _set_state(self, item_id: int, state: ItemState, **changes: Any) -> ItemRecord:
+        record = self.store.transition(item_id, state, current=self._records.get(item_id),
+                                       **changes)
+        self._remember(record)
+        if state is not S.UPLOADING:
+            self._live.pop(item_id, None)
+            self._meters.pop(item_id, None)
+        self._publish(record)
+        self._kick()
+        return record
+
+    def _update(self, item_id: int, **changes: Any) -> ItemRecord:
+        record = self.store.update(item_id, current=self._records.get(item_id), **changes)
+        self._remember(record)
+        return record
+
+    def _snap(self, record: ItemRecord) -> ItemSnapshot:
+        meter = self._meters.get(record.id)
+        size = record.upload_size
+        sent = self._live.get(record.id, record.bytes_sent)
+        if record.state is S.DONE:
+            sent = size or sent
+        speed = meter.speed if meter else 0.0
+        eta = meter.eta(size - sent) if meter and size is not None else None
+        return ItemSnapshot(
+            id=record.id, source_path=record.source_path, relative_path=record.relative_path,
+            display_name=record.display_name, category=record.category, size=size,
+            state=record.state, bytes_sent=sent, speed=speed, eta=eta, reason=record.reason,
+            warnings=tuple(record.warnings), retryable=record.retryable,
+            next_attempt_at=record.next_attempt_at, attempts=record.attempts,
+            upload_url=record.upload_url, file_url=record.file_url,
+            optimized_size=record.optimized_size if record.optimized_path else None,
+            server=record.server_key,
+        )
+
+    def _snapshot_all(self) -> list[ItemSnapshot]:
+        return [self._snap(r) for r in sorted(self._records.values(), key=lambda r: r.id)]
+
+    def _publish(self, record: ItemRecord) -> None:
+        snap = self._snap(record)
+        with self._idle:
+            self._store_snapshot(snap)
+            self._idle.notify_all()
+        if self._dispatcher is not None:
+            self._dispatcher.emit(ItemChanged(snap))
+            self._dispatcher.batch_changed()
+
+    def _emit_status(self, status: ServerStatus) -> None:
+        if status == self._server_status:
+            return
+        self._server_status = status
+        if self._dispatcher is not None:
+            self._dispatcher.emit(status)
+
+    def _batch_progress(self) -> BatchProgress:
+        total = done = failed = bytes_total = bytes_done = 0
+        for record in self._records.values():
+            if record.state is S.CANCELLED:
+                continue
+            total += 1
+            size = record.upload_size or 0
+            if record.state is S.DONE:
+                done += 1
+                bytes_total += size
+                bytes_done += size
+            elif record.state in (S.FAILED, S.REJECTED):
+                failed += 1
+            else:
+                bytes_total += size
+                bytes_done += self._live.get(record.id, record.bytes_sent)
+        speed = self._total_meter.speed
+        eta = (bytes_total - bytes_done) / speed if speed > 0 else None
+        return BatchProgress(total, done, failed, bytes_total, bytes_done, speed, eta)
+
+    async def _tick(self) -> None:
+        """Refresh live progress of running uploads and save it now and then."""
+        while True:
+            await asyncio.sleep(_TICK)
+            try:
+                self._refresh_progress()
+            except Exception:  # never let one bad refresh stop all progress reports
+                log.exception("refreshing upload progress failed")
+
+    def _refresh_progress(self) -> None:
+        if self._live:
+            self._total_meter.record(sum(self._live.values()) + self._done_bytes)
+        now = time.monotonic()
+        dirty, self._dirty = self._dirty, set()
+        for item_id in dirty:
+            record = self._records.get(item_id)
+            if record is not None and record.state is S.UPLOADING:
+                self._publish(record)
+                if now - self._saved_at.get(item_id, 0.0) >= _SAVE_EVERY:
+                    self._save_progress(item_id)
+
+    def _save_progress(self, item_id: int) -> None:
+        """Write bytes sent and the prefix fingerprint (checked before resuming)."""
+        record = self._records.get(item_id)
+        job = self._jobs.get(item_id)
+        if record is None or not (record.upload_url or (job and job.upload_url)):
+            return  # nothing on the server to resume yet (a small file in one request)
+        changes: dict[str, Any] = {"bytes_sent": self._live.get(item_id, record.bytes_sent)}
+        if job is not None:
+            fingerprint = job.fingerprint()
+            if fingerprint is not None:
+                changes["prefix_offset"], changes["prefix_sha256"] = fingerprint
+        self._saved_at[item_id] = time.monotonic()
+        self._update(item_id, **changes)
+
+    def _server_offset(self, item_id: int, offset: int) -> None:
+        """What HEAD said before resuming: the truth, whatever was saved locally."""
+        self._update(item_id, upload_offset=offset, bytes_sent=offset)
+        self._live[item_id] = offset
+        self._dirty.add(item_id)
+
+    def _on_progress(self, item_id: int, sent: int) -> None:
+        self._live[item_id] = sent
+        meter = self._meters.get(item_id)
+        if meter is None:
+            meter = self._meters[item_id] = SpeedMeter()
+        meter.record(sent)
+        self._dirty.add(item_id)
+
+    # ------------------------------------------------------------------ loop: scheduling
+
+    def _spawn(self, coro: Any, keep: set[asyncio.Task[Any]]) -> None:
+        """A task with a reference held until it ends (the loop keeps only weak ones)."""
+        assert self._loop is not None
+        task = self._loop.create_task(coro)
+        keep.add(task)
+        task.add_done_callback(keep.discard)
+
+    def _kick(self) -> None:
+        if self._pump_scheduled or self._stopping or self._loop is None:
+            return
+        self._pump_scheduled = True
+        self._loop.call_soon(self._pump)
+
+    def _pump(self) -> None:
+        self._pump_scheduled = False
+        if self._stopping:
+            return
+        assert self._pool is not None
+        key = self.server_key
+        room = self._prepare_limit - len(self._preparing)
+        if room > 0 and self._waiting[S.QUEUED]:
+            for item_id in sorted(self._waiting[S.QUEUED]):
+                if room <= 0:
+                    break
+                if item_id not in self._preparing and self._records[item_id].server_key == key:
+                    self._start_prepare(item_id)
+                    room -= 1
+        if self._auth_paused or not self._waiting[S.READY]:
+            return
+        active = {i: self._records[i].upload_size for i in self._tasks}
+        if not self._lanes.has_room(active):
+            return
+        ready = ((i, self._records[i].upload_size) for i in sorted(self._waiting[S.READY])
+                 if i not in self._tasks and self._records[i].server_key == key)
+        for item_id in self._lanes.pick(ready, active):
+            self._start_upload(item_id)
+
+    def _arm_retry(self, item_id: int, delay: float) -> None:
+        assert self._loop is not None
+        old = self._timers.pop(item_id, None)
+        if old is not None:
+            old.cancel()
+        self._timers[item_id] = self._loop.call_later(delay, self._retry_due, item_id)
+
+    def _retry_due(self, item_id: int) -> None:
+        self._timers.pop(item_id, None)
+        record = self._records.get(item_id)
+        if record is None or record.state is not S.FAILED or record.next_attempt_at is None:
+            return
+        target = S.READY if record.validated_at is not None else S.QUEUED
+        self._set_state(item_id, target, next_attempt_at=None)
+
+    # ------------------------------------------------------------------ loop: validation lane
+
+    def _start_prepare(self, item_id: int) -> None:
+        self._preparing.add(item_id)
+        self._set_state(item_id, S.VALIDATING, reason_code=None, reason_message=None)
+        assert self._loop is not None
+        self._spawn(self._prepare(item_id), self._prepare_tasks)
+
+    async def _run_blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    def _still(self, item_id: int, state: ItemState) -> ItemRecord | None:
+        record = self._records.get(item_id)
+        return record if record is not None and record.state is state else None
+
+    async def _prepare(self, item_id: int) -> None:
+        try:
+            await self._prepare_item(item_id)
+        except Exception as exc:  # unreadable file, a validator bug: the item fails, not the engine
+            if self._stopping:
+                return
+            log.warning("preparing item %s failed: %s", item_id, exc)
+            record = self._records.get(item_id)
+            if record is not None and record.state in (S.VALIDATING, S.OPTIMIZING):
+                error = classify_exception(exc)
+                self._set_state(item_id, S.FAILED, reason_code="unreadable",
+                                reason_message=error.message, retryable=False)
+        finally:
+            self._preparing.discard(item_id)
+            self._kick()
+
+    async def _prepare_item(self, item_id: int) -> None:
+        record = self._records[item_id]
+        checked: pipeline.Checked = await self._run_blocking(
+            pipeline.check_file, Path(record.source_path), record.category, record.display_name)
+        if self._still(item_id, S.VALIDATING) is None:
+            return  # paused, cancelled or removed meanwhile
+        warnings = _merge(record.warnings, checked.warnings)
+        common = {"size": checked.size, "mtime": checked.mtime, "mime_type": checked.mime_type,
+                  "warnings": warnings}
+        if not checked.accepted:
+            reason = checked.reason or Reason("rejected", "Not accepted.")
+            self._set_state(item_id, S.REJECTED, reason_code=reason.code,
+                            reason_message=reason.message, retryable=False, **common)
+            return
+        sha256 = checked.sha256
+        optimized: pipeline.Optimized | None = None
+        if checked.optimizable and self.config.optimize_images:
+            self._set_state(item_id, S.OPTIMIZING, **common)
+            out_dir = paths.optimized_cache_dir()
+            try:
+                optimized = await self._run_blocking(
+                    pipeline.optimize_copy, Path(record.source_path), out_dir,
+                    max_edge=self.config.max_image_edge, quality=self.config.image_quality,
+                    strip_location=self.config.strip_location)
+            except Exception as exc:  # a picture Pillow cannot re-encode is sent as it is
+                log.info("optimizing item %s failed, sending the original: %s", item_id, exc)
+                warnings = _merge(warnings, (Reason("not_optimized",
+                                                    "Could not shrink this picture; "
+                                                    "the original is sent."),))
+            if self._still(item_id, S.OPTIMIZING) is None:
+                return
+            if optimized is not None:
+                sha256 = optimized.sha256
+                warnings = _merge(warnings, optimized.warnings)
+        record = self._set_state(
+            item_id, S.READY, validated_at=time.time(), sha256=sha256,
+            optimized_path=str(optimized.path) if optimized else None,
+            optimized_size=optimized.size if optimized else None,
+            **{**common, "warnings": warnings},
+        )
+        if sha256 is not None:
+            self._mark_if_duplicate(record)
+
+    def _mark_if_duplicate(self, record: ItemRecord) -> bool:
+        if record.sha256 is None:
+            return False
+        twin = self.store.find_done(record.server_key, record.sha256, record.relative_path,
+                                    exclude=record.id)
+        if twin is None:
+            return False
+        self._set_state(
+            record.id, S.DONE, file_url=twin.file_url, bytes_sent=record.upload_size or 0,
+            reason_code="already_uploaded",
+            reason_message=f"{record.relative_path} is already on the server; not sent again.",
+            warnings=_merge(record.warnings, (Reason("already_uploaded",
+                                                     "Already uploaded earlier."),)),
+        )
+        return True
+
+    # ------------------------------------------------------------------ loop: upload lane
+
+    def _start_upload(self, item_id: int) -> None:
+        assert self._connection is not None and self._loop is not None
+        record = self._set_state(item_id, S.UPLOADING, reason_code=None, reason_message=None,
+                                 next_attempt_at=None)
+        job = UploadJob(
+            record, self._connection,
+            on_progress=lambda sent: self._on_progress(item_id, sent),
+            on_url=lambda url, path: self._update(item_id, upload_url=url, upload_path=path),
+            on_offset=lambda offset: self._server_offset(item_id, offset),
+            find_twin=lambda sha: self.store.find_done(record.server_key, sha,
+                                                       record.relative_path, exclude=item_id),
+            has_twin_candidates=lambda size: bool(self.store.find_done_candidates(
+                record.server_key, record.relative_path, size, exclude=item_id)),
+        )
+        self._jobs[item_id] = job
+        self._live[item_id] = record.bytes_sent
+        self._tasks[item_id] = self._loop.create_task(self._upload(item_id, job))
+
+    async def _upload(self, item_id: int, job: UploadJob) -> None:
+        try:
+            try:
+                outcome = await job.run(
+                    on_verifying=lambda: self._set_state(item_id, S.VERIFYING))
+            except TransferError as error:
+                self._after_error(item_id, error, job)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("upload of item %s failed unexpectedly", item_id)
+                self._after_error(item_id, classify_exception(exc), job)
+                return
+            await self._after_outcome(item_id, outcome, job)
+        finally:
+            self._tasks.pop(item_id, None)
+            self._jobs.pop(item_id, None)
+            self._kick()
+
+    async def _after_outcome(self, item_id: int, outcome: object, job: UploadJob) -> None:
+        record = self._records.get(item_id)
+        if record is None:
+            return
+        if self._server_status is not None and not self._server_status.reachable:
+            self._emit_status(ServerStatus(True, "Connected."))
+        if isinstance(outcome, Uploaded | AlreadyUploaded):
+            changes: dict[str, Any] = {
+                "sha256": outcome.sha256, "file_url": outcome.file_url,
+                "bytes_sent": record.upload_size or 0, "retryable": False,
+                "upload_offset": record.upload_size or 0, "next_attempt_at": None,
+            }
+            if isinstance(outcome, AlreadyUploaded):
+                changes.update(reason_code="already_uploaded", reason_message=outcome.message)
+            elif outcome.upload_url and not record.upload_url:
+                changes.update(upload_url=outcome.upload_url, upload_path=outcome.upload_path)
+            self._set_state(item_id, S.DONE, **changes)
+        elif isinstance(outcome, SourceChanged):
+            self._start_over(item_id, job, outcome.message)
+        elif isinstance(outcome, Stopped):
+            self._after_stop(item_id, outcome.why, job)
+
+    def _after_stop(self, item_id: int, why: str, job: UploadJob) -> None:
+        record = self._records.get(item_id)
+        if record is None or record.state not in (S.UPLOADING, S.VERIFYING):
+            return
+        self._save_progress(item_id)
+        if why == "pause":
+            self._set_state(item_id, S.PAUSED)
+        elif why == "auth":
+            self._set_state(item_id, S.PAUSED, reason_code="sign_in_needed",
+                            reason_message="Waiting for you to sign in again.", retryable=True)
+        elif why == "cancel":
+            self._set_state(item_id, S.CANCELLED, upload_url=None, upload_path=None)
+            self._terminate_later(job.upload_url)
+        # "stop": left to _shutdown (back to ready)
+
+    def _start_over(self, item_id: int, job: UploadJob | None, message: str) -> None:
+        """Throw the server-side upload away and send the file again from its first byte."""
+        record = self._records[item_id]
+        if record.upload_url or (job and job.upload_url):
+            self._terminate_later((job.upload_url if job else None) or record.upload_url)
+        changes: dict[str, Any] = {
+            "upload_url": None, "upload_path": None, "upload_offset": 0, "bytes_sent": 0,
+            "prefix_offset": 0, "prefix_sha256": None, "sha256": None,
+        }
+        changes["warnings"] = _merge(record.warnings, (Reason("source_changed", message),))
+        # Back to validation: the file's content (and maybe its type) is not what was checked.
+        self._set_state(item_id, S.QUEUED, validated_at=None, **changes)
+
+    def _terminate_later(self, url: str | None) -> None:
+        if not url or self._connection is None or self._loop is None:
+            return
+        connection = self._connection
+
+        async def terminate() -> None:
+            # The server may still be busy with the request we just cut (423), or briefly
+            # unreachable: try a few times before leaving it to the server's expiry.
+            for attempt in range(_TERMINATE_ATTEMPTS):
+                try:
+                    await connection.terminate(url)
+                    return
+                except TransferError as error:
+                    if not error.retryable or attempt == _TERMINATE_ATTEMPTS - 1:
+                        log.info("could not terminate %s: %s", url, error.message)
+                        return
+                    await asyncio.sleep(0.25 * 2 ** attempt)
+
+        self._spawn(terminate(), self._background)
+
+    def _after_error(self, item_id: int, error: TransferError, job: UploadJob) -> None:
+        record = self._records.get(item_id)
+        if record is None or record.state not in (S.UPLOADING, S.VERIFYING):
+            return
+        if job.stop_reason is not None:  # the error came from our own pause/cancel
+            self._after_stop(item_id, job.stop_reason, job)
+            return
+        self._save_progress(item_id)
+        attempts = record.attempts + 1
+        decision = decide(error, attempts=attempts, restarts=record.restarts)
+        reason = decision.reason
+        log.info("item %s: %s (%s) -> %s", item_id, error.message, error.kind, decision.action)
+        if error.kind is ErrorKind.OFFLINE:
+            self._emit_status(ServerStatus(False, "The server cannot be reached."))
+        if decision.action is Action.RETRY:
+            assert decision.delay is not None
+            self._set_state(item_id, S.FAILED, attempts=attempts, retryable=True,
+                            reason_code=reason.code, reason_message=reason.message,
+                            next_attempt_at=time.time() + decision.delay)
+            self._arm_retry(item_id, decision.delay)
+        elif decision.action is Action.RESTART:
+            self._update(item_id, restarts=record.restarts + 1, attempts=attempts)
+            warning = Reason(reason.code, reason.message)
+            self._set_state(item_id, S.READY, upload_url=None, upload_path=None,
+                            upload_offset=0, bytes_sent=0, prefix_offset=0, prefix_sha256=None,
+                            warnings=_merge(record.warnings, (warning,)))
+            if job.upload_url:
+                self._terminate_later(job.upload_url)
+        elif decision.action is Action.SIGN_IN:
+            self._auth_paused = True
+            self._set_state(item_id, S.PAUSED, reason_code=reason.code,
+                            reason_message=reason.message, retryable=True)
+            self._emit_status(ServerStatus(True, reason.message, needs_sign_in=True))
+            for other_id, other in self._jobs.items():
+                if other_id != item_id:
+                    other.stop("auth")
+        else:
+            self._set_state(item_id, S.FAILED, attempts=attempts, retryable=decision.retryable,
+                            reason_code=reason.code, reason_message=reason.message,
+                            next_attempt_at=None)
+
+    # ------------------------------------------------------------------ loop: commands
+
+    def _add_paths(self, paths_: list[Path], category: str | None) -> None:
+        assert self._loop is not None
+        with self._idle:
+            self._pending_commands += 1
+        future = self._loop.run_in_executor(self._pool, _walk, paths_)
+
+        def done(fut: asyncio.Future[list[tuple[Path, str, Reason | None]]]) -> None:
+            try:
+                found = fut.result()
+                if not self._stopping:
+                    self._add_files(found, category or self.config.default_category)
+            except Exception as exc:
+                log.warning("could not read the dropped paths: %s", exc)
+            finally:
+                with self._idle:
+                    self._pending_commands -= 1
+                    self._idle.notify_all()
+
+        future.add_done_callback(done)
+
+    def _add_files(self, found: list[tuple[Path, str, Reason | None]], category: str) -> None:
+        server_key = self.server_key
+        added: list[ItemSnapshot] = []
+        problems: list[tuple[int, Reason]] = []
+        for path, relative, error in found:
+            source = str(path)
+            existing = self.store.find_by_source(server_key, source)
+            if existing is not None and existing.id in self._records:
+                if existing.category != category and existing.state is not S.DONE:
+                    self._set_category(existing.id, category)
+                    existing = self._records[existing.id]
+                self._readd(existing)
+                continue
+            try:
+                size, mtime = pipeline.file_stat(path)
+            except OSError:
+                size, mtime = None, None
+            record = self.store.add(server_key=server_key, source_path=source,
+                                    relative_path=relative, display_name=path.name,
+                                    category=category, size=size, mtime=mtime)
+            self._remember(record)
+            snap = self._snap(record)
+            with self._idle:
+                self._store_snapshot(snap)
+            added.append(snap)
+            if error is not None:
+                problems.append((record.id, error))
+        if added and self._dispatcher is not None:
+            self._dispatcher.emit(ItemsAdded(tuple(added)))
+            self._dispatcher.batch_changed()
+        for item_id, reason in problems:  # unreadable, a broken link: shown, never sent
+            self._set_state(item_id, S.VALIDATING)
+            self._set_state(item_id, S.REJECTED, reason_code=reason.code,
+                            reason_message=reason.message)
+        with self._idle:
+            self._idle.notify_all()
+        self._kick()
+
+    def _readd(self, record: ItemRecord) -> None:
+        """The same file dropped again (or the same command run again): reuse its item."""
+        if record.state is S.DONE:
+            if pipeline.source_changed(record) is None:
+                return  # unchanged and already on the server
+            # Changed since: a new version to send, under a new item (the old one is history).
+            size, mtime = pipeline.file_stat(Path(record.source_path))
+            new = self.store.add(server_key=record.server_key, source_path=record.source_path,
+                                 relative_path=record.relative_path,
+                                 display_name=record.display_name, category=record.category,
+                                 size=size, mtime=mtime)
+            self._remember(new)
+            self._publish(new)
+            if self._dispatcher is not None:
+                self._dispatcher.emit(ItemsAdded((self._snap(new),)))
+            return
+        if record.state in (S.FAILED, S.CANCELLED, S.REJECTED):
+            self._retry([record.id])
+        elif record.state is S.PAUSED and not self._auth_paused:
+            self._resume([record.id])
+
+    def _pause(self, ids: list[int]) -> None:
+        for item_id in ids:
+            record = self._records.get(item_id)
+            if record is None:
+                continue
+            job = self._jobs.get(item_id)
+            if job is not None:
+                job.stop("pause")  # the task moves it to paused when the request winds down
+            elif record.state in (S.QUEUED, S.VALIDATING, S.OPTIMIZING, S.READY):
+                self._set_state(item_id, S.PAUSED)
+            elif record.state is S.FAILED and record.next_attempt_at is not None:
+                self._cancel_timer(item_id)
+                self._set_state(item_id, S.READY if record.validated_at else S.QUEUED,
+                                next_attempt_at=None)
+                self._set_state(item_id, S.PAUSED)
+
+    def _resume(self, ids: list[int]) -> None:
+        for item_id in ids:
+            record = self._records.get(item_id)
+            if record is None or record.state is not S.PAUSED:
+                continue
+            target = S.READY if record.validated_at is not None else S.QUEUED
+            self._set_state(item_id, target, reason_code=None, reason_message=None)
+
+    def _resume_all(self) -> None:
+        self._auth_paused = False
+        self._resume([i for i, r in self._records.items() if r.state is S.PAUSED])
+
+    def _cancel(self, ids: list[int]) -> None:
+        for item_id in ids:
+            record = self._records.get(item_id)
+            if record is None or record.state in (S.DONE, S.CANCELLED, S.REJECTED):
+                continue
+            self._cancel_timer(item_id)
+            job = self._jobs.get(item_id)
+            if job is not None:
+                job.stop("cancel")
+                continue
+            if record.state is S.VERIFYING:
+                continue  # finishing: too late to cancel
+            url = record.upload_url
+            self._set_state(item_id, S.CANCELLED, upload_url=None, upload_path=None,
+                            next_attempt_at=None)
+            self._terminate_later(url)
+
+    def _cancel_timer(self, item_id: int) -> None:
+        timer = self._timers.pop(item_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _retry(self, ids: list[int]) -> None:
+        for item_id in ids:
+            record = self._records.get(item_id)
+            if record is None or record.state not in (S.FAILED, S.CANCELLED, S.REJECTED):
+                continue
+            self._cancel_timer(item_id)
+            resumable = record.state is S.FAILED and record.validated_at is not None
+            self._set_state(item_id, S.READY if resumable else S.QUEUED,
+                            next_attempt_at=None, reason_code=None, reason_message=None,
+                            attempts=0, restarts=0, retryable=False)
+
+    def _remove(self, ids: list[int]) -> None:
+        for item_id in ids:
+            job = self._jobs.get(item_id)
+            if job is not None:
+                job.stop("cancel")
+            record = self._records.get(item_id)
+            if record is not None and record.upload_url and record.state is not S.DONE:
+                self._terminate_later(record.upload_url)
+            self._cancel_timer(item_id)
+        removed = self.store.remove(ids)
+        for item_id in removed:
+            self._forget(item_id)
+            self._live.pop(item_id, None)
+            with self._idle:
+                self._snapshots.pop(item_id, None)
+                self._busy.discard(item_id)
+        if removed and self._dispatcher is not None:
+            self._dispatcher.emit(ItemsRemoved(tuple(removed)))
+            self._dispatcher.batch_changed()
+        with self._idle:
+            self._idle.notify_all()
+
+    def _set_category(self, item_id: int, category: str) -> None:
+        record = self._records.get(item_id)
+        if record is None or record.state in (S.DONE, S.UPLOADING, S.VERIFYING):
+            return
+        self._update(item_id, category=category)
+        if record.state is S.REJECTED:
+            self._set_state(item_id, S.QUEUED, reason_code=None, reason_message=None)
+        elif record.state in (S.READY, S.FAILED):
+            # the new category's rules apply: check again
+            if record.state is S.FAILED:
+                self._cancel_timer(item_id)
+            self._set_state(item_id, S.QUEUED, validated_at=None, next_attempt_at=None)
+        else:
+            self._publish(self._records[item_id])
+
+    def _set_server(self, server_url: str | None, tus_endpoint: str | None,
+                    token: str | None, server_key: str | None) -> None:
+        self.config = replace(self.config, server_url=server_url, tus_endpoint=tus_endpoint,
+                              token=token, server_key=server_key)
+        with self._idle:
+            self._idle_key = self._target().server_key
+            for snap in list(self._snapshots.values()):
+                self._store_snapshot(snap)
+        old = self._connection
+        self._connection = self._connect()
+        if old is not None and self._loop is not None:
+            self._spawn(old.aclose(), self._background)
+        was_auth = self._auth_paused
+        self._auth_paused = False
+        self._server_status = None
+        if was_auth:
+            self._resume([i for i, r in self._records.items()
+                          if r.state is S.PAUSED and r.reason_code == "sign_in_needed"])
+        self._kick()
+
+
+def _merge(old: Iterable[Reason], new: Iterable[Reason]) -> list[Reason]:
+    merged = list(old)
+    for reason in new:
+        if reason not in merged:
+            merged.append(reason)
+    return merged
+
+
+def _walk(paths_: list[Path]) -> list[tuple[Path, str, Reason | None]]:
+    """Files under the dropped paths, with the path relative to the dropped folder."""
+    from toolbox_uploader.core.walk import walk_paths
+
+    return [(entry.path.absolute(), entry.relative_path, entry.error)
+            for entry in walk_paths(paths_)]

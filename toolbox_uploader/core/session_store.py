@@ -1,0 +1,385 @@
+"""The upload queue on disk: one SQLite file (WAL) that survives ``kill -9`` at any instant.
+
+Every state change runs ``check_transition`` and is written by one compare-and-set
+``UPDATE`` (its own transaction), so the row on disk is always a state the table allows,
+and a crash loses at most the change that was being written. WAL with
+``synchronous=NORMAL`` keeps such small transactions cheap (no fsync per commit) while
+staying consistent after a process crash.
+
+Upload URLs are stored twice: the absolute URL, and the part after the tus endpoint
+(``upload_path``). The embedded local server gets a new port on every run, so the engine
+rebuilds the URL from the current endpoint (see ``rebase_upload_url``).
+
+Tokens are never stored here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from toolbox_uploader.core.events import Reason
+from toolbox_uploader.core.states import INTERRUPTED, ItemState, check_transition
+
+SCHEMA_VERSION = 2
+
+
+@dataclass(slots=True)
+class ItemRecord:
+    """One queued file as stored; the engine turns it into an ``ItemSnapshot`` for listeners."""
+
+    id: int
+    server_key: str
+    source_path: str
+    relative_path: str
+    display_name: str
+    category: str
+    state: ItemState
+    size: int | None = None
+    mtime: float | None = None
+    sha256: str | None = None
+    mime_type: str | None = None
+    reason_code: str | None = None
+    reason_message: str | None = None
+    retryable: bool = False
+    next_attempt_at: float | None = None
+    attempts: int = 0
+    restarts: int = 0
+    upload_url: str | None = None
+    upload_path: str | None = None
+    upload_offset: int = 0
+    bytes_sent: int = 0
+    prefix_offset: int = 0
+    prefix_sha256: str | None = None
+    optimized_path: str | None = None
+    optimized_size: int | None = None
+    file_url: str | None = None
+    validated_at: float | None = None
+    warnings: list[Reason] = field(default_factory=list)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    finished_at: float | None = None
+
+    @property
+    def reason(self) -> Reason | None:
+        if self.reason_code is None:
+            return None
+        return Reason(self.reason_code, self.reason_message or "")
+
+    @property
+    def upload_source(self) -> str:
+        """The file that is actually sent: the optimized copy when there is one."""
+        return self.optimized_path or self.source_path
+
+    @property
+    def upload_size(self) -> int | None:
+        return self.optimized_size if self.optimized_path else self.size
+
+
+_COLUMNS = tuple(f.name for f in fields(ItemRecord))
+
+# Each migration brings the schema from version N-1 to N; never edit one that shipped.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE items (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            server_key TEXT NOT NULL,
+            source_path TEXT NOT NULL,
+            relative_path TEXT NOT NULL,
+            display_name TEXT NOT NULL,
+            category TEXT NOT NULL,
+            state TEXT NOT NULL,
+            size INTEGER,
+            mtime REAL,
+            sha256 TEXT,
+            mime_type TEXT,
+            reason_code TEXT,
+            reason_message TEXT,
+            retryable INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            upload_url TEXT,
+            upload_offset INTEGER NOT NULL DEFAULT 0,
+            bytes_sent INTEGER NOT NULL DEFAULT 0,
+            file_url TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            finished_at REAL
+        )""",
+        "CREATE INDEX items_source ON items (server_key, source_path)",
+    ),
+    2: (
+        # Resume safety (prefix hash), endpoint-relative URLs, optimized copies, warnings.
+        "ALTER TABLE items ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE items ADD COLUMN upload_path TEXT",
+        "ALTER TABLE items ADD COLUMN prefix_offset INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE items ADD COLUMN prefix_sha256 TEXT",
+        "ALTER TABLE items ADD COLUMN optimized_path TEXT",
+        "ALTER TABLE items ADD COLUMN optimized_size INTEGER",
+        "ALTER TABLE items ADD COLUMN validated_at REAL",
+        "ALTER TABLE items ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'",
+        "CREATE INDEX items_done ON items (server_key, sha256, relative_path)",
+        # Version 1 had no validated_at: anything past validation was validated.
+        "UPDATE items SET validated_at = updated_at WHERE state IN "
+        "('ready','uploading','paused','verifying','done','failed')",
+    ),
+}
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+def rebase_upload_url(endpoint: str, upload_path: str) -> str:
+    """The upload's URL on the endpoint as it is now (the local server's port changes)."""
+    return endpoint.rstrip("/") + "/" + upload_path.lstrip("/")
+
+
+def relative_upload_path(endpoint: str, url: str) -> str | None:
+    """The part of ``url`` below ``endpoint``; ``None`` when the upload lives elsewhere."""
+    base = endpoint.rstrip("/") + "/"
+    if url.startswith(base):
+        return url[len(base):]
+    # Servers may answer with a path-only or differently-hosted Location; keep the tail.
+    from urllib.parse import urlsplit
+
+    ep_path, url_path = urlsplit(base).path, urlsplit(url).path
+    if url_path.startswith(ep_path):
+        return url_path[len(ep_path):]
+    return None
+
+
+class SessionStore:
+    """Thread-safe (one connection behind a lock); the engine is its only writer at run time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            )
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
+            current = int(row[0]) if row else 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer ToolBox Uploader "
+                    f"(schema {current}, this version knows {SCHEMA_VERSION})."
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    conn.execute(statement)
+            if row is None:
+                conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            else:
+                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT version FROM schema_version").fetchone()[0])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- reading --------------------------------------------------------------------------
+
+    @staticmethod
+    def _record(row: sqlite3.Row) -> ItemRecord:
+        values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
+        values["state"] = ItemState(values["state"])
+        values["retryable"] = bool(values["retryable"])
+        values["warnings"] = [Reason(*w) for w in json.loads(values["warnings"] or "[]")]
+        return ItemRecord(**values)
+
+    def get(self, item_id: int) -> ItemRecord | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
+        return self._record(row) if row else None
+
+    def items(self, server_key: str | None = None) -> list[ItemRecord]:
+        with self._lock:
+            if server_key is None:
+                rows = self._conn.execute("SELECT * FROM items ORDER BY id").fetchall()
+            else:
+                rows = self._conn.execute(
+                    "SELECT * FROM items WHERE server_key = ? ORDER BY id", (server_key,)
+                ).fetchall()
+        return [self._record(r) for r in rows]
+
+    def find_by_source(self, server_key: str, source_path: str) -> ItemRecord | None:
+        """The newest item for this file on this server (re-running a command reuses it)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM items WHERE server_key = ? AND source_path = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (server_key, source_path),
+            ).fetchone()
+        return self._record(row) if row else None
+
+    def find_done(self, server_key: str, sha256: str, relative_path: str,
+                  exclude: int | None = None) -> ItemRecord | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM items WHERE server_key = ? AND sha256 = ? AND relative_path = ? "
+                "AND state = 'done' AND id != ? ORDER BY id LIMIT 1",
+                (server_key, sha256, relative_path, exclude or -1),
+            ).fetchone()
+        return self._record(row) if row else None
+
+    def find_done_candidates(self, server_key: str, relative_path: str, size: int,
+                             exclude: int | None = None) -> list[ItemRecord]:
+        """Done items a big file might duplicate; only then is it worth hashing it first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM items WHERE server_key = ? AND relative_path = ? AND size = ? "
+                "AND state = 'done' AND sha256 IS NOT NULL AND id != ?",
+                (server_key, relative_path, size, exclude or -1),
+            ).fetchall()
+        return [self._record(r) for r in rows]
+
+    # -- writing --------------------------------------------------------------------------
+
+    def add(self, *, server_key: str, source_path: str, relative_path: str, display_name: str,
+            category: str, size: int | None, mtime: float | None,
+            sha256: str | None = None) -> ItemRecord:
+        now = time.time()
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO items (server_key, source_path, relative_path, display_name, "
+                "category, state, size, mtime, sha256, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (server_key, source_path, relative_path, display_name, category,
+                 ItemState.QUEUED.value, size, mtime, sha256, now, now),
+            )
+            item_id = int(cursor.lastrowid or 0)
+        record = self.get(item_id)
+        assert record is not None
+        return record
+
+    @staticmethod
+    def _encode(changes: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(changes) - set(_COLUMNS)
+        if unknown or "id" in changes:
+            raise StoreError(f"not item columns: {sorted(unknown | ({'id'} & set(changes)))}")
+        encoded = dict(changes)
+        if "state" in encoded:
+            encoded["state"] = ItemState(encoded["state"]).value
+        if "warnings" in encoded:
+            encoded["warnings"] = json.dumps([[w.code, w.message] for w in encoded["warnings"]])
+        if "retryable" in encoded:
+            encoded["retryable"] = int(bool(encoded["retryable"]))
+        return encoded
+
+    def transition(self, item_id: int, state: ItemState, *, current: ItemRecord | None = None,
+                   **changes: Any) -> ItemRecord:
+        """Move an item to ``state`` (checked against the table) with other fields, atomically.
+
+        One ``UPDATE ... WHERE state = <the state it was checked from>`` statement, which
+        SQLite runs as its own transaction: the check and the write cannot be separated by
+        another writer, and a crash keeps either the old row or the new one. ``current``
+        (the caller's cached copy) saves reading the row first.
+        """
+        if current is None:
+            current = self.get(item_id)
+            if current is None:
+                raise StoreError(f"no item {item_id}")
+        check_transition(current.state, state)
+        if state in (ItemState.DONE, ItemState.CANCELLED, ItemState.REJECTED):
+            changes.setdefault("finished_at", time.time())
+        changes["state"] = state
+        self._write(item_id, changes, expected=current.state)
+        return self._applied(current, changes)
+
+    def update(self, item_id: int, *, current: ItemRecord | None = None,
+               **changes: Any) -> ItemRecord:
+        """Save fields that are not the state (offsets, hashes, URLs) in one statement."""
+        if "state" in changes:
+            raise StoreError("state changes go through transition()")
+        if current is None:
+            current = self.get(item_id)
+            if current is None:
+                raise StoreError(f"no item {item_id}")
+        self._write(item_id, changes, expected=current.state)
+        return self._applied(current, changes)
+
+    def _write(self, item_id: int, changes: dict[str, Any], *, expected: ItemState) -> None:
+        encoded = self._encode({**changes, "updated_at": time.time()})
+        assignments = ", ".join(f"{name} = ?" for name in encoded)
+        with self._lock:
+            cursor = self._conn.execute(
+                f"UPDATE items SET {assignments} WHERE id = ? AND state = ?",
+                (*encoded.values(), item_id, expected.value),
+            )
+        if cursor.rowcount != 1:
+            raise StoreError(f"item {item_id} is no longer {expected.value} (or gone)")
+
+    @staticmethod
+    def _applied(current: ItemRecord, changes: dict[str, Any]) -> ItemRecord:
+        record = replace(current)  # the caller's cached copy stays as it was
+        for name, value in changes.items():
+            setattr(record, name, ItemState(value) if name == "state" else value)
+        record.updated_at = time.time()
+        if "warnings" in changes:
+            record.warnings = list(changes["warnings"])
+        return record
+
+    def remove(self, ids: Iterable[int]) -> list[int]:
+        wanted = list(ids)
+        with self._transaction() as conn:
+            removed = [
+                i for i in wanted
+                if conn.execute("DELETE FROM items WHERE id = ?", (i,)).rowcount
+            ]
+        return removed
+
+    def restore_interrupted(self, on_restored: Callable[[ItemRecord], None] | None = None
+                            ) -> list[ItemRecord]:
+        """Put items that were mid-work when the process stopped back into the queue.
+
+        Items that had passed validation go to ``ready`` (their upload resumes from the
+        server's offset); the others are validated again from the start.
+        """
+        restored = []
+        for record in self.items():
+            if record.state not in INTERRUPTED:
+                continue
+            target = (ItemState.READY if record.state in (ItemState.UPLOADING,
+                                                          ItemState.VERIFYING)
+                      else ItemState.QUEUED)
+            updated = self.transition(record.id, target)
+            restored.append(updated)
+            if on_restored:
+                on_restored(updated)
+        return restored

@@ -1,0 +1,166 @@
+"""What went wrong with a transfer, and what the engine should do about it.
+
+Failures are classified by exception type and HTTP status (plus the server's machine
+``error`` code where a status alone is ambiguous) — never by matching message text, which
+servers are free to reword or translate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import ssl
+import time
+from enum import StrEnum
+
+import httpx
+
+
+class ErrorKind(StrEnum):
+    TRANSIENT = "transient"  # conn reset, timeouts, 5xx, 423, 429 (retry_after), 409 race
+    OFFLINE = "offline"  # server unreachable: keep trying, "waiting for network"
+    AUTH = "auth"  # 401/403: pause the queue, ask for sign-in
+    RESTART = "restart"  # 404/410 upload gone, or end-to-end hash mismatch: start over (once)
+    FATAL = "fatal"  # 400, 413, 415, 422, repeated 460, local file unreadable: stop
+
+
+class TransferError(Exception):
+    """A classified transfer failure; ``message`` is fit to show to a teacher."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in (ErrorKind.TRANSIENT, ErrorKind.OFFLINE)
+
+    def __repr__(self) -> str:
+        return (
+            f"TransferError({self.kind.value!r}, {self.message!r}, status={self.status}, "
+            f"code={self.code!r}, retry_after={self.retry_after})"
+        )
+
+
+# Machine codes a toolbox server gives (with 400) when the completed file does not match the
+# size or sha256 declared with it: the bytes are wrong, so the file is sent again rather than
+# given up on. A 460 (one request's checksum) is handled by re-sending that request instead.
+_RESTART_CODES = frozenset({"checksum_mismatch", "sha256_mismatch", "size_mismatch"})
+
+_TRANSIENT_STATUSES = frozenset({408, 409, 423, 425, 429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
+    """The ``{"error", "message"}`` of a JSON error body, if the body was read and is one."""
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:
+        return None, None
+    if not content:
+        return None, None
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        text = content[:300].decode("utf-8", "replace").strip()
+        return None, text or None
+    if not isinstance(data, dict):
+        return None, None
+    code = data.get("error")
+    message = data.get("message")
+    return (
+        code if isinstance(code, str) else None,
+        message if isinstance(message, str) else None,
+    )
+
+
+def classify_response(response: httpx.Response) -> TransferError:
+    """Turn a non-2xx response into a TransferError (read the body first for its message)."""
+    status = response.status_code
+    code, server_message = _error_body(response)
+    reason = response.reason_phrase or "error"
+    message = server_message or f"The server answered {status} {reason}."
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if status in (401, 403):
+        kind = ErrorKind.AUTH
+    elif status in (404, 410) or (code in _RESTART_CODES and status != 460):
+        kind = ErrorKind.RESTART
+    elif status in _TRANSIENT_STATUSES or (status >= 500 and status != 501):
+        kind = ErrorKind.TRANSIENT
+    else:  # 400, 412, 413, 415, 422, 460 (once it repeats), 501 ...
+        kind = ErrorKind.FATAL
+    return TransferError(kind, message, status=status, code=code, retry_after=retry_after)
+
+
+def classify_exception(exc: BaseException) -> TransferError:
+    """Classify an exception raised while talking to the server or reading the source."""
+    if isinstance(exc, TransferError):
+        return exc
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return TransferError(ErrorKind.OFFLINE, f"The server cannot be reached ({detail}).")
+    if isinstance(exc, httpx.TimeoutException):
+        return TransferError(ErrorKind.TRANSIENT, f"The server stopped answering ({detail}).")
+    if isinstance(exc, httpx.TransportError):  # ReadError, WriteError, RemoteProtocolError ...
+        return TransferError(ErrorKind.TRANSIENT, f"The connection was interrupted ({detail}).")
+    if isinstance(exc, httpx.HTTPStatusError):
+        return classify_response(exc.response)
+    if isinstance(exc, ssl.SSLError):
+        return TransferError(ErrorKind.FATAL, f"Secure connection failed ({detail}).")
+    if isinstance(exc, ConnectionRefusedError):
+        return TransferError(ErrorKind.OFFLINE, f"The server cannot be reached ({detail}).")
+    if isinstance(exc, ConnectionError | TimeoutError | asyncio.TimeoutError):
+        return TransferError(ErrorKind.TRANSIENT, f"The connection was interrupted ({detail}).")
+    if isinstance(exc, FileNotFoundError):
+        return TransferError(ErrorKind.FATAL, f"The file is no longer there ({detail}).")
+    if isinstance(exc, PermissionError):
+        return TransferError(ErrorKind.FATAL, f"The file cannot be read ({detail}).")
+    if isinstance(exc, OSError):
+        return TransferError(ErrorKind.FATAL, f"Reading the file failed ({detail}).")
+    return TransferError(ErrorKind.FATAL, f"Unexpected error: {type(exc).__name__}: {detail}")
+
+
+def backoff_delay(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
+    ceiling = min(cap, base * (2 ** max(0, min(attempt, 30))))
+    return random.uniform(0.0, ceiling)
+
+
+def retry_delay(
+    error: TransferError, attempt: int, *, base: float = 1.0, cap: float = 60.0
+) -> float:
+    """How long to wait before the next try: the backoff, but never less than Retry-After."""
+    delay = backoff_delay(attempt, base=base, cap=cap)
+    if error.retry_after is not None:
+        delay = max(delay, error.retry_after)
+    return delay

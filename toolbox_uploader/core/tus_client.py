@@ -1,0 +1,742 @@
+"""A tus 1.0 client on httpx that streams request bodies straight from the file.
+
+Why not tuspy: it reads each chunk whole into memory and reports progress only per chunk.
+Here every request body is an async generator that reads the file in pieces of at most
+1 MiB (smaller on slow links, so progress is reported ≥ 4 times a second as bytes leave),
+so memory stays flat whatever the file or chunk size, and one keep-alive
+``httpx.AsyncClient`` is reused for every request.
+
+Integrity: the whole-file sha256 (``HashState``) is fed by the same reads that send the
+bytes. When the server advertises the checksum extension, every PATCH carries an
+``Upload-Checksum``; since that is a request *header*, the chunk's digest must be known
+before its body is sent. The chunk is therefore read twice: once in a worker thread to
+digest it, and again, from the page cache, while it is sent — the send's reads feed a copy
+of the whole-file hash, adopted only once the server confirms the chunk. That keeps memory
+at two 1 MiB pieces instead of a chunk-sized buffer (up to 50 MiB per upload), and the
+digest pass for chunk N+1 runs while chunk N is on the wire, so the two hashes run in two
+threads at once. The cost is CPU, not memory: two sha256 passes per byte on the client (and
+one more on the server). On a 2-core machine where client and server share the CPU that
+roughly halves loopback throughput (see bench/upload_throughput.py); on a real network the
+link, not the CPU, is the limit. ``use_checksums=False`` is there for measurements.
+
+Recovery inside one ``upload_file`` call: a cut connection, a 409 offset race or a 423
+lock ask the server for its offset (HEAD) and continue from there, re-reading at most one
+chunk to bring the hash back; a 460 re-sends the chunk (twice at most, then FATAL). Other
+failures are raised as ``TransferError`` for the engine to schedule a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from toolbox_uploader.core.hashing import HashState
+from toolbox_uploader.core.rate_limit import RateLimiter
+from toolbox_uploader.core.strategy import ChunkSizer
+from toolbox_uploader.core.transfer_errors import (
+    ErrorKind,
+    TransferError,
+    backoff_delay,
+    classify_exception,
+    classify_response,
+)
+
+TUS_VERSION = "1.0.0"
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+PIECE_MAX = 1024 * 1024  # largest read per body piece
+PIECE_MIN = 16 * 1024
+PIECE_START = 256 * 1024
+UPDATES_PER_SECOND = 8  # pieces are sized for this many progress updates a second
+MAX_CHECKSUM_RETRIES = 2  # a chunk answered 460 is re-sent this often, then FATAL
+MAX_RECOVERIES = 4  # consecutive HEAD-and-continue rounds without progress
+GROWTH_POLL = 0.1  # seconds between looks at a growing source
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What ``OPTIONS`` told us about a tus server."""
+
+    version: str
+    extensions: frozenset[str]
+    max_size: int | None
+    checksum_algorithms: tuple[str, ...]
+
+    def supports(self, extension: str) -> bool:
+        return extension in self.extensions
+
+    @property
+    def checksum_algorithm(self) -> str | None:
+        """sha256, else sha1, if the server checks per-request checksums at all."""
+        if "checksum" not in self.extensions:
+            return None
+        for name in ("sha256", "sha1"):
+            if name in self.checksum_algorithms:
+                return name
+        return None
+
+
+@dataclass(frozen=True)
+class UploadStatus:
+    """What ``HEAD`` told us about one upload; the server's offset is the truth."""
+
+    offset: int
+    length: int | None
+    metadata: dict[str, str]
+
+
+def encode_metadata(metadata: Mapping[str, str]) -> str:
+    parts = []
+    for key, value in metadata.items():
+        if not key or " " in key or "," in key:
+            raise ValueError(f"invalid tus metadata key {key!r}")
+        encoded = base64.b64encode(value.encode("utf-8")).decode("ascii")
+        parts.append(f"{key} {encoded}" if value else key)
+    return ",".join(parts)
+
+
+def decode_metadata(header: str | None) -> dict[str, str]:
+    result: dict[str, str] = {}
+    if not header:
+        return result
+    for item in header.split(","):
+        fields = item.strip().split(" ")
+        if not fields[0]:
+            continue
+        value = ""
+        if len(fields) > 1:
+            try:
+                value = base64.b64decode(fields[1], validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                value = ""
+        result[fields[0]] = value
+    return result
+
+
+def _int_header(response: httpx.Response, name: str) -> int | None:
+    value = response.headers.get(name)
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
+
+
+def _csv_header(response: httpx.Response, name: str) -> tuple[str, ...]:
+    value = response.headers.get(name, "")
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _chunk_digest(fd: int, start: int, size: int, algorithm: str, state: HashState | None) -> bytes:
+    """The digest of bytes [start, start+size).
+
+    With ``state`` (a fresh file hash, for the first chunk under sha256) the chunk's digest
+    *is* the file's prefix digest, so one hash serves both.
+    """
+    chunk_hash = None if state is not None else hashlib.new(algorithm)
+    position, end = start, start + size
+    while position < end:
+        data = os.pread(fd, min(PIECE_MAX, end - position), position)
+        if not data:
+            raise TransferError(ErrorKind.RESTART, "The file became shorter while uploading.")
+        if chunk_hash is not None:
+            chunk_hash.update(data)
+        else:
+            assert state is not None
+            state.update(data)
+        position += len(data)
+    if chunk_hash is None:
+        assert state is not None
+        return bytes.fromhex(state.prefix_digest())
+    return chunk_hash.digest()
+
+
+def _read_piece(fd: int, position: int, size: int, hasher: HashState | None) -> bytes:
+    data = os.pread(fd, size, position)
+    if len(data) < size:
+        raise TransferError(ErrorKind.RESTART, "The file became shorter while uploading.")
+    if hasher is not None:
+        hasher.update(data)
+    return data
+
+
+@dataclass
+class _Prepared:
+    """One PATCH ready to go: its range and its checksum header."""
+
+    offset: int
+    size: int
+    declare: int | None
+    checksum: str | None
+    state: HashState | None = None  # the file hash after this chunk, if hashing made it
+
+
+async def _prepare(
+    fd: int,
+    offset: int,
+    size: int,
+    declare: int | None,
+    algorithm: str | None,
+    hashing: bool,
+) -> _Prepared:
+    """Digest the chunk when the server checks checksums (in a worker thread).
+
+    Only the chunk's digest is computed here; the file hash is fed by the body's reads, so
+    that this pass (for the next chunk) and those reads (for this one) hash in parallel.
+    """
+    if algorithm is None or size <= 0:
+        return _Prepared(offset, size, declare, None)
+    state = HashState() if hashing and offset == 0 and algorithm == "sha256" else None
+    digest = await asyncio.to_thread(_chunk_digest, fd, offset, size, algorithm, state)
+    checksum = f"{algorithm} {base64.b64encode(digest).decode()}"
+    return _Prepared(offset, size, declare, checksum, state)
+
+
+async def _take(ahead: asyncio.Task[_Prepared] | None, offset: int) -> _Prepared | None:
+    """The chunk hashed ahead, if it starts where the server now is."""
+    if ahead is None:
+        return None
+    prepared = await ahead
+    return prepared if prepared.offset == offset else None
+
+
+class _Cancelled(Exception):
+    """Raised inside a body generator to abort the request when the item is paused."""
+
+
+class TusClient:
+    """One tus endpoint, one keep-alive connection pool."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        token: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 30.0,
+        use_checksums: bool = True,
+    ) -> None:
+        """``use_checksums=False`` skips ``Upload-Checksum`` even where the server offers it
+        (for measurements; the end-to-end sha256 check still applies)."""
+        self.use_checksums = use_checksums
+        self.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
+        self._headers = {"Tus-Resumable": TUS_VERSION}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._own_client = client is None
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
+        self._info: ServerInfo | None = None
+        self._info_lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> TusClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- plain requests ---------------------------------------------------------------
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """A body-less request; transport failures come back classified."""
+        try:
+            merged = {**self._headers, **(headers or {})}
+            return await self._client.request(method, url, headers=merged)
+        except httpx.HTTPError as exc:
+            raise classify_exception(exc) from exc
+
+    async def server_info(self) -> ServerInfo:
+        """OPTIONS on the endpoint, asked once per client."""
+        async with self._info_lock:
+            if self._info is None:
+                response = await self._request("OPTIONS", self.endpoint)
+                if response.status_code in (404, 405):
+                    raise TransferError(
+                        ErrorKind.FATAL, f"No tus server answers at {self.endpoint}.",
+                        status=response.status_code,
+                    )
+                if response.status_code not in (200, 204):
+                    raise classify_response(response)
+                versions = _csv_header(response, "Tus-Version")
+                if versions and TUS_VERSION not in versions:
+                    raise TransferError(
+                        ErrorKind.FATAL,
+                        f"The server speaks tus {', '.join(versions)}, not {TUS_VERSION}.",
+                        status=response.status_code,
+                    )
+                self._info = ServerInfo(
+                    version=TUS_VERSION,
+                    extensions=frozenset(_csv_header(response, "Tus-Extension")),
+                    max_size=_int_header(response, "Tus-Max-Size"),
+                    checksum_algorithms=tuple(
+                        name.lower() for name in _csv_header(response, "Tus-Checksum-Algorithm")
+                    ),
+                )
+            return self._info
+
+    async def head(self, url: str) -> UploadStatus:
+        """The server's offset, length and metadata; 404/410 → TransferError(RESTART)."""
+        response = await self._request("HEAD", url, {"Cache-Control": "no-store"})
+        if response.status_code not in (200, 204):
+            raise classify_response(response)
+        offset = _int_header(response, "Upload-Offset")
+        if offset is None:
+            raise TransferError(
+                ErrorKind.TRANSIENT, "The server's answer lacked an Upload-Offset.", status=200
+            )
+        return UploadStatus(
+            offset=offset,
+            length=_int_header(response, "Upload-Length"),
+            metadata=decode_metadata(response.headers.get("Upload-Metadata")),
+        )
+
+    async def terminate(self, url: str) -> None:
+        """DELETE the upload; one that is already gone counts as terminated."""
+        response = await self._request("DELETE", url)
+        if response.status_code in (200, 204, 404, 410):
+            return
+        raise classify_response(response)
+
+    # -- creation ---------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        length: int | None,
+        metadata: Mapping[str, str],
+        partial: bool = False,
+        source: Path | None = None,
+        upload_bytes: int = 0,
+        hasher: HashState | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> tuple[str, int]:
+        """POST a new upload, with its first ``upload_bytes`` when the server allows.
+
+        Returns the absolute upload URL and the offset the server holds afterwards.
+        """
+        info = await self.server_info()
+        if length is not None and info.max_size is not None and length > info.max_size:
+            raise TransferError(
+                ErrorKind.FATAL,
+                f"The file is larger than the server accepts ({info.max_size} bytes).",
+                status=413,
+            )
+        if length is None and not info.supports("creation-defer-length"):
+            raise TransferError(
+                ErrorKind.FATAL, "The server cannot take uploads of unknown length."
+            )
+        headers = dict(self._headers)
+        if metadata:
+            headers["Upload-Metadata"] = encode_metadata(metadata)
+        if length is None:
+            headers["Upload-Defer-Length"] = "1"
+        else:
+            headers["Upload-Length"] = str(length)
+        if partial:
+            headers["Upload-Concat"] = "partial"
+        if length is not None:
+            upload_bytes = min(upload_bytes, length)
+        send_body = source is not None and upload_bytes > 0 and info.supports(
+            "creation-with-upload"
+        )
+        if hasher is not None and hasher.offset:
+            assert source is not None, "a hasher with a prefix needs its source"
+            hasher.rollback(0, source)
+        if not send_body:
+            headers["Content-Length"] = "0"
+            response = await self._send("POST", self.endpoint, headers, None)
+            if response.status_code != 201:
+                raise classify_response(response)
+            return self._location(response), 0
+
+        assert source is not None
+        if hasher is not None:
+            hasher.checkpoint()
+        fd = os.open(source, os.O_RDONLY)
+        try:
+            headers["Content-Type"] = OFFSET_CONTENT_TYPE
+            headers["Content-Length"] = str(upload_bytes)
+            body = self._body(fd, 0, upload_bytes, hasher, on_progress, None, None)
+            try:
+                response = await self._send("POST", self.endpoint, headers, body)
+            finally:
+                await body.aclose()  # its read-ahead must finish before ``fd`` is closed
+        finally:
+            os.close(fd)
+        if response.status_code != 201:
+            raise classify_response(response)
+        url = self._location(response)
+        offset = _int_header(response, "Upload-Offset")
+        if offset is None:
+            offset = (await self.head(url)).offset
+        if hasher is not None:
+            hasher.rollback(offset, source)
+            hasher.checkpoint()
+        return url, offset
+
+    async def concatenate(self, partial_urls: Sequence[str], metadata: Mapping[str, str]) -> str:
+        """The final upload made of finished partial uploads (concatenation extension)."""
+        paths = []
+        for url in partial_urls:
+            parts = urlsplit(url)
+            paths.append(parts.path if parts.netloc == urlsplit(self.endpoint).netloc else url)
+        headers = {**self._headers, "Upload-Concat": "final;" + " ".join(paths)}
+        if metadata:
+            headers["Upload-Metadata"] = encode_metadata(metadata)
+        headers["Content-Length"] = "0"
+        response = await self._send("POST", self.endpoint, headers, None)
+        if response.status_code != 201:
+            raise classify_response(response)
+        return self._location(response)
+
+    def _location(self, response: httpx.Response) -> str:
+        location = response.headers.get("Location")
+        if not location:
+            raise TransferError(
+                ErrorKind.FATAL, "The server created an upload but gave no Location.",
+                status=response.status_code,
+            )
+        return urljoin(self.endpoint, location)
+
+    # -- sending bytes ----------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: AsyncIterator[bytes] | None,
+    ) -> httpx.Response:
+        """Send one request and read its (small) response; failures come back classified."""
+        request = self._client.build_request(
+            method, url, headers=headers, content=body if body is not None else b""
+        )
+        try:
+            response = await self._client.send(request)
+        except _Cancelled:
+            raise
+        except httpx.HTTPError as exc:
+            raise classify_exception(exc) from exc
+        except OSError as exc:
+            raise classify_exception(exc) from exc
+        return response
+
+    async def _body(
+        self,
+        fd: int,
+        start: int,
+        size: int,
+        hasher: HashState | None,
+        on_progress: ProgressCallback | None,
+        limiter: RateLimiter | None,
+        cancel: asyncio.Event | None,
+    ) -> AsyncIterator[bytes]:
+        """Bytes [start, start+size) in pieces, read one piece ahead in a worker thread.
+
+        Each piece is sized for ~8 progress updates a second at the rate measured so far,
+        within [16 KiB, 1 MiB]; progress is reported when httpx asks for the next piece,
+        i.e. when the previous one has been handed to the socket.
+        """
+        position, end = start, start + size
+        piece = PIECE_START
+        if limiter is not None:
+            piece = limiter.piece_size(piece)
+
+        def schedule(at: int, count: int) -> asyncio.Task[bytes] | None:
+            if count <= 0:
+                return None
+            return asyncio.ensure_future(asyncio.to_thread(_read_piece, fd, at, count, hasher))
+
+        pending = schedule(position, min(piece, end - position))
+        try:
+            while pending is not None:
+                data = await pending
+                pending = None
+                if cancel is not None and cancel.is_set():
+                    raise _Cancelled()
+                if limiter is not None:
+                    await limiter.acquire(len(data))
+                after = position + len(data)
+                # Read ahead while this piece goes out. ``hasher`` sees pieces in order
+                # because only one read is ever in flight.
+                next_count = min(piece, end - after)
+                pending = schedule(after, next_count)
+                sent_at = time.monotonic()
+                yield data
+                elapsed = time.monotonic() - sent_at
+                position = after
+                if on_progress is not None:
+                    on_progress(position)
+                piece = self._next_piece(piece, len(data), elapsed, limiter)
+        finally:
+            if pending is not None:
+                with contextlib.suppress(BaseException):
+                    await pending
+
+    @staticmethod
+    def _next_piece(piece: int, sent: int, elapsed: float, limiter: RateLimiter | None) -> int:
+        if elapsed > 0:
+            wanted = int(sent / elapsed / UPDATES_PER_SECOND)
+            piece = max(PIECE_MIN, min(PIECE_MAX, wanted, piece * 4))
+        else:
+            piece = min(PIECE_MAX, piece * 4)
+        if limiter is not None:
+            piece = limiter.piece_size(piece)
+        return piece
+
+    async def upload_file(
+        self,
+        url: str,
+        source: Path,
+        *,
+        offset: int,
+        length: int | None,
+        hasher: HashState | None,
+        on_progress: ProgressCallback,
+        chunk_sizer: ChunkSizer | None = None,
+        cancel: asyncio.Event | None = None,
+        limiter: RateLimiter | None = None,
+        more_coming: Callable[[], bool] | None = None,
+    ) -> int:
+        """PATCH ``source`` from ``offset`` (the server's) until ``length``; returns the offset.
+
+        ``length=None`` is a deferred-length upload: the source is sent until EOF and the
+        last PATCH declares ``Upload-Length``. While ``more_coming()`` returns True, EOF only
+        means "wait for the file to grow" (a recording still being written).
+
+        When ``cancel`` is set the PATCH in flight is aborted and the server's offset is
+        returned (smaller than the length). ``hasher`` only ever advances to offsets the
+        server confirmed; one that is elsewhere (after a failed call) is brought to
+        ``offset``, re-reading at most one chunk.
+        """
+        info = await self.server_info()
+        algorithm = info.checksum_algorithm if self.use_checksums else None
+        sizer = chunk_sizer or ChunkSizer()
+        if hasher is not None and hasher.offset != offset:
+            await asyncio.to_thread(hasher.rollback, offset, source)
+        if hasher is not None:
+            hasher.checkpoint()
+        declared = length
+        checksum_failures = 0
+        recoveries = 0
+        ahead: asyncio.Task[_Prepared] | None = None
+        fd = os.open(source, os.O_RDONLY)
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    return offset
+                if declared is not None and offset >= declared:
+                    return offset
+                prepared = await _take(ahead, offset)
+                ahead = None
+                if prepared is None:
+                    size, declare = await self._plan_chunk(
+                        fd, offset, declared, sizer.next_size(), more_coming, cancel
+                    )
+                    if size is None:  # cancelled while waiting for a growing file
+                        return offset
+                    prepared = await _prepare(
+                        fd, offset, size, declare, algorithm, hasher is not None
+                    )
+                end = prepared.offset + prepared.size
+                if algorithm is not None and declared is not None and end < declared:
+                    # Hash the next chunk while this one is on the wire (checksum servers).
+                    following = min(sizer.next_size(), declared - end)
+                    ahead = asyncio.ensure_future(
+                        _prepare(fd, end, following, None, algorithm, hasher is not None)
+                    )
+                # The file hash as it will be once the server confirms this chunk; the
+                # body's reads feed it unless the checksum pass already did.
+                after = prepared.state
+                if after is None and hasher is not None:
+                    after = hasher.copy()
+                feed = after if prepared.state is None else None
+                started = time.monotonic()
+                try:
+                    response = await self._patch(
+                        url, fd, prepared, feed, on_progress, limiter, cancel
+                    )
+                except _Cancelled:
+                    return await self._resync(url, source, hasher, offset, quiet=True)
+                except TransferError as error:
+                    if not error.retryable or recoveries >= MAX_RECOVERIES:
+                        raise
+                    recoveries += 1
+                    await asyncio.sleep(backoff_delay(recoveries, base=0.1, cap=1.0))
+                    offset = await self._resync(url, source, hasher, offset)
+                    continue
+                status = response.status_code
+                if status == 204:
+                    new_offset = _int_header(response, "Upload-Offset")
+                    if new_offset is None:
+                        new_offset = (await self.head(url)).offset
+                    if new_offset > offset:
+                        recoveries = 0
+                        checksum_failures = 0
+                    elif prepared.size > 0:  # accepted, yet nothing stored: do not spin
+                        recoveries += 1
+                        if recoveries > MAX_RECOVERIES:
+                            raise TransferError(
+                                ErrorKind.TRANSIENT,
+                                "The server keeps accepting data without storing it.",
+                                status=status,
+                            )
+                    sizer.record(new_offset - offset, time.monotonic() - started)
+                    if prepared.declare is not None:
+                        declared = prepared.declare
+                    if hasher is not None:
+                        if new_offset == end and after is not None:
+                            hasher.adopt(after)
+                        else:
+                            await asyncio.to_thread(hasher.rollback, new_offset, source)
+                            hasher.checkpoint()
+                    offset = new_offset
+                    on_progress(offset)
+                    continue
+                if status == 460:
+                    checksum_failures += 1
+                    if checksum_failures > MAX_CHECKSUM_RETRIES:
+                        error = classify_response(response)
+                        error.message = (
+                            "The server kept receiving damaged data "
+                            f"(checksum mismatch {checksum_failures} times). {error.message}"
+                        )
+                        raise error
+                    offset = await self._resync(url, source, hasher, offset)
+                    continue
+                error = classify_response(response)
+                if status in (409, 423) and recoveries < MAX_RECOVERIES:
+                    recoveries += 1
+                    await asyncio.sleep(backoff_delay(recoveries, base=0.1, cap=1.0))
+                    offset = await self._resync(url, source, hasher, offset)
+                    continue
+                raise error
+        except BaseException:
+            # Leave the hash at the server's offset as last known, so the next call (after
+            # the engine's HEAD) re-reads at most one chunk.
+            if hasher is not None and hasher.offset != offset:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(hasher.rollback, offset, source)
+            raise
+        finally:
+            if ahead is not None:  # its thread reads ``fd``: let it finish before closing
+                with contextlib.suppress(BaseException):
+                    await ahead
+            os.close(fd)
+
+    async def _plan_chunk(
+        self,
+        fd: int,
+        offset: int,
+        declared: int | None,
+        chunk: int,
+        more_coming: Callable[[], bool] | None,
+        cancel: asyncio.Event | None,
+    ) -> tuple[int | None, int | None]:
+        """(bytes to send, Upload-Length to declare with them or None)."""
+        if declared is not None:
+            return min(chunk, declared - offset), None
+        while True:
+            available = os.fstat(fd).st_size - offset
+            if available >= chunk:
+                return chunk, None
+            if more_coming is None or not more_coming():
+                # Size again: the writer may have appended between the look and the flag.
+                available = os.fstat(fd).st_size - offset
+                if available > chunk:
+                    return chunk, None
+                return max(0, available), offset + max(0, available)
+            if cancel is not None and cancel.is_set():
+                return None, None
+            await asyncio.sleep(GROWTH_POLL)
+
+    async def _patch(
+        self,
+        url: str,
+        fd: int,
+        prepared: _Prepared,
+        feed: HashState | None,
+        on_progress: ProgressCallback,
+        limiter: RateLimiter | None,
+        cancel: asyncio.Event | None,
+    ) -> httpx.Response:
+        headers = {
+            **self._headers,
+            "Upload-Offset": str(prepared.offset),
+            "Content-Type": OFFSET_CONTENT_TYPE,
+            "Content-Length": str(prepared.size),
+        }
+        if prepared.declare is not None:
+            headers["Upload-Length"] = str(prepared.declare)
+        if prepared.checksum is not None:
+            headers["Upload-Checksum"] = prepared.checksum
+        body = self._body(fd, prepared.offset, prepared.size, feed, on_progress, limiter, cancel)
+        try:
+            return await self._send_unless_cancelled(url, headers, body, cancel)
+        finally:
+            await body.aclose()  # its read-ahead must finish before ``fd`` can be closed
+
+    async def _send_unless_cancelled(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: AsyncIterator[bytes],
+        cancel: asyncio.Event | None,
+    ) -> httpx.Response:
+        """The PATCH, abandoned at once when ``cancel`` is set.
+
+        The body generator notices a pause between pieces, but a stalled server can keep
+        one socket write waiting until the timeout; a pause must not wait for that.
+        """
+        if cancel is None:
+            return await self._send("PATCH", url, headers, body)
+        sending = asyncio.ensure_future(self._send("PATCH", url, headers, body))
+        waiting = asyncio.ensure_future(cancel.wait())
+        try:
+            await asyncio.wait({sending, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+            if not sending.done():
+                sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sending
+        if sending.cancelled():
+            raise _Cancelled()
+        return sending.result()
+
+    async def _resync(
+        self,
+        url: str,
+        source: Path,
+        hasher: HashState | None,
+        fallback: int,
+        *,
+        quiet: bool = False,
+    ) -> int:
+        """Ask the server for its offset and bring the hash there."""
+        try:
+            offset = (await self.head(url)).offset
+        except TransferError:
+            if not quiet:
+                raise
+            offset = fallback
+        if hasher is not None and hasher.offset != offset:
+            await asyncio.to_thread(hasher.rollback, offset, source)
+        return offset

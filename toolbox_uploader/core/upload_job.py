@@ -1,0 +1,387 @@
+"""One attempt at sending one queued file: resume or create, send, verify.
+
+The job talks to the transfer layer (``TusClient``, ``ToolboxApi``) and reports through
+callbacks; it never changes item states itself — the engine does that from the outcome
+or the ``TransferError`` raised. That keeps every state change in one place.
+
+Resuming is safe against edited files: the store keeps a fingerprint (sha256 of the
+first N bytes that were read for sending); before continuing an upload the same prefix
+is hashed again, and any difference (or a different size or mtime) starts the file over
+instead of splicing new bytes onto old ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import mimetypes
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from toolbox_uploader.core import pipeline
+from toolbox_uploader.core.hashing import HashState
+from toolbox_uploader.core.rate_limit import RateLimiter
+from toolbox_uploader.core.session_store import (
+    ItemRecord,
+    rebase_upload_url,
+    relative_upload_path,
+)
+from toolbox_uploader.core.strategy import ChunkSizer, Strategy, choose_strategy
+from toolbox_uploader.core.toolbox_api import ToolboxApi, upload_id
+from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError
+from toolbox_uploader.core.tus_client import TusClient
+
+log = logging.getLogger(__name__)
+
+TUS_PATH = "/api/v1/storage/tus/"
+WATCH_INTERVAL = 0.5
+MIN_CHUNK = 1024 * 1024  # how often the source is checked for edits during an upload
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where uploads go. ``server_key`` names the server in the store across runs."""
+
+    server_key: str
+    endpoint: str
+    server_url: str | None
+    token: str | None
+
+    @classmethod
+    def build(cls, server_url: str | None, tus_endpoint: str | None, token: str | None,
+              server_key: str | None) -> Target:
+        if tus_endpoint:
+            endpoint = tus_endpoint if tus_endpoint.endswith("/") else tus_endpoint + "/"
+            key = server_key or endpoint
+            return cls(key, endpoint, None, token)
+        if server_url:
+            base = server_url.rstrip("/")
+            return cls(server_key or base, base + TUS_PATH, base, token)
+        return cls(server_key or "", "", None, token)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.endpoint)
+
+
+class Connection:
+    """The keep-alive HTTP client, tus client and bandwidth limiter shared by all jobs."""
+
+    def __init__(self, target: Target, bandwidth_limit: int | None, *,
+                 max_chunk_size: int | None = None) -> None:
+        self.target = target
+        self.max_chunk_size = max_chunk_size
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
+        self.tus = TusClient(target.endpoint or "http://invalid.invalid/", token=target.token,
+                             client=self.http)
+        self.limiter = RateLimiter(bandwidth_limit) if bandwidth_limit else None
+        self.api = (ToolboxApi(target.server_url, target.token, client=self.http)
+                    if target.server_url else None)
+        self._tus_available: bool | None = None
+
+    async def aclose(self) -> None:
+        await self.tus.aclose()
+        await self.http.aclose()
+
+    async def terminate(self, url: str) -> None:
+        await self.tus.terminate(url)
+
+    def chunk_sizer(self) -> ChunkSizer:
+        if self.max_chunk_size is None:
+            return ChunkSizer()
+        cap = max(MIN_CHUNK, self.max_chunk_size)
+        return ChunkSizer(initial=min(cap, 8 * MIN_CHUNK), minimum=MIN_CHUNK, maximum=cap)
+
+    async def uses_tus(self) -> bool:
+        """A toolbox server without tus gets small files by ``POST /api/v1/files/upload``."""
+        if self.api is None:
+            return True
+        if self._tus_available is None:
+            self._tus_available = await self.api.tus_available()
+        return self._tus_available
+
+    def file_url(self, upload_url: str) -> str | None:
+        if not self.target.server_url:
+            return upload_url
+        return f"{self.target.server_url}/api/v1/files/{upload_id(upload_url)}"
+
+
+class FingerprintedHash(HashState):
+    """``HashState`` whose last checkpoint can be read while a worker thread feeds it.
+
+    The checkpoint (offset, digest) pair is only replaced between requests, so it is a
+    consistent fingerprint of the prefix even mid-chunk, unlike the live state.
+    """
+
+    def fingerprint(self) -> tuple[int, str] | None:
+        checkpoint, offset = self._checkpoint, self._checkpoint_offset
+        if offset <= 0:
+            return None
+        return offset, checkpoint.copy().hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    sha256: str
+    file_url: str | None
+    upload_url: str | None = None
+    upload_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyUploaded:
+    sha256: str
+    file_url: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceChanged:
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    why: str  # "pause", "cancel" or "stop"
+
+
+Outcome = Uploaded | AlreadyUploaded | SourceChanged | Stopped
+
+_CHANGE_MESSAGES = {
+    "missing": "The file was moved or deleted.",
+    "size": "The file changed size since it was added; it is sent again from the start.",
+    "mtime": "The file was edited since it was added; it is sent again from the start.",
+    "content": "The file's content changed since part of it was sent; "
+               "it is sent again from the start.",
+    "length": "The server holds an upload of a different length; it is sent again.",
+    "optimized": "The optimized copy is gone; the picture is prepared again.",
+    "during": "The file was edited while it was being sent; it is sent again from the start.",
+}
+
+
+class UploadJob:
+    def __init__(
+        self,
+        record: ItemRecord,
+        connection: Connection,
+        *,
+        on_progress: Callable[[int], None],
+        on_url: Callable[[str, str | None], object],
+        on_offset: Callable[[int], object],
+        find_twin: Callable[[str], ItemRecord | None],
+        has_twin_candidates: Callable[[int], bool],
+    ) -> None:
+        self.record = record
+        self.connection = connection
+        self._on_progress = on_progress
+        self._on_url = on_url
+        self._on_offset = on_offset
+        self._find_twin = find_twin
+        self._has_twin_candidates = has_twin_candidates
+        self.cancel_event = asyncio.Event()
+        self.stop_reason: str | None = None
+        self.upload_url: str | None = None
+        self.hasher: FingerprintedHash | None = None
+        self._edited: str | None = None
+
+    def stop(self, why: str) -> None:
+        """Pause/cancel/stop: the request in flight is cut at the next piece."""
+        if self.stop_reason is None:
+            self.stop_reason = why
+        self.cancel_event.set()
+
+    def fingerprint(self) -> tuple[int, str] | None:
+        return self.hasher.fingerprint() if self.hasher is not None else None
+
+    async def _blocking(self, fn: Callable[..., object], *args: object) -> object:
+        """Hashing for resumes: on the loop's own executor, never queued behind validation."""
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+    async def run(self, on_verifying: Callable[[], object]) -> Outcome:
+        record = self.record
+        target = self.connection.target
+        if not target.configured:
+            raise TransferError(ErrorKind.FATAL, "No server is set; choose one in the settings.")
+        changed = pipeline.source_changed(record)  # two stat() calls: not worth a thread hop
+        if changed:
+            return SourceChanged(_CHANGE_MESSAGES.get(str(changed), str(changed)))
+        source = Path(record.upload_source)
+        size = record.upload_size
+        if size is None:
+            size = source.stat().st_size
+        tus = self.connection.tus
+
+        # A big file whose hash is unknown: hash it first only if the server may have it.
+        # (Small files were hashed and compared when they were validated.)
+        sha256 = record.sha256
+        if sha256 is None and not record.upload_path and self._has_twin_candidates(size):
+            sha256 = str(await self._blocking(pipeline.sha256_file, source))
+            twin = self._find_twin(sha256)
+            if twin is not None:
+                return AlreadyUploaded(sha256, twin.file_url,
+                                       f"{record.relative_path} is already on the server; "
+                                       "not sent again.")
+
+        if not await self.connection.uses_tus():
+            return await self._direct(source, size, sha256, on_verifying)
+
+        url: str | None = None
+        offset = 0
+        if record.upload_path or record.upload_url:
+            url = (rebase_upload_url(target.endpoint, record.upload_path)
+                   if record.upload_path else record.upload_url)
+            assert url is not None
+            self.upload_url = url
+            try:
+                status = await tus.head(url)  # the server's offset is the truth
+            except TransferError as error:
+                finished = await self._finished_earlier(error, url, source, size)
+                if finished is None:
+                    raise
+                return finished
+            if status.length is not None and status.length != size:
+                return SourceChanged(_CHANGE_MESSAGES["length"])
+            offset = status.offset
+            self._on_offset(offset)
+            self.hasher = await self._resume_hash(source, offset)
+            if self.hasher is None:
+                return SourceChanged(_CHANGE_MESSAGES["content"])
+        else:
+            self.hasher = FingerprintedHash()
+
+        # Small files go in one request; the check before verifying covers them.
+        watcher = (asyncio.create_task(self._watch_source())
+                   if choose_strategy(size) is not Strategy.DIRECT else None)
+        try:
+            if url is None:
+                metadata = self._metadata(sha256)
+                strategy = choose_strategy(size)
+                first = size if strategy is Strategy.DIRECT else 0
+                url, offset = await tus.create(
+                    length=size, metadata=metadata, source=source if first else None,
+                    upload_bytes=first, hasher=self.hasher if first else None,
+                    on_progress=self._on_progress)
+                self.upload_url = url
+                if offset < size:  # bytes still to send: the URL must survive a crash now
+                    self._on_url(url, relative_upload_path(target.endpoint, url))
+                if first and offset < size:
+                    # The server did not take the body with the creation: finish by PATCH.
+                    self.hasher = await self._resume_hash(source, offset) or FingerprintedHash()
+            if offset < size:
+                offset = await tus.upload_file(
+                    url, source, offset=offset, length=size, hasher=self.hasher,
+                    on_progress=self._on_progress, chunk_sizer=self.connection.chunk_sizer(),
+                    cancel=self.cancel_event, limiter=self.connection.limiter)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+        if self._edited:
+            return SourceChanged(_CHANGE_MESSAGES["during"])
+        if self.stop_reason is not None and offset < size:
+            return Stopped(self.stop_reason)
+        if offset < size:
+            raise TransferError(ErrorKind.TRANSIENT, "The upload stopped before the end.")
+        # The whole file went through: check it end to end. A file sent whole with its
+        # sha256 was checked by the server as it completed; there is nothing left to verify.
+        if not (sha256 is not None and choose_strategy(size) is Strategy.DIRECT):
+            on_verifying()
+        if pipeline.source_changed(record):
+            return SourceChanged(_CHANGE_MESSAGES["during"])
+        digest = self.hasher.hexdigest() if self.hasher.offset == size else None
+        if digest is None:  # resumed after a complete upload: hash what was sent
+            digest = str(await self._blocking(pipeline.sha256_file, source))
+        if sha256 is not None and digest != sha256:
+            return SourceChanged(_CHANGE_MESSAGES["during"])
+        api = self.connection.api
+        if sha256 is None and api is not None:  # the server could not check an unsent hash
+            await api.verify(upload_id(url), sha256=digest, size=size)
+        return Uploaded(digest, self.connection.file_url(url), url,
+                        relative_upload_path(target.endpoint, url))
+
+    async def _finished_earlier(self, error: TransferError, url: str, source: Path,
+                                size: int) -> Uploaded | None:
+        """After a crash between the last byte and ``done``, a toolbox server has already
+        turned the upload into a file (HEAD says gone): recognise it instead of re-sending."""
+        api = self.connection.api
+        if error.kind is not ErrorKind.RESTART or api is None:
+            return None
+        try:
+            stored = await api.get_file(upload_id(url))
+        except TransferError:
+            return None
+        if stored.get("size") != size:
+            return None
+        digest = str(await self._blocking(pipeline.sha256_file, source))
+        if str(stored.get("sha256", "")).lower() != digest:
+            return None
+        self._on_progress(size)
+        return Uploaded(digest, self.connection.file_url(url))
+
+    async def _direct(self, source: Path, size: int, sha256: str | None,
+                      on_verifying: Callable[[], object]) -> Outcome:
+        """One multipart request to a toolbox server that has no tus endpoint."""
+        api = self.connection.api
+        assert api is not None
+        if choose_strategy(size) is not Strategy.DIRECT:
+            raise TransferError(ErrorKind.FATAL, "This server takes only small files "
+                                "(it does not offer resumable uploads).")
+        digest = sha256 or str(await self._blocking(pipeline.sha256_file, source))
+        record = await api.direct_upload(
+            source, filename=self.record.display_name, relative_path=self.record.relative_path,
+            category=self.record.category, sha256=digest)
+        self._on_progress(size)
+        on_verifying()
+        file_id = str(record.get("id") or "")
+        if str(record.get("sha256", digest)).lower() != digest:
+            raise TransferError(ErrorKind.RESTART, "The server's copy does not match the file.",
+                                code="sha256_mismatch")
+        base = self.connection.target.server_url
+        return Uploaded(digest, f"{base}/api/v1/files/{file_id}" if file_id else None)
+
+    def _metadata(self, sha256: str | None) -> dict[str, str]:
+        record = self.record
+        filetype = record.mime_type or mimetypes.guess_type(record.display_name)[0] or ""
+        metadata = {
+            "filename": record.display_name,
+            "relativePath": record.relative_path,
+            "category": record.category,
+        }
+        if filetype:
+            metadata["filetype"] = filetype
+        if sha256:
+            metadata["sha256"] = sha256
+        return metadata
+
+    async def _resume_hash(self, source: Path, offset: int) -> FingerprintedHash | None:
+        """The hash state at the server's offset, or ``None`` if the sent prefix changed."""
+        record = self.record
+        saved_at, saved = record.prefix_offset, record.prefix_sha256
+        if saved and 0 < saved_at <= os.stat(source).st_size:
+            state = await self._blocking(FingerprintedHash.from_prefix, source, saved_at)
+            assert isinstance(state, FingerprintedHash)
+            if state.prefix_digest() != saved:
+                return None
+            if offset >= saved_at:
+                await self._blocking(state.rollback, offset, source)
+                state.checkpoint()
+                return state
+        state = await self._blocking(FingerprintedHash.from_prefix, source, offset)
+        assert isinstance(state, FingerprintedHash)
+        return state
+
+    async def _watch_source(self) -> None:
+        """Notice an edit while the bytes are going out, and cut the upload short."""
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            changed = pipeline.source_changed(self.record)
+            if changed:
+                self._edited = str(changed)
+                self.cancel_event.set()
+                return

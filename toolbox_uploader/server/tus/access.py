@@ -1,0 +1,94 @@
+"""What every tus handler needs: the upload's URL, looking it up, size limits, replies.
+
+Lookups are per account: another account's upload is "not found" (404), never 403,
+so that nobody learns which ids exist.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from toolbox_uploader.server import keys
+from toolbox_uploader.server.accounts import Account
+from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.storage import ID_PATTERN
+from toolbox_uploader.server.tus.complete import upload_store
+from toolbox_uploader.server.tus.headers import TUS_VERSION, http_date
+from toolbox_uploader.server.tus.store import EXPIRED, FAILED, RECEIVING, Upload
+
+TUS_PREFIX = "/api/v1/storage/tus"
+
+
+def upload_url(request: web.Request, upload_id: str) -> str:
+    """Absolute URL of an upload as the client reached us; a path if its Host is odd."""
+    path = f"{TUS_PREFIX}/{upload_id}"
+    try:
+        return str(request.url.with_path(path).with_query(None))
+    except (ValueError, TypeError):
+        return path
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "upload_not_found", "There is no such upload.")
+
+
+def path_id(request: web.Request) -> str:
+    upload_id = request.match_info.get("upload_id", "")
+    if not ID_PATTERN.match(upload_id):
+        raise not_found()
+    return upload_id
+
+
+def load_upload(request: web.Request, account: Account, upload_id: str) -> Upload:
+    """This account's upload, or 404; a failed or expired one is 410 with the reason."""
+    upload = upload_store(request.app).get(account.id, upload_id)
+    if upload is None:
+        raise not_found()
+    if upload.status == FAILED:
+        failure = upload.failure or {}
+        raise ApiError(
+            410, str(failure.get("error", "upload_failed")),
+            f"This upload failed: {failure.get('message', 'no reason recorded')}",
+        )
+    if upload.status == EXPIRED or upload.expired():
+        raise ApiError(410, "upload_expired", "This upload expired before it was finished.")
+    return upload
+
+
+def content_type(request: web.Request) -> str:
+    return request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+
+def check_size(request: web.Request, account: Account, length: int, category_max: int | None,
+                reserve: bool) -> None:
+    """413 when a declared length is over Tus-Max-Size, the category limit or the quota."""
+    max_size = request.app[keys.CONFIG].max_size
+    if length > max_size:
+        raise ApiError(
+            413, "too_large", f"Uploads are limited to {max_size} bytes (Tus-Max-Size).",
+            {"Tus-Max-Size": str(max_size)},
+        )
+    if category_max is not None and length > category_max:
+        raise ApiError(
+            413, "too_large", f"This category accepts files up to {category_max} bytes."
+        )
+    if reserve:
+        usage = request.app[keys.ACCOUNTS].usage(account)
+        if usage.available is not None and length > usage.available:
+            raise ApiError(
+                413, "quota_exceeded",
+                f"The upload needs {length} bytes but only {usage.available} are left"
+                " in the quota.",
+            )
+
+
+def reply(status: int, headers: dict[str, str] | None = None) -> web.Response:
+    """A tus response: every one but OPTIONS carries ``Tus-Resumable``."""
+    return web.Response(status=status, headers={**(headers or {}), "Tus-Resumable": TUS_VERSION})
+
+
+def progress_headers(upload: Upload) -> dict[str, str]:
+    headers = {"Upload-Offset": str(upload.offset)}
+    if upload.status == RECEIVING and upload.expires_at is not None:
+        headers["Upload-Expires"] = http_date(upload.expires_at)
+    return headers

@@ -1,0 +1,125 @@
+"""Turning a fully received upload into a stored file, or recording why it failed.
+
+A single upload completes when its offset reaches its length. A final upload
+(concatenation) completes when all its partial uploads have: their bytes are streamed
+into the final part file (see ``concat.assemble``) and it then completes like a single
+upload. ``finalize`` does the checks, the atomic move and the ``files`` row.
+
+A failed upload keeps its row with status ``failed`` and the JSON error, so that a
+later HEAD or PATCH answers 410 Gone and a PATCH repeats the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from toolbox_uploader.server import keys
+from toolbox_uploader.server.accounts import Account
+from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.finalize import IncomingFile, finalize
+from toolbox_uploader.server.tus.concat import assemble
+from toolbox_uploader.server.tus.facts import file_facts
+from toolbox_uploader.server.tus.hashing import ensure_hasher
+from toolbox_uploader.server.tus.state import STATE
+from toolbox_uploader.server.tus.store import (
+    COMPLETED,
+    EXPIRED,
+    FAILED,
+    RECEIVING,
+    Upload,
+    UploadStore,
+)
+
+log = logging.getLogger(__name__)
+
+
+def upload_store(app: web.Application) -> UploadStore:
+    return UploadStore(app[keys.DATABASE], app[keys.CONFIG].upload_expiration)
+
+
+def mark_failed(app: web.Application, upload: Upload, error: ApiError) -> None:
+    failure = {"status": error.status, "error": error.code, "message": error.message}
+    upload_store(app).set_status(upload, FAILED, failure)
+    app[STATE].forget(upload.id)
+    app[keys.PROGRESS].publish(
+        upload.id, upload.offset, upload.length, "failed", error.message
+    )
+
+
+async def complete_upload(
+    app: web.Application, account: Account, upload: Upload, sha256: str | None = None
+) -> None:
+    """Finalize a fully received upload; raises the ``FinalizeError`` after recording it."""
+    storage = app[keys.STORAGE]
+    path = storage.upload_path(upload.id)
+    try:
+        facts = file_facts(upload.metadata)
+        if sha256 is None:
+            running = await ensure_hasher(app[STATE], upload.id, path, upload.offset)
+            sha256 = running.hasher.hexdigest()
+        incoming = IncomingFile(
+            file_id=upload.id, owner=account, path=path, filename=facts.filename,
+            relative_path=facts.relative_path, category=facts.category.name,
+            size=upload.offset, sha256=sha256, expected_size=upload.length,
+            expected_sha256=facts.sha256, title=facts.title, description=facts.description,
+            created_at=upload.created_at,
+        )
+        await finalize(app, incoming)
+    except ApiError as exc:
+        path.unlink(missing_ok=True)
+        mark_failed(app, upload, exc)
+        raise
+    except (OSError, ValueError) as exc:
+        log.exception("upload %s: completion failed", upload.id)
+        path.unlink(missing_ok=True)
+        error = ApiError(500, "completion_failed", f"The upload could not be stored: {exc}")
+        mark_failed(app, upload, error)
+        raise error from None
+    upload_store(app).set_status(upload, COMPLETED)
+    app[STATE].forget(upload.id)
+    app[keys.PROGRESS].publish(upload.id, upload.offset, upload.length, "completed")
+
+
+async def complete_final_if_ready(app: web.Application, account: Account, final: Upload) -> bool:
+    """Build and complete a final upload once all its partials are complete.
+
+    The caller holds the final upload's lock. Returns whether it was completed;
+    raises the ``ApiError`` it was marked failed with.
+    """
+    store = upload_store(app)
+    storage = app[keys.STORAGE]
+    parts = [store.get(account.id, part_id) for part_id in final.parts]
+    gone = [p for p in parts if p is None or p.status in (FAILED, EXPIRED) or p.expired()]
+    if gone:
+        error = ApiError(
+            410, "partial_upload_gone",
+            "A partial upload of this final upload expired or was removed.",
+        )
+        mark_failed(app, final, error)
+        raise error
+    ready = [p for p in parts if p is not None and p.status == RECEIVING and p.complete]
+    if len(ready) != len(parts):
+        return False
+    sources = [(storage.upload_path(p.id), int(p.length or 0)) for p in ready]
+    loop = asyncio.get_running_loop()
+    try:
+        size, sha256 = await loop.run_in_executor(
+            None, assemble, sources, storage.upload_path(final.id)
+        )
+    except OSError as exc:
+        log.exception("final upload %s: assembly failed", final.id)
+        error = ApiError(500, "concatenation_failed", f"The parts could not be joined: {exc}")
+        mark_failed(app, final, error)
+        raise error from None
+    if final.length is None:
+        store.set_length(final, size)
+    store.commit_offset(final, size)
+    for part in ready:  # their bytes now live in the final upload
+        store.delete(part.id)
+        app[STATE].forget(part.id)
+        storage.upload_path(part.id).unlink(missing_ok=True)
+    await complete_upload(app, account, final, sha256)
+    return True

@@ -1,0 +1,134 @@
+"""POST: the creation, creation-with-upload, creation-defer-length and concatenation
+extensions. Limits (Tus-Max-Size, the category's size, the quota) are checked on the
+declared length, before a byte is accepted.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from toolbox_uploader.server import keys
+from toolbox_uploader.server.accounts import Account
+from toolbox_uploader.server.auth import request_account
+from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.storage import new_id
+from toolbox_uploader.server.tus.access import (
+    TUS_PREFIX,
+    check_size,
+    content_type,
+    progress_headers,
+    reply,
+    upload_url,
+)
+from toolbox_uploader.server.tus.checksum import parse_upload_checksum
+from toolbox_uploader.server.tus.complete import complete_final_if_ready, upload_store
+from toolbox_uploader.server.tus.concat import parse_upload_concat
+from toolbox_uploader.server.tus.facts import file_facts
+from toolbox_uploader.server.tus.headers import (
+    OFFSET_CONTENT_TYPE,
+    parse_defer_length,
+    parse_metadata,
+    parse_number,
+    require_tus_resumable,
+)
+from toolbox_uploader.server.tus.state import STATE
+from toolbox_uploader.server.tus.store import (
+    FINAL,
+    PARTIAL,
+    RECEIVING,
+    SINGLE,
+    Upload,
+    create_part_file,
+)
+from toolbox_uploader.server.tus.writing import after_write, write_body
+
+
+async def create(request: web.Request) -> web.Response:
+    require_tus_resumable(request)
+    account = request_account(request)
+    concat = parse_upload_concat(request.headers.get("Upload-Concat"), TUS_PREFIX)
+    metadata = parse_metadata(request.headers.get("Upload-Metadata"))
+    length = parse_number("Upload-Length", request.headers.get("Upload-Length"))
+    defer = parse_defer_length(request.headers.get("Upload-Defer-Length"))
+    checksum = parse_upload_checksum(request.headers.get("Upload-Checksum"))
+    if concat is not None and not concat.partial:
+        return await _create_final(request, account, metadata, concat.parts, length, defer)
+    if length is None and not defer:
+        raise ApiError(
+            400, "missing_length", "Send Upload-Length, or Upload-Defer-Length: 1."
+        )
+    if length is not None and defer:
+        raise ApiError(
+            400, "invalid_header", "Upload-Length and Upload-Defer-Length exclude each other."
+        )
+    with_body = content_type(request) == OFFSET_CONTENT_TYPE
+    if not with_body and (request.content_length or 0) > 0:
+        raise ApiError(
+            415, "unsupported_media_type",
+            f"A creation request with data must use Content-Type: {OFFSET_CONTENT_TYPE}.",
+        )
+    kind = PARTIAL if concat is not None else SINGLE
+    category_max = None if kind == PARTIAL else file_facts(metadata).category.max_size
+    if length is not None:
+        check_size(request, account, length, category_max, reserve=True)
+    upload = Upload(new_id(), account.id, length, 0, metadata, kind=kind)
+    storage = request.app[keys.STORAGE]
+    create_part_file(storage.upload_path(upload.id))
+    upload_store(request.app).insert(upload)
+    location = upload_url(request, upload.id)
+    headers = {"Location": location}
+    try:
+        if with_body and (request.content_length is None or request.content_length > 0):
+            async with request.app[STATE].exclusive(upload.id):
+                await write_body(request, account, upload, checksum)
+        elif upload.length == 0:
+            async with request.app[STATE].exclusive(upload.id):
+                await after_write(request, account, upload)
+    except ApiError as exc:
+        exc.headers.setdefault("Location", location)
+        raise
+    headers.update(progress_headers(upload))
+    if not with_body:
+        headers.pop("Upload-Offset")
+    return reply(201, headers)
+
+
+async def _create_final(
+    request: web.Request,
+    account: Account,
+    metadata: dict[str, str | None],
+    parts: tuple[str, ...],
+    length: int | None,
+    defer: bool,
+) -> web.Response:
+    if length is not None or defer:
+        raise ApiError(
+            400, "invalid_header", "A final upload's length comes from its partial uploads."
+        )
+    facts = file_facts(metadata)
+    store = upload_store(request.app)
+    claimed = {p for final in store.receiving_finals() for p in final.parts}
+    total: int | None = 0
+    for part_id in parts:
+        part = store.get(account.id, part_id)
+        if part is None or part.kind != PARTIAL:
+            raise ApiError(400, "invalid_concat", f"{part_id} is not one of your partial uploads.")
+        if part.status != RECEIVING or part.expired():
+            raise ApiError(400, "invalid_concat", f"Partial upload {part_id} is no longer usable.")
+        if part_id in claimed:
+            raise ApiError(
+                400, "invalid_concat", f"Partial upload {part_id} belongs to another final upload."
+            )
+        total = None if total is None or part.length is None else total + part.length
+    if total is not None:
+        check_size(request, account, total, facts.category.max_size, reserve=False)
+    final = Upload(new_id(), account.id, total, 0, metadata, kind=FINAL, parts=list(parts))
+    store.insert(final)
+    location = upload_url(request, final.id)
+    try:
+        async with request.app[STATE].exclusive(final.id):
+            await complete_final_if_ready(request.app, account, final)
+    except ApiError as exc:
+        exc.headers.setdefault("Location", location)
+        raise
+    return reply(201, {"Location": location})

@@ -1,0 +1,163 @@
+"""The tus 1.0.0 request handlers on an upload URL: HEAD, PATCH, DELETE, OPTIONS and
+POST with X-HTTP-Method-Override (creation is in ``creation``).
+
+Order of checks in every handler: protocol version (412), then the account (401),
+then the headers (400/415), then the upload (404 when it is not this account's,
+410 when it failed or expired), then its lock (423). Ownership is checked before the
+lock so that another account cannot learn that an upload exists.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from toolbox_uploader.server import keys
+from toolbox_uploader.server.auth import request_account
+from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.tus.access import (
+    content_type,
+    load_upload,
+    not_found,
+    path_id,
+    progress_headers,
+    reply,
+    upload_url,
+)
+from toolbox_uploader.server.tus.checksum import ADVERTISED, parse_upload_checksum
+from toolbox_uploader.server.tus.complete import upload_store
+from toolbox_uploader.server.tus.headers import (
+    OFFSET_CONTENT_TYPE,
+    TUS_EXTENSIONS,
+    TUS_VERSION,
+    format_metadata,
+    http_date,
+    parse_number,
+    require_tus_resumable,
+)
+from toolbox_uploader.server.tus.state import STATE
+from toolbox_uploader.server.tus.store import COMPLETED, FINAL, PARTIAL, RECEIVING, reconcile
+from toolbox_uploader.server.tus.writing import declare_length, write_body
+
+OVERRIDABLE = ("PATCH", "DELETE", "HEAD")
+
+
+async def options(request: web.Request) -> web.Response:
+    """Discovery; no authentication so that clients (and CORS preflights) can ask."""
+    return web.Response(
+        status=204,
+        headers={
+            "Tus-Version": TUS_VERSION,
+            "Tus-Extension": ",".join(TUS_EXTENSIONS),
+            "Tus-Max-Size": str(request.app[keys.CONFIG].max_size),
+            "Tus-Checksum-Algorithm": ADVERTISED,
+        },
+    )
+
+
+
+async def patch(request: web.Request) -> web.Response:
+    require_tus_resumable(request)
+    account = request_account(request)
+    upload_id = path_id(request)
+    if content_type(request) != OFFSET_CONTENT_TYPE:
+        raise ApiError(
+            415, "unsupported_media_type", f"PATCH requires Content-Type: {OFFSET_CONTENT_TYPE}."
+        )
+    offset = parse_number("Upload-Offset", request.headers.get("Upload-Offset"))
+    if offset is None:
+        raise ApiError(400, "missing_offset", "PATCH requires Upload-Offset.")
+    new_length = parse_number("Upload-Length", request.headers.get("Upload-Length"))
+    checksum = parse_upload_checksum(request.headers.get("Upload-Checksum"))
+    load_upload(request, account, upload_id)  # 404/410 before anyone learns about the lock
+    async with request.app[STATE].exclusive(upload_id):
+        upload = load_upload(request, account, upload_id)
+        if upload.kind == FINAL:
+            raise ApiError(403, "final_upload", "A final upload cannot be written to.")
+        if upload.status == RECEIVING:
+            reconcile(upload_store(request.app), upload, request.app[keys.STORAGE].upload_path(
+                upload.id))
+        if offset != upload.offset:
+            raise ApiError(
+                409, "offset_mismatch",
+                f"Upload-Offset is {offset} but the upload is at {upload.offset}.",
+                {"Upload-Offset": str(upload.offset)},
+            )
+        if new_length is not None:
+            declare_length(request, account, upload, new_length)
+        if upload.status == COMPLETED:
+            if request.content_length:
+                raise ApiError(400, "upload_complete", "This upload is already complete.")
+        else:
+            await write_body(request, account, upload, checksum)
+    return reply(204, progress_headers(upload))
+
+
+
+async def head(request: web.Request) -> web.Response:
+    """The committed offset and what the upload was created with.
+
+    A failed upload answers 410 Gone (HEAD cannot carry the JSON reason; a PATCH gets
+    it); an expired one 410; a terminated or unknown one 404.
+    """
+    require_tus_resumable(request)
+    account = request_account(request)
+    upload = load_upload(request, account, path_id(request))
+    headers = {"Cache-Control": "no-store"}
+    finished_final = upload.kind == FINAL and upload.status == COMPLETED
+    if upload.kind != FINAL or finished_final:
+        headers["Upload-Offset"] = str(upload.offset)
+    if upload.length is not None:
+        headers["Upload-Length"] = str(upload.length)
+    elif upload.kind != FINAL:
+        headers["Upload-Defer-Length"] = "1"
+    if upload.metadata:
+        headers["Upload-Metadata"] = format_metadata(upload.metadata)
+    if upload.kind == PARTIAL:
+        headers["Upload-Concat"] = "partial"
+    elif upload.kind == FINAL:
+        urls = " ".join(upload_url(request, p) for p in upload.parts)
+        headers["Upload-Concat"] = f"final;{urls}"
+    if upload.status == RECEIVING and upload.expires_at is not None:
+        headers["Upload-Expires"] = http_date(upload.expires_at)
+    return reply(200, headers)
+
+
+
+async def delete(request: web.Request) -> web.Response:
+    """Terminate an upload: its bytes and row go; later requests get 404.
+
+    A completed upload only loses its tus record: the stored file is managed through
+    ``DELETE /api/v1/files/{id}``.
+    """
+    require_tus_resumable(request)
+    account = request_account(request)
+    upload_id = path_id(request)
+    store = upload_store(request.app)
+    if store.get(account.id, upload_id) is None:
+        raise not_found()
+    async with request.app[STATE].exclusive(upload_id):
+        upload = store.get(account.id, upload_id)
+        if upload is None:
+            raise not_found()
+        store.delete(upload.id)
+        request.app[STATE].forget(upload.id)
+        if upload.status != COMPLETED:
+            request.app[keys.STORAGE].upload_path(upload.id).unlink(missing_ok=True)
+            request.app[keys.PROGRESS].publish(
+                upload.id, upload.offset, upload.length, "terminated"
+            )
+    return reply(204)
+
+
+
+async def override(request: web.Request) -> web.StreamResponse:
+    """POST with ``X-HTTP-Method-Override`` for clients that cannot send PATCH/DELETE."""
+    method = request.headers.get("X-HTTP-Method-Override", "").strip().upper()
+    if method not in OVERRIDABLE:
+        raise ApiError(
+            405, "method_not_allowed",
+            "POST on an upload needs X-HTTP-Method-Override: PATCH, DELETE or HEAD.",
+            {"Allow": "HEAD, PATCH, DELETE, OPTIONS"},
+        )
+    handler = {"PATCH": patch, "DELETE": delete, "HEAD": head}[method]
+    return await handler(request)

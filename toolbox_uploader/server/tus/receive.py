@@ -1,0 +1,286 @@
+"""Stream one request body into an upload's part file.
+
+The body is read from ``request.content`` in whatever pieces arrive and gathered into
+buffers of about 1 MiB. Each buffer goes to two single-thread workers of this upload:
+one writes it with ``os.pwritev`` (no copy), the other feeds the hashers (``hashlib``
+drops the GIL for large updates); one thread each keeps the hashing in order. The loop
+keeps reading while up to ``MAX_IN_FLIGHT`` bytes are being written, so network, disk
+and hashing overlap and the event loop never blocks on bytes; memory stays bounded.
+
+The committed offset moves every ``COMMIT_BYTES`` or ``COMMIT_SECONDS`` and at the end,
+so a body cut off midway keeps what arrived. With ``Upload-Checksum`` nothing is
+committed until the whole body has verified; otherwise it is cut back to where it began.
+
+There is no fsync per PATCH: it halved the throughput of a 1 GiB PATCH here. Committed
+bytes are in the kernel, so they survive the server process dying; after a power cut
+``store.reconcile`` moves the offset back to what the part file really holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from toolbox_uploader.server import keys
+from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.tus.checksum import ChunkChecksum
+from toolbox_uploader.server.tus.state import RunningHash
+from toolbox_uploader.server.tus.store import Upload, UploadStore
+
+log = logging.getLogger(__name__)
+
+FLUSH_BYTES = 1024 * 1024
+MAX_IN_FLIGHT = 4 * 1024 * 1024  # handed to the workers, not yet known to be written
+MAX_PIECES = 512  # stays below IOV_MAX (1024) for one pwritev
+COMMIT_BYTES = 8 * 1024 * 1024
+COMMIT_SECONDS = 1.0
+DEFAULT_IDLE_TIMEOUT = 60.0
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How a body ended: fully read, cut off by the client, or over the size limit."""
+
+    received_all: bool
+    too_large: bool = False
+    shutting_down: bool = False
+    cut_reason: str = ""
+
+
+class _Writer:
+    """Writes buffers at known positions and feeds hashers, in two ordered worker threads.
+
+    Writing and hashing run concurrently on the same immutable pieces, so a buffer costs
+    max(write, hash) instead of their sum.
+    """
+
+    def __init__(self, fd: int, running: RunningHash, checksum: ChunkChecksum | None) -> None:
+        self.fd = fd
+        self.running = running
+        self.checksum = checksum
+        self.broken = False  # a job failed: the hasher may have seen unwritten bytes
+        self._writes = ThreadPoolExecutor(1, thread_name_prefix="tus-write")
+        self._hashes = ThreadPoolExecutor(1, thread_name_prefix="tus-hash")
+
+    def write(self, pieces: list[bytes], position: int) -> int:
+        total = sum(len(p) for p in pieces)
+        done = os.pwritev(self.fd, pieces, position)
+        if done < total:  # short write: finish the rest the slow way
+            rest = memoryview(b"".join(pieces))[done:]
+            while rest:
+                n = os.pwrite(self.fd, rest, position + done)
+                done += n
+                rest = rest[n:]
+        return total
+
+    def hash(self, pieces: list[bytes]) -> None:
+        for piece in pieces:
+            self.running.hasher.update(piece)
+            if self.checksum is not None:
+                self.checksum.hasher.update(piece)
+        self.running.offset += sum(len(p) for p in pieces)
+
+    def submit(self, pieces: list[bytes], position: int) -> asyncio.Future[int]:
+        loop = asyncio.get_running_loop()
+        writing = loop.run_in_executor(self._writes, self.write, pieces, position)
+        hashing = loop.run_in_executor(self._hashes, self.hash, pieces)
+
+        async def both() -> int:
+            results = await asyncio.gather(writing, hashing, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    self.broken = True
+                    raise result
+            return int(results[0])  # type: ignore[arg-type]
+
+        return asyncio.ensure_future(both())
+
+    def close(self) -> None:
+        """Let the worker threads end (called when no job is pending)."""
+        self._writes.shutdown(wait=False)
+        self._hashes.shutdown(wait=False)
+
+
+async def _settle(future: Awaitable[int]) -> tuple[int | None, BaseException | None, bool]:
+    """Wait for a worker job even if this task is being cancelled.
+
+    Returns (bytes written or None, job error, whether a cancellation arrived).
+    """
+    cancelled = False
+    task = asyncio.ensure_future(future)
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True  # keep waiting: the thread is writing into our file
+        except Exception:  # read from the task below
+            pass
+    try:
+        return task.result(), None, cancelled
+    except asyncio.CancelledError as exc:
+        return None, exc, True
+    except Exception as exc:
+        return None, exc, cancelled
+
+
+async def receive_body(
+    request: web.Request,
+    store: UploadStore,
+    upload: Upload,
+    path: Path,
+    running: RunningHash,
+    limit: int,
+    checksum: ChunkChecksum | None,
+) -> Outcome:
+    """Append the body at ``upload.offset``; commit what verified and is on disk.
+
+    ``limit`` is the largest offset the upload may reach. Raises ``ApiError`` for a
+    disk failure or a checksum mismatch (460, offset unchanged). Cancellation (server
+    shutdown) commits what is on disk first and then propagates.
+    """
+    app = request.app
+    progress = app[keys.PROGRESS]
+    idle = float(app[keys.CONFIG].options.get("tus_idle_timeout", DEFAULT_IDLE_TIMEOUT))
+    start = upload.offset
+    saved_hasher = running.hasher.copy() if checksum is not None else None
+    fd = os.open(path, os.O_WRONLY)
+    writer = _Writer(fd, running, checksum)
+    written = queued = start  # on disk / handed to the workers
+    pieces: list[bytes] = []
+    buffered = 0
+    in_flight: deque[asyncio.Future[int]] = deque()
+    last_commit = time.monotonic()
+    outcome = Outcome(received_all=False)
+    failure: BaseException | None = None
+    cancelled = False
+
+    async def settle_oldest() -> None:
+        nonlocal written, failure, cancelled
+        done, error, was_cancelled = await _settle(in_flight.popleft())
+        cancelled = cancelled or was_cancelled
+        if error is not None:
+            failure = failure or error
+        elif done is not None and failure is None:  # no gaps: later bytes wait for earlier
+            written += done
+            progress.publish(upload.id, written, upload.length, "uploading")
+
+    async def settle_all() -> None:
+        while in_flight:
+            await settle_oldest()
+
+    def maybe_commit(force: bool = False) -> None:
+        nonlocal last_commit
+        if checksum is not None or written == upload.offset:
+            return
+        now = time.monotonic()
+        if (force or written - upload.offset >= COMMIT_BYTES
+                or now - last_commit >= COMMIT_SECONDS):
+            store.commit_offset(upload, written)
+            last_commit = now
+
+    async def flush() -> bool:
+        """Hand the gathered pieces to the workers; False when writing must stop."""
+        nonlocal queued, pieces, buffered
+        if pieces and failure is None and not cancelled:
+            in_flight.append(writer.submit(pieces, queued))
+            queued += buffered
+            pieces, buffered = [], 0
+        while in_flight and (queued - written > MAX_IN_FLIGHT or in_flight[0].done()):
+            await settle_oldest()
+        maybe_commit()
+        return failure is None and not cancelled
+
+    try:
+        idle_since = time.monotonic()
+        while True:
+            try:
+                async with asyncio.timeout(COMMIT_SECONDS):
+                    # readchunk hands over aiohttp's buffers as they are; readany joins
+                    # them, one more copy of every byte.
+                    chunk, boundary = await request.content.readchunk()
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                # aiohttp's graceful shutdown cancels the request body, not the task.
+                outcome.shutting_down = True
+                outcome.cut_reason = "the server is shutting down"
+                break
+            except TimeoutError:
+                # The client is slow or stalled: make what arrived durable and visible.
+                if time.monotonic() - idle_since >= idle:
+                    outcome.cut_reason = f"no data for {idle:g} s"
+                    break
+                if not await flush():
+                    break
+                await settle_all()
+                maybe_commit(force=True)
+                if failure is not None or cancelled:
+                    break
+                continue
+            except Exception as exc:  # the client went away or sent a broken body
+                outcome.cut_reason = str(exc) or type(exc).__name__
+                break
+            idle_since = time.monotonic()
+            if not chunk:
+                if boundary:  # the end of one HTTP chunk, not of the body
+                    continue
+                outcome.received_all = True
+                break
+            if queued + buffered + len(chunk) > limit:
+                outcome.too_large = True
+                break
+            pieces.append(chunk)
+            buffered += len(chunk)
+            if (buffered >= FLUSH_BYTES or len(pieces) >= MAX_PIECES) and not await flush():
+                break
+        if pieces and failure is None and not cancelled:
+            await flush()
+    except asyncio.CancelledError:
+        cancelled = True
+    finally:
+        await settle_all()
+        writer.close()
+        if writer.broken:
+            running.offset = -1  # rebuilt from the part file by the next request
+        verified = (
+            checksum is not None and outcome.received_all and failure is None
+            and not cancelled and not outcome.too_large and checksum.matches()
+        )
+        keep = written if checksum is None else (written if verified else start)
+        if keep != written or failure is not None:
+            # Bytes after ``keep`` are unverified or of unknown state: cut them off.
+            try:
+                os.ftruncate(fd, keep)
+            except OSError:
+                log.exception("upload %s: could not truncate the part file", upload.id)
+        if keep != written and saved_hasher is not None:
+            running.hasher, running.offset = saved_hasher, start
+        os.close(fd)
+        if keep != upload.offset:
+            store.commit_offset(upload, keep)
+        progress.publish(upload.id, keep, upload.length, "uploading")
+    if cancelled:
+        raise asyncio.CancelledError
+    if failure is not None:
+        if isinstance(failure, OSError) and failure.errno == errno.ENOSPC:
+            raise ApiError(507, "disk_full", "The server's disk is full; try again later.")
+        log.error("upload %s: write failed: %s", upload.id, failure)
+        raise ApiError(500, "write_failed", "The server could not write the upload.")
+    if checksum is not None and outcome.received_all and not outcome.too_large and not verified:
+        raise ApiError(
+            460, "checksum_mismatch",
+            f"The {checksum.algorithm} checksum of the data does not match Upload-Checksum;"
+            " nothing was kept.",
+        )
+    return outcome

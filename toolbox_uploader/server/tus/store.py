@@ -1,0 +1,181 @@
+"""Rows of tus uploads (the ``uploads`` table) and their part files on disk.
+
+The ``offset`` column is the truth that HEAD reports: it only ever counts bytes that
+were written to the part file. ``reconcile`` repairs the one inconsistency a crash can
+leave (a part file longer than the committed offset, or shorter after a power cut).
+
+Statuses: ``receiving`` (also a complete partial upload waiting for its final upload),
+``completed`` (stored as a file under the same id), ``failed`` (``failure`` holds the
+JSON error), ``expired`` (bytes removed). A terminated upload's row is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolbox_uploader.server.db import ServerDatabase
+
+log = logging.getLogger(__name__)
+
+RECEIVING, COMPLETED, FAILED, EXPIRED = "receiving", "completed", "failed", "expired"
+SINGLE, PARTIAL, FINAL = "single", "partial", "final"
+
+
+@dataclass(slots=True)
+class Upload:
+    id: str
+    owner: str
+    length: int | None
+    offset: int
+    metadata: dict[str, str | None]
+    kind: str = SINGLE
+    parts: list[str] = field(default_factory=list)
+    status: str = RECEIVING
+    failure: dict[str, object] | None = None
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    expires_at: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.length is not None and self.offset >= self.length
+
+    def expired(self, now: float | None = None) -> bool:
+        if self.status == EXPIRED:
+            return True
+        return (
+            self.status == RECEIVING and self.expires_at is not None
+            and self.expires_at <= (now if now is not None else time.time())
+        )
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Upload:
+        return cls(
+            id=row["id"], owner=row["owner"], length=row["length"], offset=row["offset"],
+            metadata=json.loads(row["metadata"] or "{}"), kind=row["kind"],
+            parts=json.loads(row["parts"] or "[]"), status=row["status"],
+            failure=json.loads(row["failure"]) if row["failure"] else None,
+            created_at=row["created_at"], updated_at=row["updated_at"],
+            expires_at=row["expires_at"],
+        )
+
+
+class UploadStore:
+    """Short, indexed statements only; callers hold the upload's lock when writing."""
+
+    def __init__(self, db: ServerDatabase, expiration: float) -> None:
+        self.db = db
+        self.expiration = expiration
+
+    def insert(self, upload: Upload) -> None:
+        now = time.time()
+        upload.created_at = upload.updated_at = now
+        upload.expires_at = None if upload.kind == FINAL else now + self.expiration
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO uploads (id, owner, length, offset, metadata, kind, parts, status,"
+                " created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    upload.id, upload.owner, upload.length, upload.offset,
+                    json.dumps(upload.metadata), upload.kind, json.dumps(upload.parts),
+                    upload.status, upload.created_at, upload.updated_at, upload.expires_at,
+                ),
+            )
+
+    def get(self, owner: str, upload_id: str) -> Upload | None:
+        row = self.db.fetchone(
+            "SELECT * FROM uploads WHERE id = ? AND owner = ?", (upload_id, owner)
+        )
+        return Upload.from_row(row) if row else None
+
+    def get_any(self, upload_id: str) -> Upload | None:
+        row = self.db.fetchone("SELECT * FROM uploads WHERE id = ?", (upload_id,))
+        return Upload.from_row(row) if row else None
+
+    def commit_offset(self, upload: Upload, offset: int) -> None:
+        """Record ``offset`` bytes as on disk and push the expiry forward."""
+        now = time.time()
+        expires = None if upload.kind == FINAL else now + self.expiration
+        self.db.execute(
+            "UPDATE uploads SET offset = ?, updated_at = ?, expires_at = ? WHERE id = ?",
+            (offset, now, expires, upload.id),
+        )
+        upload.offset, upload.updated_at, upload.expires_at = offset, now, expires
+
+    def set_length(self, upload: Upload, length: int) -> None:
+        self.db.execute("UPDATE uploads SET length = ? WHERE id = ?", (length, upload.id))
+        upload.length = length
+
+    def set_status(
+        self, upload: Upload, status: str, failure: dict[str, object] | None = None
+    ) -> None:
+        now = time.time()
+        self.db.execute(
+            "UPDATE uploads SET status = ?, failure = ?, updated_at = ? WHERE id = ?",
+            (status, json.dumps(failure) if failure else None, now, upload.id),
+        )
+        upload.status, upload.failure, upload.updated_at = status, failure, now
+
+    def delete(self, upload_id: str) -> None:
+        self.db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+
+    def finals_waiting_for(self, partial_id: str) -> list[Upload]:
+        rows = self.db.fetchall(
+            "SELECT * FROM uploads WHERE kind = 'final' AND status = 'receiving'"
+            " AND parts LIKE ?",
+            (f'%"{partial_id}"%',),  # ids are 32 hex digits: no LIKE wildcards inside
+        )
+        return [Upload.from_row(r) for r in rows]
+
+    def expired_ids(self, now: float) -> list[str]:
+        rows = self.db.fetchall(
+            "SELECT id FROM uploads WHERE status = 'receiving' AND expires_at IS NOT NULL"
+            " AND expires_at <= ?",
+            (now,),
+        )
+        return [r["id"] for r in rows]
+
+    def receiving_finals(self) -> list[Upload]:
+        rows = self.db.fetchall(
+            "SELECT * FROM uploads WHERE kind = 'final' AND status = 'receiving'"
+        )
+        return [Upload.from_row(r) for r in rows]
+
+    def purge_tombstones(self, before: float) -> int:
+        """Forget failed/expired/completed upload rows last touched before ``before``."""
+        cursor = self.db.execute(
+            "DELETE FROM uploads WHERE status IN ('failed', 'expired', 'completed')"
+            " AND updated_at < ?",
+            (before,),
+        )
+        return cursor.rowcount
+
+
+def create_part_file(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+
+
+def reconcile(store: UploadStore, upload: Upload, path: Path) -> None:
+    """Make the part file and the committed offset agree before more bytes are written.
+
+    Longer file: bytes written but never committed (crash between write and commit) are
+    cut off. Shorter file: bytes committed but lost (power cut before the page cache was
+    flushed); the offset goes back so the client resends them.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        create_part_file(path)
+        size = 0
+    if size > upload.offset:
+        os.truncate(path, upload.offset)
+    elif size < upload.offset:
+        log.warning("upload %s: part file shorter than its offset; going back", upload.id)
+        store.commit_offset(upload, size)

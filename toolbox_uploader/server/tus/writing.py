@@ -1,0 +1,101 @@
+"""Writing a request body into an upload, then completing it when it is whole.
+
+Shared by PATCH and by creation-with-upload. The caller holds the upload's lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiohttp import web
+
+from toolbox_uploader.server import keys
+from toolbox_uploader.server.accounts import Account
+from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.tus.access import check_size
+from toolbox_uploader.server.tus.checksum import ChunkChecksum
+from toolbox_uploader.server.tus.complete import (
+    complete_final_if_ready,
+    complete_upload,
+    upload_store,
+)
+from toolbox_uploader.server.tus.facts import file_facts
+from toolbox_uploader.server.tus.hashing import ensure_hasher
+from toolbox_uploader.server.tus.receive import receive_body
+from toolbox_uploader.server.tus.state import STATE
+from toolbox_uploader.server.tus.store import PARTIAL, RECEIVING, Upload, reconcile
+
+
+def declare_length(request: web.Request, account: Account, upload: Upload, length: int) -> None:
+    if upload.length is not None:
+        if length != upload.length:
+            raise ApiError(400, "invalid_header", "Upload-Length cannot change once it is set.")
+        return
+    if length < upload.offset:
+        raise ApiError(400, "invalid_header", "Upload-Length is below the bytes already sent.")
+    category_max = None if upload.kind == PARTIAL else file_facts(upload.metadata).category.max_size
+    # The bytes already received are reserved already; only the rest needs room.
+    check_size(request, account, length, category_max, reserve=False)
+    usage = request.app[keys.ACCOUNTS].usage(account)
+    if usage.available is not None and length - upload.offset > usage.available:
+        raise ApiError(
+            413, "quota_exceeded",
+            f"The upload needs {length} bytes but the quota does not leave room for them.",
+        )
+    upload_store(request.app).set_length(upload, length)
+
+
+async def write_body(
+    request: web.Request, account: Account, upload: Upload, checksum: ChunkChecksum | None
+) -> None:
+    """Stream the body into the upload (caller holds its lock), then complete if done."""
+    app = request.app
+    store = upload_store(app)
+    path = app[keys.STORAGE].upload_path(upload.id)
+    reconcile(store, upload, path)
+    limit = upload.length if upload.length is not None else app[keys.CONFIG].max_size
+    declared = request.content_length
+    if declared is not None and upload.offset + declared > limit:
+        raise ApiError(
+            413, "too_large",
+            f"This request would take the upload past its length of {limit} bytes.",
+        )
+    running = await ensure_hasher(app[STATE], upload.id, path, upload.offset)
+    outcome = await receive_body(request, store, upload, path, running, limit, checksum)
+    if outcome.too_large:
+        raise ApiError(
+            413, "too_large",
+            f"The data goes past the upload's length of {limit} bytes; "
+            f"{upload.offset} bytes are kept.",
+        )
+    if outcome.shutting_down:
+        raise ApiError(
+            503, "shutting_down",
+            f"The server is stopping; {upload.offset} bytes are kept, resume from there.",
+            {"Retry-After": "10"},
+        )
+    if not outcome.received_all:
+        raise ApiError(
+            400, "incomplete_body",
+            f"The request body ended early ({outcome.cut_reason}); "
+            f"{upload.offset} bytes are kept, resume from there.",
+        )
+    await after_write(request, account, upload)
+
+
+async def after_write(request: web.Request, account: Account, upload: Upload) -> None:
+    """Complete a finished upload; a finished partial may complete its final upload."""
+    if not upload.complete:
+        return
+    if upload.kind != PARTIAL:
+        await complete_upload(request.app, account, upload)
+        return
+    state = request.app[STATE]
+    for final in upload_store(request.app).finals_waiting_for(upload.id):
+        async with state.exclusive(final.id, wait=True):
+            current = upload_store(request.app).get(account.id, final.id)
+            if current is None or current.status != RECEIVING:
+                continue
+            # A failure is recorded on the final upload; this partial's PATCH succeeded.
+            with contextlib.suppress(ApiError):
+                await complete_final_if_ready(request.app, account, current)
