@@ -33,6 +33,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.qt_log_ignore(_PLATFORM_NOISE))
 
 
+@pytest.fixture(autouse=True)
+def empty_clipboard(qapp: Any) -> Iterator[None]:
+    """Leave no QMimeData on the clipboard: Qt would free it after Python at exit (crash)."""
+    yield
+    from PySide6.QtGui import QGuiApplication
+
+    QGuiApplication.clipboard().clear()
+
+
 @pytest.fixture
 def make_item() -> Callable[..., ItemSnapshot]:
     def make(**changes: Any) -> ItemSnapshot:
