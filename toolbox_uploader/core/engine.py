@@ -36,6 +36,7 @@ from toolbox_uploader.core.events import (
     ServerStatus,
 )
 from toolbox_uploader.core.lock import EngineBusyError, StoreLock
+from toolbox_uploader.core.loop_thread import LoopThread
 from toolbox_uploader.core.progress import Dispatcher, Listener, SpeedMeter
 from toolbox_uploader.core.scheduler import Action, Lanes, decide
 from toolbox_uploader.core.session_store import ItemRecord, SessionStore
@@ -95,10 +96,7 @@ class Engine:
         assert config.store_path is not None
         self._lock = StoreLock(config.store_path)
         self._store: SessionStore | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._start_error: BaseException | None = None
+        self._loop_thread = LoopThread("toolbox-engine")
         self._idle = threading.Condition()
         self._snapshots: dict[int, ItemSnapshot] = {}
         # Loop-thread state below.
@@ -142,10 +140,8 @@ class Engine:
 
     def start(self) -> None:
         """Restore the queue from the store and start working; one engine per store."""
-        if self._thread is not None:
+        if self._loop_thread.running:
             return
-        self._ready.clear()
-        self._start_error = None
         self._stopping = False
         self._lock.acquire()
         try:
@@ -154,27 +150,18 @@ class Engine:
         except BaseException:
             self._lock.release()
             raise
-        self._thread = threading.Thread(target=self._run, name="toolbox-engine", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._start_error is not None:
-            error = self._start_error
-            self._thread.join(5)
-            self._thread = None
+        try:
+            self._loop_thread.start(self._startup)
+        except BaseException:
             self._store.close()
             self._lock.release()
-            raise error
+            raise
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop cleanly: running uploads are interrupted, every unfinished item stays resumable."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        if not self._loop_thread.running:
             return
-        if loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._shutdown(timeout * 0.8), loop)
-        thread.join(timeout)
-        self._thread = None
-        self._loop = None
+        self._loop_thread.stop(lambda: self._shutdown(timeout * 0.8), timeout)
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -189,23 +176,9 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._startup())
-        except BaseException as exc:  # reported to start()
-            self._start_error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._loop_thread.loop
 
     # ------------------------------------------------------------------ commands (any thread)
 
@@ -305,7 +278,7 @@ class Engine:
                 if self._is_idle():
                     return True
                 left = deadline - time.monotonic()
-                if left <= 0 or self._thread is None:
+                if left <= 0 or not self._loop_thread.running:
                     return self._is_idle()
                 self._idle.wait(min(left, 0.5))
 
@@ -410,7 +383,6 @@ class Engine:
             await self._connection.aclose()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-        asyncio.get_running_loop().stop()
 
     # ------------------------------------------------------------------ loop: state and events
 

@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from toolbox_uploader.core.events import Reason
+from toolbox_uploader.core.sqlite_db import SchemaTooNewError, SQLiteDatabase
 from toolbox_uploader.core.states import INTERRUPTED, ItemState, check_transition
-
-SCHEMA_VERSION = 2
 
 
 @dataclass(slots=True)
@@ -85,9 +82,9 @@ class ItemRecord:
 
 _COLUMNS = tuple(f.name for f in fields(ItemRecord))
 
-# Each migration brings the schema from version N-1 to N; never edit one that shipped.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: (
+# ``_MIGRATIONS[n]`` brings the schema from version n to n + 1; never edit one that shipped.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
         """CREATE TABLE items (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             server_key TEXT NOT NULL,
@@ -115,7 +112,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX items_source ON items (server_key, source_path)",
     ),
-    2: (
+    (
         # Resume safety (prefix hash), endpoint-relative URLs, optimized copies, warnings.
         "ALTER TABLE items ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE items ADD COLUMN upload_path TEXT",
@@ -130,7 +127,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "UPDATE items SET validated_at = updated_at WHERE state IN "
         "('ready','uploading','paused','verifying','done','failed')",
     ),
-}
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class StoreError(RuntimeError):
@@ -161,57 +159,19 @@ class SessionStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
-
-    # -- schema ---------------------------------------------------------------------------
-
-    def _migrate(self) -> None:
-        with self._transaction() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
-            )
-            row = conn.execute("SELECT version FROM schema_version").fetchone()
-            current = int(row[0]) if row else 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} was written by a newer ToolBox Uploader "
-                    f"(schema {current}, this version knows {SCHEMA_VERSION})."
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[version]:
-                    conn.execute(statement)
-            if row is None:
-                conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            else:
-                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        try:
+            self._db = SQLiteDatabase(self.path, _MIGRATIONS)
+        except SchemaTooNewError as exc:
+            raise StoreError(str(exc)) from None
+        self._lock = self._db.lock
+        self._conn = self._db.conn
+        self._transaction = self._db.transaction
 
     def schema_version(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT version FROM schema_version").fetchone()[0])
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        return self._db.schema_version
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
     # -- reading --------------------------------------------------------------------------
 

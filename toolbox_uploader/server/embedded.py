@@ -6,12 +6,11 @@ The server gets its own thread and its own asyncio loop (aiohttp ``AppRunner`` +
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from toolbox_uploader.core.loop_thread import LoopThread
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.app import create_app
 from toolbox_uploader.server.config import ServerConfig
@@ -31,43 +30,19 @@ class ServerHandle:
 class EmbeddedServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = LoopThread("toolbox-server")
         self._runner: web.AppRunner | None = None
         self._in_flight: InFlight | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
         self.handle: ServerHandle | None = None
 
     def start(self, timeout: float = 30.0) -> ServerHandle:
-        if self.handle is not None:
-            return self.handle
-        self._thread = threading.Thread(target=self._run, name="toolbox-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError("the embedded server did not start in time")
-        if self._error is not None:
-            raise RuntimeError(f"the embedded server failed to start: {self._error}")
+        if self.handle is None:
+            try:
+                self._thread.start(self._start, timeout)
+            except Exception as exc:
+                raise RuntimeError(f"the embedded server failed to start: {exc}") from exc
         assert self.handle is not None
         return self.handle
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._start())
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(self._cleanup())
-            loop.close()
 
     async def _start(self) -> None:
         app = create_app(self.config)
@@ -88,13 +63,7 @@ class EmbeddedServer:
             await self._runner.cleanup()
 
     def stop(self, timeout: float = GRACE_SECONDS + 10.0) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if loop.is_running():
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        self._loop = self._thread = None
+        self._thread.stop(self._cleanup, timeout)
         self.handle = None
 
     def __enter__(self) -> ServerHandle:
