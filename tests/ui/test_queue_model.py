@@ -16,6 +16,7 @@ from toolbox_uploader.ui.queue_model import (
     ActionsRole,
     Column,
     FolderRole,
+    ItemIdRole,
     ItemRole,
     ProgressRole,
     QueueModel,
@@ -168,3 +169,27 @@ def test_state_colours_follow_a_dark_palette(qtbot: QtBot, make_item: Make) -> N
         assert index.data(Qt.ItemDataRole.ForegroundRole).lightness() > light.lightness()
     finally:
         QApplication.setPalette(original)
+
+
+def test_identity_shortcut_only_when_the_proxy_really_is_the_identity(make_item: Make) -> None:
+    """The proxy answers some calls without mapping; that must agree with Qt's own mapping."""
+    model = QueueModel()
+    model.add_items(_queue(make_item))
+    proxy = QueueFilterModel()
+    proxy.setSourceModel(model)
+
+    def mapping() -> list[int]:
+        return [proxy.mapToSource(proxy.index(r, 0)).row() for r in range(proxy.rowCount())]
+
+    assert proxy.is_identity and mapping() == list(range(model.rowCount()))
+    proxy.sort(Column.SIZE, Qt.SortOrder.DescendingOrder)
+    assert not proxy.is_identity and mapping() != list(range(model.rowCount()))
+    proxy.sort(-1)
+    proxy.set_queue_filter(QueueFilter.FAILED)
+    assert not proxy.is_identity and proxy.rowCount() < model.rowCount()
+    proxy.set_queue_filter(QueueFilter.ALL)
+    model.remove_ids([model.data(model.index(0, 0), ItemIdRole)])
+    assert proxy.is_identity and mapping() == list(range(model.rowCount()))
+    for row in range(proxy.rowCount()):
+        for column in Column:
+            assert proxy.flags(proxy.index(row, column)) == model.flags(model.index(row, column))

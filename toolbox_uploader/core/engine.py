@@ -103,6 +103,7 @@ class Engine:
         self._records: dict[int, ItemRecord] = {}
         self._waiting: dict[ItemState, set[int]] = {S.QUEUED: set(), S.READY: set()}
         self._done_bytes = 0  # bytes of finished items, for the overall speed
+        self._totals = _Totals()  # the batch totals of the stored records, kept up to date
         self._jobs: dict[int, UploadJob] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._preparing: set[int] = set()
@@ -324,6 +325,7 @@ class Engine:
         for ids in self._waiting.values():
             ids.clear()
         self._done_bytes = 0
+        self._totals = _Totals()
         self._preparing.clear()
         self._live.clear()
         self._meters.clear()
@@ -389,6 +391,9 @@ class Engine:
     def _remember(self, record: ItemRecord) -> None:
         """Cache the stored record; queued/ready ids are kept apart so the pump stays O(k)."""
         old = self._records.get(record.id)
+        if old is not None:
+            self._totals.count(old, -1)
+        self._totals.count(record, 1)
         if old is not None and old.state in self._waiting:
             self._waiting[old.state].discard(record.id)
         if old is not None and old.state is S.DONE:
@@ -401,6 +406,8 @@ class Engine:
 
     def _forget(self, item_id: int) -> None:
         old = self._records.pop(item_id, None)
+        if old is not None:
+            self._totals.count(old, -1)
         if old is not None and old.state is S.DONE:
             self._done_bytes -= old.upload_size or 0
         if old is not None and old.state in self._waiting:
@@ -461,24 +468,20 @@ class Engine:
             self._dispatcher.emit(status)
 
     def _batch_progress(self) -> BatchProgress:
-        total = done = failed = bytes_total = bytes_done = 0
-        for record in self._records.values():
-            if record.state is S.CANCELLED:
-                continue
-            total += 1
-            size = record.upload_size or 0
-            if record.state is S.DONE:
-                done += 1
-                bytes_total += size
-                bytes_done += size
-            elif record.state in (S.FAILED, S.REJECTED):
-                failed += 1
-            else:
-                bytes_total += size
-                bytes_done += self._live.get(record.id, record.bytes_sent)
+        """Totals in O(running uploads): the stored part is kept up to date by ``_remember``.
+
+        It runs with every batch (ten a second); a loop over 10,000 records here took the
+        GIL for milliseconds each time, time the GUI thread then waited for (issue 5).
+        """
+        t = self._totals
+        bytes_done = t.bytes_done
+        for item_id, sent in self._live.items():
+            record = self._records.get(item_id)
+            if record is not None and _counts_live(record.state):
+                bytes_done += sent - record.bytes_sent
         speed = self._total_meter.speed
-        eta = (bytes_total - bytes_done) / speed if speed > 0 else None
-        return BatchProgress(total, done, failed, bytes_total, bytes_done, speed, eta)
+        eta = (t.bytes_total - bytes_done) / speed if speed > 0 else None
+        return BatchProgress(t.total, t.done, t.failed, t.bytes_total, bytes_done, speed, eta)
 
     async def _tick(self) -> None:
         """Refresh live progress of running uploads and save it now and then."""
@@ -1023,6 +1026,38 @@ class Engine:
             self._resume([i for i, r in self._records.items()
                           if r.state is S.PAUSED and r.reason_code == "sign_in_needed"])
         self._kick()
+
+
+def _counts_live(state: ItemState) -> bool:
+    """Whether an item's bytes sent count towards the batch (not finished, failed or dropped)."""
+    return state not in (S.CANCELLED, S.DONE, S.FAILED, S.REJECTED)
+
+
+@dataclass
+class _Totals:
+    """Batch totals over the stored records; ``count(record, ±1)`` adds or takes one away."""
+
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    bytes_total: int = 0
+    bytes_done: int = 0  # bytes_sent as stored; live progress is added on top
+
+    def count(self, record: ItemRecord, sign: int) -> None:
+        state = record.state
+        if state is S.CANCELLED:
+            return
+        self.total += sign
+        size = record.upload_size or 0
+        if state is S.DONE:
+            self.done += sign
+            self.bytes_total += sign * size
+            self.bytes_done += sign * size
+        elif state in (S.FAILED, S.REJECTED):
+            self.failed += sign
+        else:
+            self.bytes_total += sign * size
+            self.bytes_done += sign * record.bytes_sent
 
 
 def _merge(old: Iterable[Reason], new: Iterable[Reason]) -> list[Reason]:

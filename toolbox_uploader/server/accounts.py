@@ -97,14 +97,15 @@ class AccountStore:
         return [Account(r["id"], r["name"], r["quota_bytes"]) for r in rows]
 
     def usage(self, account: Account) -> Usage:
-        used = self.db.fetchone(
-            "SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = ?", (account.id,)
-        )[0]
-        reserved = self.db.fetchone(
-            "SELECT COALESCE(SUM(COALESCE(length, offset)), 0) FROM uploads"
-            " WHERE owner = ? AND status = 'receiving' AND kind != 'final'",
+        # One statement: stored bytes come from ``account_usage`` (kept by triggers on
+        # ``files``), reserved ones from the few uploads still receiving.
+        row = self.db.fetchone(
+            "SELECT (SELECT used FROM account_usage WHERE owner = ?1),"
+            " (SELECT SUM(COALESCE(length, offset)) FROM uploads"
+            "  WHERE owner = ?1 AND status = 'receiving' AND kind != 'final')",
             (account.id,),
-        )[0]
+        )
+        used, reserved = (row[0] or 0, row[1] or 0) if row else (0, 0)
         return Usage(int(used), int(reserved), account.quota_bytes)
 
     def ensure_default(

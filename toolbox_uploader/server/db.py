@@ -64,6 +64,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     );
     CREATE INDEX files_owner ON files(owner, category, created_at);
     """),
+    # 2: each account's stored bytes, kept by triggers: the quota check on every upload
+    # was a SUM over all the account's files (1.6 ms at 10,000 files, twice per upload).
+    (
+        "CREATE TABLE account_usage (owner TEXT PRIMARY KEY, used INTEGER NOT NULL DEFAULT 0)"
+        " WITHOUT ROWID",
+        "INSERT INTO account_usage (owner, used) SELECT owner, SUM(size) FROM files"
+        " GROUP BY owner",
+        """CREATE TRIGGER files_usage_insert AFTER INSERT ON files BEGIN
+            INSERT OR IGNORE INTO account_usage (owner, used) VALUES (NEW.owner, 0);
+            UPDATE account_usage SET used = used + NEW.size WHERE owner = NEW.owner;
+        END""",
+        """CREATE TRIGGER files_usage_delete AFTER DELETE ON files BEGIN
+            UPDATE account_usage SET used = used - OLD.size WHERE owner = OLD.owner;
+        END""",
+        """CREATE TRIGGER files_usage_update AFTER UPDATE OF owner, size ON files BEGIN
+            UPDATE account_usage SET used = used - OLD.size WHERE owner = OLD.owner;
+            INSERT OR IGNORE INTO account_usage (owner, used) VALUES (NEW.owner, 0);
+            UPDATE account_usage SET used = used + NEW.size WHERE owner = NEW.owner;
+        END""",
+    ),
 )
 
 

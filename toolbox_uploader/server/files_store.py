@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -48,7 +49,11 @@ class FileStore:
     def __init__(self, db: ServerDatabase) -> None:
         self.db = db
 
-    def insert(self, record: FileRecord) -> None:
+    def insert(
+        self, record: FileRecord,
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
+        """Insert the row; ``also`` runs in the same transaction (commits or fails with it)."""
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO files (id, owner, filename, relative_path, category, size, sha256,"
@@ -61,6 +66,8 @@ class FileStore:
                     record.created_at, record.completed_at or time.time(),
                 ),
             )
+            if also is not None:
+                also(conn)
 
     def get(self, owner: str, file_id: str) -> FileRecord | None:
         row = self.db.fetchone("SELECT * FROM files WHERE id = ? AND owner = ?", (file_id, owner))

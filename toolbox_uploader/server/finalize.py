@@ -9,7 +9,9 @@ file is moved atomically into final storage and recorded. Any failure raises
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,25 +46,37 @@ class IncomingFile:
     created_at: float = field(default_factory=time.time)
 
 
-def _store_and_record(app: web.Application, src: Path, record: FileRecord) -> None:
+#: Runs inside the transaction that inserts the ``files`` row (the tus upload's status).
+OnRecorded = Callable[[sqlite3.Connection], None]
+
+
+def _store_and_record(
+    app: web.Application, src: Path, record: FileRecord, on_recorded: OnRecorded | None
+) -> None:
     storage = app[keys.STORAGE]
     storage.store(src, record.id)
     try:
-        FileStore(app[keys.DATABASE]).insert(record)
+        FileStore(app[keys.DATABASE]).insert(record, on_recorded)
     except BaseException:
         storage.remove_file(record.id)
         raise
 
 
-async def finalize(app: web.Application, incoming: IncomingFile) -> FileRecord:
+async def finalize(
+    app: web.Application, incoming: IncomingFile, on_recorded: OnRecorded | None = None
+) -> FileRecord:
+    """Check, validate, move and record ``incoming``; ``on_recorded`` joins the row's
+    transaction so that the caller's own bookkeeping commits with it."""
     try:
-        return await _finalize(app, incoming)
+        return await _finalize(app, incoming, on_recorded)
     except BaseException:
         incoming.path.unlink(missing_ok=True)
         raise
 
 
-async def _finalize(app: web.Application, incoming: IncomingFile) -> FileRecord:
+async def _finalize(
+    app: web.Application, incoming: IncomingFile, on_recorded: OnRecorded | None
+) -> FileRecord:
     if incoming.expected_size is not None and incoming.size != incoming.expected_size:
         raise FinalizeError(
             400, "size_mismatch",
@@ -74,11 +88,20 @@ async def _finalize(app: web.Application, incoming: IncomingFile) -> FileRecord:
             400, "checksum_mismatch",
             "The file's SHA-256 does not match the one sent with it; it was not stored.",
         )
-    validator = app[keys.CONFIG].validator or default_validator
+    # Validation, the quota check, the move and the row are one job in a worker thread:
+    # one thread hop per file instead of two. Shielded, so a client that goes away
+    # (cancelling this handler) cannot leave stored bytes without their row.
     loop = asyncio.get_running_loop()
-    outcome: ValidationOutcome = await loop.run_in_executor(
-        None, validator, incoming.path, incoming.category, incoming.filename
-    )
+    job = loop.run_in_executor(None, _validate_and_store, app, incoming, on_recorded)
+    return await asyncio.shield(job)
+
+
+def _validate_and_store(
+    app: web.Application, incoming: IncomingFile, on_recorded: OnRecorded | None
+) -> FileRecord:
+    """Runs in a worker thread (libmagic and the file's content checks block)."""
+    validator = app[keys.CONFIG].validator or default_validator
+    outcome: ValidationOutcome = validator(incoming.path, incoming.category, incoming.filename)
     if not outcome.accepted:
         raise FinalizeError(422, outcome.code, outcome.message)
     account = incoming.owner
@@ -97,8 +120,5 @@ async def _finalize(app: web.Application, incoming: IncomingFile) -> FileRecord:
         created_at=incoming.created_at, completed_at=time.time(), title=incoming.title,
         description=incoming.description, tags=list(incoming.tags),
     )
-    # Moving the bytes and recording them is one step: shielded, so a client that goes
-    # away (cancelling this handler) cannot leave stored bytes without their row.
-    store = loop.run_in_executor(None, _store_and_record, app, incoming.path, record)
-    await asyncio.shield(store)
+    _store_and_record(app, incoming.path, record, on_recorded)
     return record

@@ -50,8 +50,11 @@ class Storage:
     def store(self, src: Path, file_id: str) -> Path:
         """Move a finished file into final storage atomically (same filesystem)."""
         dest = self.file_path(file_id)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dest)
+        try:
+            os.replace(src, dest)
+        except FileNotFoundError:  # the first file of its fan-out folder (or src is gone)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
         return dest
 
     def remove_file(self, file_id: str) -> None:

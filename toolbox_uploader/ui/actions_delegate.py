@@ -23,14 +23,20 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QStyle,
-    QStyledItemDelegate,
     QStyleOption,
     QStyleOptionViewItem,
     QToolTip,
 )
 
 from toolbox_uploader.ui import icons
-from toolbox_uploader.ui.queue_model import ACTION_LABELS, ActionsRole, ItemIdRole, RowAction
+from toolbox_uploader.ui.cell_delegate import CellDelegate, source_item
+from toolbox_uploader.ui.queue_model import (
+    ACTION_LABELS,
+    ActionsRole,
+    ItemIdRole,
+    RowAction,
+    row_actions,
+)
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -50,7 +56,7 @@ ICON_NAMES: dict[RowAction, str] = {
 }
 
 
-class ActionsDelegate(QStyledItemDelegate):
+class ActionsDelegate(CellDelegate):
     """Signals: ``action_triggered(int item_id, str action)`` when a painted button is clicked."""
 
     action_triggered = Signal(int, str)
@@ -81,8 +87,11 @@ class ActionsDelegate(QStyledItemDelegate):
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, base, painter, widget)
-        actions = index.data(ActionsRole) or ()
-        item_id = index.data(ItemIdRole)
+        found = source_item(index)
+        if found is None:
+            return
+        actions = row_actions(found[1])
+        item_id = found[1].id
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         for action, rect in self.button_rects(option.rect, actions, option):
             if (item_id, action) in (self._hover, self._pressed):
@@ -107,11 +116,11 @@ class ActionsDelegate(QStyledItemDelegate):
                 painter.restore()
             else:
                 mode = QIcon.Mode.Selected if selected else QIcon.Mode.Normal
-                icons.icon(ICON_NAMES[action]).paint(painter, rect.adjusted(5, 5, -5, -5),
-                                                     Qt.AlignmentFlag.AlignCenter, mode)
+                icons.paint_icon(painter, ICON_NAMES[action], rect.adjusted(5, 5, -5, -5), mode)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: ModelIndex) -> QSize:
-        actions = index.data(ActionsRole) or ()
+        found = source_item(index)
+        actions = row_actions(found[1]) if found is not None else ()
         rects = self.button_rects(QRect(0, 0, 400, BUTTON + 4), actions, option)
         width = rects[-1][1].right() + MARGIN if rects else BUTTON
         return QSize(max(width, 3 * (BUTTON + GAP) + 2 * MARGIN), BUTTON + 6)

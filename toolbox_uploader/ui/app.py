@@ -25,6 +25,7 @@ from toolbox_uploader.core import credentials
 from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
 from toolbox_uploader.settings import Settings
 from toolbox_uploader.ui import icons
+from toolbox_uploader.ui.background_priority import background_threads
 from toolbox_uploader.ui.bridge import EngineBridge
 from toolbox_uploader.ui.main_window import MainWindow
 from toolbox_uploader.ui.settings_dialog import SettingsDialog
@@ -90,9 +91,10 @@ class UploaderApp(QObject):
         """Start the server (if local) and the engine, restore the queue, show the window."""
         if self.instance is not None and not self.instance.listen():
             log.warning("could not listen for other launches on %s", self.instance.name)
-        self.target = self._connect_target()
-        self.engine = self._make_engine()
-        self.engine.start()
+        with background_threads():
+            self.target = self._connect_target()
+            self.engine = self._make_engine()
+            self.engine.start()
         self._subscribe()
         self.window.engine = self.engine
         self.window.restore_window_state()
@@ -226,11 +228,13 @@ class UploaderApp(QObject):
         try:
             if engine_changed:
                 self._stop_engine()
-            if server_changed:
-                self.target = self._connect_target()
+            with background_threads():
+                if server_changed:
+                    self.target = self._connect_target()
+                if engine_changed:
+                    self.engine = self._make_engine()
+                    self.engine.start()
             if engine_changed:
-                self.engine = self._make_engine()
-                self.engine.start()
                 self._subscribe()
                 self.window.engine = self.engine
                 self.engine_restarted.emit()

@@ -6,11 +6,12 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtWidgets import QComboBox, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from toolbox_uploader.core.categories import CATEGORIES
+from toolbox_uploader.ui.cell_delegate import CellDelegate
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 
-class CategoryDelegate(QStyledItemDelegate):
+class CategoryDelegate(CellDelegate):
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,
                      index: ModelIndex) -> QWidget:
         combo = QComboBox(parent)

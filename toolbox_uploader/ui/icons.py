@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QPoint, QRect, QSize, Qt
@@ -97,6 +97,29 @@ def icon(name: str) -> QIcon:
     if b"currentColor" in data:
         return QIcon(PaletteSvgIconEngine(data))
     return QIcon(str(path))
+
+
+def paint_icon(painter: QPainter, name: str, rect: QRect, mode: QIcon.Mode) -> None:
+    """Draw a named icon into ``rect`` from a cached pixmap.
+
+    Why not ``QIcon.paint``: for the palette-coloured icons that calls the Python
+    ``PaletteSvgIconEngine`` from C++ and renders the SVG again on every repaint; in the
+    queue that is a GIL hand-over per button per row while uploads keep other threads busy.
+    """
+    device = painter.device()
+    ratio = device.devicePixelRatioF() if device is not None else 1.0
+    palette = QGuiApplication.palette()
+    theme = (palette.color(QPalette.ColorRole.WindowText).name(),
+             palette.color(QPalette.ColorRole.HighlightedText).name(),
+             palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText).name())
+    painter.drawPixmap(rect, _pixmap(name, rect.width(), rect.height(), mode, ratio, theme))
+
+
+@lru_cache(maxsize=512)
+def _pixmap(name: str, width: int, height: int, mode: QIcon.Mode, ratio: float,
+            theme: tuple[str, ...]) -> QPixmap:
+    """``theme`` (the palette colours the SVG is drawn with) is only part of the cache key."""
+    return icon(name).pixmap(QSize(width, height), ratio, mode)
 
 
 @cache

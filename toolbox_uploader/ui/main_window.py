@@ -58,6 +58,7 @@ from toolbox_uploader.ui import icons
 from toolbox_uploader.ui.actions_delegate import ActionsDelegate
 from toolbox_uploader.ui.bridge import EngineBridge
 from toolbox_uploader.ui.category_delegate import CategoryDelegate
+from toolbox_uploader.ui.cell_delegate import CellDelegate
 from toolbox_uploader.ui.details_dialog import DetailsDialog
 from toolbox_uploader.ui.drop_zone import DropZone, local_paths
 from toolbox_uploader.ui.filter_model import (
@@ -299,6 +300,8 @@ class MainWindow(QMainWindow):
         self.progress_delegate = ProgressDelegate(view)
         self.category_delegate = CategoryDelegate(view)
         self.actions_delegate = ActionsDelegate(view)
+        self.cell_delegate = CellDelegate(view)
+        view.setItemDelegate(self.cell_delegate)
         view.setItemDelegateForColumn(Column.NAME, self.name_delegate)
         view.setItemDelegateForColumn(Column.PROGRESS, self.progress_delegate)
         view.setItemDelegateForColumn(Column.CATEGORY, self.category_delegate)

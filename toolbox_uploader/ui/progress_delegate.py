@@ -11,20 +11,20 @@ from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QStyle,
-    QStyledItemDelegate,
     QStyleOptionProgressBar,
     QStyleOptionViewItem,
 )
 
 from toolbox_uploader.core.states import ItemState
-from toolbox_uploader.ui.queue_model import FolderRole, ProgressRole, StateRole
+from toolbox_uploader.ui.cell_delegate import CellDelegate, source_item
+from toolbox_uploader.ui.queue_model import folder_of
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 #: States whose row shows a bar even before the first byte; others only once bytes moved.
 _BAR = frozenset({ItemState.UPLOADING, ItemState.VERIFYING, ItemState.PAUSED, ItemState.FAILED})
 
 
-class ProgressDelegate(QStyledItemDelegate):
+class ProgressDelegate(CellDelegate):
     """Paints a ``QStyleOptionProgressBar`` from ``ProgressRole``."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
@@ -35,8 +35,12 @@ class ProgressDelegate(QStyledItemDelegate):
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, base, painter, widget)
-        state = index.data(StateRole)
-        progress = float(index.data(ProgressRole) or 0.0)
+        found = source_item(index)
+        if found is None:
+            return
+        item = found[1]
+        state = item.state
+        progress = float(item.progress or 0.0)
         # Finished, refused and not-yet-started rows say it in words; a bar would be noise.
         if state not in _BAR:
             return
@@ -59,20 +63,22 @@ class ProgressDelegate(QStyledItemDelegate):
         return QSize(140, max(26, option.fontMetrics.height() + 10))
 
 
-class NameDelegate(QStyledItemDelegate):
+class NameDelegate(CellDelegate):
     """The file name, then its relative folder, dimmer ("fractions.pdf  Maths/Week 1")."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
-        folder = index.data(FolderRole) or ""
-        if not folder:
-            super().paint(painter, option, index)
-            return
-        name = opt.text
-        opt.text = ""
+        found = source_item(index)
+        folder = folder_of(found[1]) if found is not None else ""
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
+        if not folder:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+            return
+        assert found is not None
+        name = opt.text
+        opt.text = ""
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
         text_rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, widget)
         metrics = opt.fontMetrics
@@ -80,7 +86,7 @@ class NameDelegate(QStyledItemDelegate):
         group = QPalette.ColorGroup.Normal
         name_color = opt.palette.color(
             group, QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
-        foreground = index.data(Qt.ItemDataRole.ForegroundRole)
+        foreground = found[0].foreground(found[1], found[2])
         if foreground is not None and not selected:
             name_color = foreground
         dim = opt.palette.color(

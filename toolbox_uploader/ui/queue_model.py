@@ -17,8 +17,8 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QBrush, QColor, QPalette
+from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
 from toolbox_uploader.core.categories import CATEGORIES
 from toolbox_uploader.core.events import ItemSnapshot
@@ -59,6 +59,15 @@ ActionsRole = _USER + 5  # tuple[RowAction, ...] the row offers now
 ItemIdRole = _USER + 6  # int
 FolderRole = _USER + 7  # the relative folder of the file ("" for single files)
 ResumedFromRole = _USER + 8  # bytes already on the server when this run picked it up
+StateNameRole = _USER + 9  # str, the ItemState's value (what the filter proxy matches)
+
+
+_COLUMNS = len(Column)
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_EDITABLE_FLAGS = _FLAGS | Qt.ItemFlag.ItemIsEditable
+_RIGHT_ALIGNED = frozenset({Column.SIZE, Column.SPEED, Column.ETA})
+_ALIGN_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_ALIGN_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 
 class RowAction(StrEnum):
@@ -242,6 +251,15 @@ class QueueModel(QAbstractTableModel):
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(Column)
 
+    def index(self, row: int, column: int,
+              parent: ModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        """As ``QAbstractTableModel.index``, whose bounds check calls ``rowCount`` and
+        ``columnCount`` back in Python: one callback here instead of two (see
+        ``cell_delegate``)."""
+        if parent.isValid() or not (0 <= row < len(self._items) and 0 <= column < _COLUMNS):
+            return QModelIndex()
+        return self.createIndex(row, column)
+
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(Column):
@@ -254,10 +272,14 @@ class QueueModel(QAbstractTableModel):
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() == Column.CATEGORY and self._category_editable(self._items[index.row()]):
-            flags |= Qt.ItemFlag.ItemIsEditable
-        return flags
+        return self.flags_at(index.row(), index.column())
+
+    def flags_at(self, row: int, column: int) -> Qt.ItemFlag:
+        """``flags()`` by position (the filter proxy answers from it without mapping)."""
+        if (column == Column.CATEGORY and 0 <= row < len(self._items)
+                and self._category_editable(self._items[row])):
+            return _EDITABLE_FLAGS
+        return _FLAGS
 
     @staticmethod
     def _category_editable(item: ItemSnapshot) -> bool:
@@ -291,6 +313,8 @@ class QueueModel(QAbstractTableModel):
             return item.id
         if role == StateRole:
             return item.state
+        if role == StateNameRole:
+            return item.state.value
         if role == ProgressRole:
             return item.progress
         if role == ActionsRole:
@@ -308,18 +332,41 @@ class QueueModel(QAbstractTableModel):
 
             return icons.status_icon(item)
         if role == Qt.ItemDataRole.ForegroundRole:
-            return self._foreground(item, column)
+            return self.foreground(item, column)
         if role == Qt.ItemDataRole.BackgroundRole:
             if item.state in (ItemState.REJECTED, ItemState.FAILED):
                 return self._colors.error_background
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            if column in (Column.SIZE, Column.SPEED, Column.ETA):
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            return int(_ALIGN_RIGHT if column in _RIGHT_ALIGNED else _ALIGN_LEFT)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return self._accessible(item, column)
         return None
+
+    def fill_option(self, option: QStyleOptionViewItem, item: ItemSnapshot,
+                    column: Column) -> None:
+        """What ``QStyledItemDelegate.initStyleOption`` would read from seven roles, in one go.
+
+        The delegates call this instead of asking the roles one by one: each role asked by
+        Qt is a call from C++ back into Python that must take the GIL again, and while the
+        engine and the local server are busy each take can wait a whole switch interval
+        (see ``cell_delegate``). Keep it in step with ``data()``.
+        """
+        option.text = self._display(item, column)
+        option.features |= QStyleOptionViewItem.ViewItemFeature.HasDisplay
+        option.displayAlignment = _ALIGN_RIGHT if column in _RIGHT_ALIGNED else _ALIGN_LEFT
+        foreground = self.foreground(item, column)
+        if foreground is not None:
+            palette = QPalette(option.palette)
+            palette.setBrush(QPalette.ColorRole.Text, QBrush(foreground))
+            option.palette = palette
+        if column == Column.STATUS:
+            from toolbox_uploader.ui import icons
+
+            option.icon = icons.status_icon(item)
+            option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration
+        if item.state in (ItemState.REJECTED, ItemState.FAILED):
+            option.backgroundBrush = QBrush(self._colors.error_background)
 
     def _display(self, item: ItemSnapshot, column: Column) -> str:
         if column == Column.NAME:
@@ -357,7 +404,8 @@ class QueueModel(QAbstractTableModel):
             return ", ".join(ACTION_LABELS[a] for a in row_actions(item))
         return None
 
-    def _foreground(self, item: ItemSnapshot, column: Column) -> QColor | None:
+    def foreground(self, item: ItemSnapshot, column: Column) -> QColor | None:
+        """The text colour of a cell (errors red, warnings amber, done green), or None."""
         if item.state in (ItemState.REJECTED, ItemState.FAILED):
             return self._colors.error if column in (Column.NAME, Column.STATUS) else None
         if item.warnings and column in (Column.STATUS, Column.SIZE):

@@ -107,6 +107,8 @@ def quota_exceeded(available: int) -> ApiError:
 
 
 def _available(app: web.Application, account: Account) -> int | None:
+    if account.quota_bytes is None:  # no quota: no usage to look up
+        return None
     return app[keys.ACCOUNTS].usage(account).available
 
 

@@ -72,7 +72,7 @@ def check_size(request: web.Request, account: Account, length: int, category_max
         raise ApiError(
             413, "too_large", f"This category accepts files up to {category_max} bytes."
         )
-    if reserve:
+    if reserve and account.quota_bytes is not None:  # no quota: no usage to look up
         usage = request.app[keys.ACCOUNTS].usage(account)
         if usage.available is not None and length > usage.available:
             raise ApiError(

@@ -67,7 +67,11 @@ async def complete_upload(
             expected_sha256=facts.sha256, title=facts.title, description=facts.description,
             created_at=upload.created_at,
         )
-        await finalize(app, incoming)
+        # The upload's row turns ``completed`` in the transaction that adds the file's.
+        await finalize(
+            app, incoming,
+            lambda conn: upload_store(app).set_status(upload, COMPLETED, conn=conn),
+        )
     except ApiError as exc:
         path.unlink(missing_ok=True)
         mark_failed(app, upload, exc)
@@ -78,7 +82,6 @@ async def complete_upload(
         error = ApiError(500, "completion_failed", f"The upload could not be stored: {exc}")
         mark_failed(app, upload, error)
         raise error from None
-    upload_store(app).set_status(upload, COMPLETED)
     app[STATE].forget(upload.id)
     app[keys.PROGRESS].publish(upload.id, upload.offset, upload.length, "completed")
 

@@ -31,6 +31,7 @@ OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 
 _NUMBER = re.compile(r"^[0-9]{1,19}$")
 _METADATA_KEY = re.compile(r"^[\x21-\x2b\x2d-\x7e]+$")  # printable ASCII, no space or comma
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # control characters, DEL
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _MAX_METADATA_PAIRS = 64
 
@@ -115,7 +116,7 @@ def metadata_text(metadata: dict[str, str | None], key: str) -> str | None:
         text = base64.b64decode(encoded).decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_metadata", f"Metadata {key!r} is not UTF-8 text.") from None
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if _CONTROL.search(text):
         raise ApiError(
             400, "invalid_metadata", f"Metadata {key!r} contains control characters."
         )

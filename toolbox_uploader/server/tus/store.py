@@ -77,16 +77,16 @@ class UploadStore:
         now = time.time()
         upload.created_at = upload.updated_at = now
         upload.expires_at = None if upload.kind == FINAL else now + self.expiration
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO uploads (id, owner, length, offset, metadata, kind, parts, status,"
-                " created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    upload.id, upload.owner, upload.length, upload.offset,
-                    json.dumps(upload.metadata), upload.kind, json.dumps(upload.parts),
-                    upload.status, upload.created_at, upload.updated_at, upload.expires_at,
-                ),
-            )
+        # One statement commits on its own: no BEGIN/COMMIT round-trips.
+        self.db.execute(
+            "INSERT INTO uploads (id, owner, length, offset, metadata, kind, parts, status,"
+            " created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                upload.id, upload.owner, upload.length, upload.offset,
+                json.dumps(upload.metadata), upload.kind, json.dumps(upload.parts),
+                upload.status, upload.created_at, upload.updated_at, upload.expires_at,
+            ),
+        )
 
     def get(self, owner: str, upload_id: str) -> Upload | None:
         row = self.db.fetchone(
@@ -113,10 +113,12 @@ class UploadStore:
         upload.length = length
 
     def set_status(
-        self, upload: Upload, status: str, failure: dict[str, object] | None = None
+        self, upload: Upload, status: str, failure: dict[str, object] | None = None,
+        conn: sqlite3.Connection | None = None,
     ) -> None:
+        """``conn``: a connection inside a transaction the caller holds (else autocommit)."""
         now = time.time()
-        self.db.execute(
+        (conn or self.db).execute(
             "UPDATE uploads SET status = ?, failure = ?, updated_at = ? WHERE id = ?",
             (status, json.dumps(failure) if failure else None, now, upload.id),
         )

@@ -36,12 +36,13 @@ def declare_length(request: web.Request, account: Account, upload: Upload, lengt
     category_max = None if upload.kind == PARTIAL else file_facts(upload.metadata).category.max_size
     # The bytes already received are reserved already; only the rest needs room.
     check_size(request, account, length, category_max, reserve=False)
-    usage = request.app[keys.ACCOUNTS].usage(account)
-    if usage.available is not None and length - upload.offset > usage.available:
-        raise ApiError(
-            413, "quota_exceeded",
-            f"The upload needs {length} bytes but the quota does not leave room for them.",
-        )
+    if account.quota_bytes is not None:
+        usage = request.app[keys.ACCOUNTS].usage(account)
+        if usage.available is not None and length - upload.offset > usage.available:
+            raise ApiError(
+                413, "quota_exceeded",
+                f"The upload needs {length} bytes but the quota does not leave room for them.",
+            )
     upload_store(request.app).set_length(upload, length)
 
 
