@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -32,22 +31,6 @@ from toolbox_uploader.server.config import ServerConfig
 from toolbox_uploader.server.embedded import EmbeddedServer, ServerHandle
 
 S = ItemState
-
-
-@pytest.fixture
-def make_engine(tmp_path: Path) -> Iterator:
-    engines: list[Engine] = []
-
-    def make(**options: object) -> Engine:
-        options.setdefault("store_path", tmp_path / "queue.sqlite3")
-        engine = Engine(EngineConfig(**options))  # type: ignore[arg-type]
-        engine.start()
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.stop()
 
 
 class Recorder:

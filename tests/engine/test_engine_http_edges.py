@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +13,6 @@ from aiohttp import web
 
 from tests.engine.engine_support import item, random_file, sha256, text_file, wait_for
 from tests.support.tus_node import node_available, tus_node_server
-from toolbox_uploader.core.engine import Engine, EngineConfig
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.embedded import ServerHandle
 
@@ -70,26 +68,11 @@ class RateLimitedFront:
         self._thread.join(10)
 
 
-@pytest.fixture
-def engine_factory(tmp_path: Path) -> Iterator:
-    engines: list[Engine] = []
-
-    def make(**options: object) -> Engine:
-        engine = Engine(EngineConfig(store_path=tmp_path / "q.sqlite3", **options))  # type: ignore[arg-type]
-        engine.start()
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.stop()
-
-
 def test_429_retry_after_is_honoured(live_server: ServerHandle, tmp_path: Path,
-                                     engine_factory) -> None:
+                                     make_engine) -> None:
     path = text_file(tmp_path / "plan.txt", 6000)
     with RateLimitedFront(live_server.url, retry_after=2) as front:
-        engine = engine_factory(server_url=front.url, token=live_server.token)
+        engine = make_engine(server_url=front.url, token=live_server.token)
         engine.add_paths([path])
         waiting = wait_for(lambda: (s := item(engine, "plan.txt")) and s.state is ItemState.FAILED
                            and s.next_attempt_at is not None and s, 10)
@@ -103,13 +86,13 @@ def test_429_retry_after_is_honoured(live_server: ServerHandle, tmp_path: Path,
 
 @pytest.mark.interop
 @pytest.mark.skipif(not node_available(), reason="node and tests/interop/node_modules needed")
-def test_engine_against_tus_node_server(tmp_path: Path, engine_factory) -> None:
+def test_engine_against_tus_node_server(tmp_path: Path, make_engine) -> None:
     small = text_file(tmp_path / "in" / "notes.txt", 20_000)
     chunked = random_file(tmp_path / "in" / "recording.bin", 12 * 1024 * 1024)
     doomed = random_file(tmp_path / "doomed.bin", 12 * 1024 * 1024)
     store = tmp_path / "tus-node"
     with tus_node_server(store) as endpoint:
-        engine = engine_factory(tus_endpoint=endpoint, max_chunk_size=2 * 1024 * 1024,
+        engine = make_engine(tus_endpoint=endpoint, max_chunk_size=2 * 1024 * 1024,
                                 bandwidth_limit=12 * 1024 * 1024)
         engine.add_paths([small, chunked, doomed], category="temporary")
         wait_for(lambda: (s := item(engine, "doomed.bin")) and s.state is ItemState.UPLOADING

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fault_proxy import FaultProxy
+from tests.support.resume_loop import upload_resuming
 from tests.support.tus_node import node_available, tus_node_server
 from toolbox_uploader.core.hashing import HashState
 from toolbox_uploader.core.strategy import MIB, ChunkSizer
@@ -110,18 +111,8 @@ async def test_resume_after_cut_connections(node_endpoint: str, node_store: Path
         async with TusClient(proxy.url + "/files/") as client:
             hasher = HashState()
             url, _ = await client.create(length=size, metadata={"filename": "cut.bin"})
-            offset = 0
-            for _attempt in range(10):  # the engine's retry, bounded
-                try:
-                    offset = await client.upload_file(
-                        url, source, offset=offset, length=size, hasher=hasher,
-                        on_progress=lambda _: None,
-                        chunk_sizer=ChunkSizer(initial=chunk, minimum=MIB, maximum=chunk),
-                    )
-                    break
-                except TransferError as error:
-                    assert error.retryable
-                    offset = (await client.head(url)).offset
+            offset = await upload_resuming(client, url, source, size=size, hasher=hasher,
+                                           chunk=chunk)
         faults = proxy.stats.resets + proxy.stats.truncated_requests
         assert faults >= 2
         assert 0 <= proxy.stats.body_bytes - size <= faults * chunk

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fault_proxy import FaultProxy
+from tests.support.resume_loop import upload_resuming
 from toolbox_uploader.core.hashing import HashState, file_sha256
 from toolbox_uploader.core.strategy import MIB, ChunkSizer
 from toolbox_uploader.core.toolbox_api import ToolboxApi, tus_endpoint, upload_id
@@ -164,18 +165,8 @@ async def test_resume_after_cut_connections_resends_at_most_a_chunk(
                 ToolboxApi(live_server.url, live_server.token) as api:
             hasher = HashState()
             url, _ = await client.create(length=size, metadata=metadata(source))
-            offset = 0
-            for _attempt in range(10):  # the engine's retry, bounded
-                try:
-                    offset = await client.upload_file(
-                        url, source, offset=offset, length=size, hasher=hasher,
-                        on_progress=lambda _: None,
-                        chunk_sizer=ChunkSizer(initial=chunk, minimum=MIB, maximum=chunk),
-                    )
-                    break
-                except TransferError as error:
-                    assert error.retryable
-                    offset = (await client.head(url)).offset
+            offset = await upload_resuming(client, url, source, size=size, hasher=hasher,
+                                           chunk=chunk)
             assert offset == size
             await api.verify(upload_id(url), sha256=hasher.hexdigest(), size=size)
         faults = proxy.stats.resets + proxy.stats.truncated_requests
