@@ -6,16 +6,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QStyleOptionViewItem, QWidget
 from pytestqt.qtbot import QtBot
 
 from toolbox_uploader import paths
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui.details_dialog import DetailsDialog
-from toolbox_uploader.ui.queue_model import Column
+from toolbox_uploader.ui.queue_model import ActionsRole, Column
 
 S = ItemState
 WaitItem = Callable[..., Any]
@@ -54,11 +54,11 @@ def click_action(app: Any, item_id: int, action_index: int = 0) -> None:
     row = window.model.row_of(item_id)
     index = window.proxy.mapFromSource(window.model.index(row, Column.ACTIONS))
     window.view.scrollTo(index)
-    rect = window.view.visualRect(index)
-    from toolbox_uploader.ui.actions_delegate import BUTTON, GAP, MARGIN
-
-    x = rect.left() + MARGIN + action_index * (BUTTON + GAP) + BUTTON // 2
-    point = QPoint(x, rect.center().y())
+    option = QStyleOptionViewItem()
+    option.initFrom(window.view)
+    delegate = window.view.itemDelegateForColumn(Column.ACTIONS)
+    rects = delegate.button_rects(window.view.visualRect(index), index.data(ActionsRole), option)
+    point = rects[action_index][1].center()
     QTest.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton,
                      Qt.KeyboardModifier.NoModifier, point)
 

@@ -67,16 +67,24 @@ class ActionsDelegate(CellDelegate):
         self._hover: tuple[int, RowAction] | None = None
         self._pressed: tuple[int, RowAction] | None = None
 
+    @staticmethod
+    def _widths(actions: tuple[RowAction, ...], option: QStyleOptionViewItem) -> list[int]:
+        return [
+            option.fontMetrics.horizontalAdvance(ACTION_LABELS[action]) + 14
+            if action in TEXT_ACTIONS else BUTTON
+            for action in actions
+        ]
+
     def button_rects(self, rect: QRect, actions: tuple[RowAction, ...],
                      option: QStyleOptionViewItem) -> list[tuple[RowAction, QRect]]:
-        out: list[tuple[RowAction, QRect]] = []
-        x = rect.left() + MARGIN
+        """Buttons aligned to the cell's right edge, so "Remove" (always last) lines up
+        in one column on every row whatever comes before it."""
+        widths = self._widths(actions, option)
+        total = sum(widths) + GAP * max(0, len(widths) - 1)
+        x = max(rect.left() + MARGIN, rect.right() + 1 - MARGIN - total)
         top = rect.top() + (rect.height() - BUTTON) // 2
-        for action in actions:
-            if action in TEXT_ACTIONS:
-                width = option.fontMetrics.horizontalAdvance(ACTION_LABELS[action]) + 14
-            else:
-                width = BUTTON
+        out: list[tuple[RowAction, QRect]] = []
+        for action, width in zip(actions, widths, strict=True):
             out.append((action, QRect(x, top, width, BUTTON)))
             x += width + GAP
         return out
@@ -118,11 +126,17 @@ class ActionsDelegate(CellDelegate):
                 mode = QIcon.Mode.Selected if selected else QIcon.Mode.Normal
                 icons.paint_icon(painter, ICON_NAMES[action], rect.adjusted(5, 5, -5, -5), mode)
 
+    def column_width(self, view: QAbstractItemView) -> int:
+        """Wide enough for any row: at most three buttons, of which at most one is text."""
+        option = QStyleOptionViewItem()
+        option.initFrom(view)
+        text = max(self._widths(tuple(TEXT_ACTIONS), option), default=BUTTON)
+        return 2 * MARGIN + 2 * GAP + 2 * BUTTON + max(BUTTON, text)
+
     def sizeHint(self, option: QStyleOptionViewItem, index: ModelIndex) -> QSize:
         found = source_item(index)
-        actions = row_actions(found[1]) if found is not None else ()
-        rects = self.button_rects(QRect(0, 0, 400, BUTTON + 4), actions, option)
-        width = rects[-1][1].right() + MARGIN if rects else BUTTON
+        widths = self._widths(row_actions(found[1]) if found is not None else (), option)
+        width = sum(widths) + GAP * max(0, len(widths) - 1) + 2 * MARGIN
         return QSize(max(width, 3 * (BUTTON + GAP) + 2 * MARGIN), BUTTON + 6)
 
     def _hit(self, pos: QPoint, option: QStyleOptionViewItem,

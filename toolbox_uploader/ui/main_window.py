@@ -293,8 +293,7 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
         for column, width in ((Column.CATEGORY, 150), (Column.SIZE, 124), (Column.STATUS, 190),
-                              (Column.PROGRESS, 120), (Column.SPEED, 84), (Column.ETA, 96),
-                              (Column.ACTIONS, 112)):
+                              (Column.PROGRESS, 120), (Column.SPEED, 84), (Column.ETA, 96)):
             view.setColumnWidth(column, width)
         self.name_delegate = NameDelegate(view)
         self.progress_delegate = ProgressDelegate(view)
@@ -306,6 +305,7 @@ class MainWindow(QMainWindow):
         view.setItemDelegateForColumn(Column.PROGRESS, self.progress_delegate)
         view.setItemDelegateForColumn(Column.CATEGORY, self.category_delegate)
         view.setItemDelegateForColumn(Column.ACTIONS, self.actions_delegate)
+        view.setColumnWidth(Column.ACTIONS, self.actions_delegate.column_width(view))
         self.actions_delegate.action_triggered.connect(self.on_row_action)
         view.remove_pressed.connect(self.on_remove_selected)
         view.toggle_pressed.connect(self.on_toggle_selected)
