@@ -38,8 +38,9 @@ def drop(widget: QWidget, *targets: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(t)) for t in targets])
     center = QPointF(widget.rect().center())
-    enter = QDragEnterEvent(center, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    # QDragEnterEvent takes a QPoint in Qt 6 (QDropEvent a QPointF).
+    enter = QDragEnterEvent(widget.rect().center(), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted()
     event = QDropEvent(center, Qt.DropAction.CopyAction, mime,

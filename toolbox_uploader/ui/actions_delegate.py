@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
     QStyleOption,
     QStyleOptionViewItem,
     QToolTip,
+    QWidget,
 )
 
-from toolbox_uploader.ui import icons
+from toolbox_uploader.ui import icons, paint_cache
 from toolbox_uploader.ui.cell_delegate import CellDelegate, source_item
 from toolbox_uploader.ui.queue_model import (
     ACTION_LABELS,
@@ -75,56 +76,76 @@ class ActionsDelegate(CellDelegate):
             for action in actions
         ]
 
-    def button_rects(self, rect: QRect, actions: tuple[RowAction, ...],
-                     option: QStyleOptionViewItem) -> list[tuple[RowAction, QRect]]:
-        """Buttons aligned to the cell's right edge, so "Remove" (always last) lines up
-        in one column on every row whatever comes before it."""
+    def _button_boxes(self, left: int, top: int, width: int, height: int,
+                      actions: tuple[RowAction, ...],
+                      option: QStyleOptionViewItem) -> list[tuple[RowAction, int, int, int]]:
+        """(action, x, y, width) of each button in a cell, right-aligned so "Remove"
+        (always last) lines up in one column on every row whatever comes before it."""
         widths = self._widths(actions, option)
         total = sum(widths) + GAP * max(0, len(widths) - 1)
-        x = max(rect.left() + MARGIN, rect.right() + 1 - MARGIN - total)
-        top = rect.top() + (rect.height() - BUTTON) // 2
-        out: list[tuple[RowAction, QRect]] = []
-        for action, width in zip(actions, widths, strict=True):
-            out.append((action, QRect(x, top, width, BUTTON)))
-            x += width + GAP
+        x = max(left + MARGIN, left + width - MARGIN - total)
+        y = top + (height - BUTTON) // 2
+        out: list[tuple[RowAction, int, int, int]] = []
+        for action, button in zip(actions, widths, strict=True):
+            out.append((action, x, y, button))
+            x += button + GAP
         return out
 
+    def button_rects(self, rect: QRect, actions: tuple[RowAction, ...],
+                     option: QStyleOptionViewItem) -> list[tuple[RowAction, QRect]]:
+        """The buttons of a cell as rectangles (hit tests; painting uses the integers)."""
+        boxes = self._button_boxes(rect.x(), rect.y(), rect.width(), rect.height(), actions,
+                                   option)
+        return [(action, QRect(x, y, width, BUTTON)) for action, x, y, width in boxes]
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
-        base = QStyleOptionViewItem(option)
-        self.initStyleOption(base, index)
+        """Integer geometry and kept colours and fonts: no Qt value made per cell (see
+        ``paint_cache``); the option Qt passes is the view's copy for this cell."""
+        found = source_item(index)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        link = paint_cache.palette_color(
+            option.palette,
+            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Link)
+        self.initStyleOption(option, index)
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, base, painter, widget)
-        found = source_item(index)
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, widget)
         if found is None:
             return
         actions = row_actions(found[1])
         item_id = found[1].id
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        for action, rect in self.button_rects(option.rect, actions, option):
+        cell = option.rect
+        mode = QIcon.Mode.Selected if selected else QIcon.Mode.Normal
+        boxes = self._button_boxes(cell.x(), cell.y(), cell.width(), cell.height(), actions,
+                                   option)
+        for action, x, y, width in boxes:
             if (item_id, action) in (self._hover, self._pressed):
-                panel = QStyleOption()
-                if widget is not None:
-                    panel.initFrom(widget)
-                panel.rect = rect
-                panel.state = (QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Raised
-                               | QStyle.StateFlag.State_MouseOver)
-                if (item_id, action) == self._pressed:
-                    panel.state |= QStyle.StateFlag.State_Sunken
-                style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelButtonTool, panel, painter,
-                                    widget)
+                self._paint_panel(painter, style, widget, QRect(x, y, width, BUTTON),
+                                  pressed=(item_id, action) == self._pressed)
             if action in TEXT_ACTIONS:
                 painter.save()
-                role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Link
-                painter.setPen(option.palette.color(role))
-                font = painter.font()
-                font.setUnderline(True)
-                painter.setFont(font)
-                painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), ACTION_LABELS[action])
+                painter.setPen(link)
+                painter.setFont(paint_cache.underlined(option.font))
+                painter.drawText(x, y, width, BUTTON, int(Qt.AlignmentFlag.AlignCenter),
+                                 ACTION_LABELS[action])
                 painter.restore()
             else:
-                mode = QIcon.Mode.Selected if selected else QIcon.Mode.Normal
-                icons.paint_icon(painter, ICON_NAMES[action], rect.adjusted(5, 5, -5, -5), mode)
+                icons.paint_icon(painter, ICON_NAMES[action], x + 5, y + 5, width - 10,
+                                 BUTTON - 10, mode)
+
+    @staticmethod
+    def _paint_panel(painter: QPainter, style: QStyle, widget: QWidget | None, rect: QRect,
+                     *, pressed: bool) -> None:
+        """The raised panel under the button the mouse is on (one cell at a time)."""
+        panel = QStyleOption()
+        if widget is not None:
+            panel.initFrom(widget)
+        panel.rect = rect
+        panel.state = (QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Raised
+                       | QStyle.StateFlag.State_MouseOver)
+        if pressed:
+            panel.state |= QStyle.StateFlag.State_Sunken
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelButtonTool, panel, painter, widget)
 
     def column_width(self, view: QAbstractItemView) -> int:
         """Wide enough for any row: at most three buttons, of which at most one is text."""

@@ -99,20 +99,33 @@ def icon(name: str) -> QIcon:
     return QIcon(str(path))
 
 
-def paint_icon(painter: QPainter, name: str, rect: QRect, mode: QIcon.Mode) -> None:
-    """Draw a named icon into ``rect`` from a cached pixmap.
+def paint_icon(painter: QPainter, name: str, x: int, y: int, width: int, height: int,
+               mode: QIcon.Mode) -> None:
+    """Draw a named icon into the box (x, y, width, height) from a cached pixmap.
 
     Why not ``QIcon.paint``: for the palette-coloured icons that calls the Python
     ``PaletteSvgIconEngine`` from C++ and renders the SVG again on every repaint; in the
     queue that is a GIL hand-over per button per row while uploads keep other threads busy.
+    Integer geometry and the kept theme key make no Qt value per call (see ``paint_cache``).
     """
     device = painter.device()
     ratio = device.devicePixelRatioF() if device is not None else 1.0
+    painter.drawPixmap(x, y, width, height,
+                       _pixmap(name, width, height, mode, ratio, _theme_key()))
+
+
+@cache
+def _theme_key() -> tuple[str, ...]:
+    """The palette colours the SVGs are drawn with; ``forget_theme`` when the palette changes."""
     palette = QGuiApplication.palette()
-    theme = (palette.color(QPalette.ColorRole.WindowText).name(),
-             palette.color(QPalette.ColorRole.HighlightedText).name(),
-             palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText).name())
-    painter.drawPixmap(rect, _pixmap(name, rect.width(), rect.height(), mode, ratio, theme))
+    return (palette.color(QPalette.ColorRole.WindowText).name(),
+            palette.color(QPalette.ColorRole.HighlightedText).name(),
+            palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText).name())
+
+
+def forget_theme() -> None:
+    """The application palette changed (light/dark switch): draw the icons again."""
+    _theme_key.cache_clear()
 
 
 @lru_cache(maxsize=512)

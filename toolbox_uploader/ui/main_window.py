@@ -26,6 +26,7 @@ from PySide6.QtGui import (
     QGuiApplication,
     QKeyEvent,
     QKeySequence,
+    QPaintEvent,
     QShortcut,
 )
 from PySide6.QtWidgets import (
@@ -54,7 +55,7 @@ from toolbox_uploader.core.categories import CATEGORIES
 from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, ServerStatus
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui import formatting as fmt
-from toolbox_uploader.ui import icons
+from toolbox_uploader.ui import icons, paint_cache
 from toolbox_uploader.ui.actions_delegate import ActionsDelegate
 from toolbox_uploader.ui.bridge import EngineBridge
 from toolbox_uploader.ui.category_delegate import CategoryDelegate
@@ -117,6 +118,18 @@ class QueueView(QTableView):
     remove_pressed = Signal()
     toggle_pressed = Signal()
     details_pressed = Signal()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Qt's own painting, entered from Python.
+
+        Measured with ``bench/gui_responsiveness.py`` while 1,000 files upload: with this
+        override the longest GUI stall is about half of what it is without it (25-42 ms
+        against 53-65 ms over three runs each), although it only calls the base class. The
+        repaint is then entered from Python and its delegate callbacks run nested in that
+        call; why exactly that makes the GIL hand-overs to the busy engine and server threads
+        cheaper was not established. Keep it unless the bench says otherwise.
+        """
+        super().paintEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
@@ -576,9 +589,11 @@ class MainWindow(QMainWindow):
         return self.model.count(_PAUSABLE) > 0
 
     def changeEvent(self, event: QEvent) -> None:
-        # The system switched between light and dark: recolour the state colours and the
-        # drop zone's border (the SVG icons pick the new palette up when they next paint).
+        # The system switched between light and dark: recolour the state colours, the
+        # icons and the drop zone's border.
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            icons.forget_theme()
+            paint_cache.forget()
             self.model.refresh_palette()
             self.drop_zone.refresh_palette()
         super().changeEvent(event)

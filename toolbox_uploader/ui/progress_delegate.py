@@ -6,7 +6,7 @@ costs nothing but the rows on screen, and the bars look native on every platform
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from toolbox_uploader.core.states import ItemState
+from toolbox_uploader.ui import paint_cache
 from toolbox_uploader.ui.cell_delegate import CellDelegate, source_item
 from toolbox_uploader.ui.queue_model import folder_of
 
@@ -25,33 +26,42 @@ _BAR = frozenset({ItemState.UPLOADING, ItemState.VERIFYING, ItemState.PAUSED, It
 
 
 class ProgressDelegate(CellDelegate):
-    """Paints a ``QStyleOptionProgressBar`` from ``ProgressRole``."""
+    """Paints a ``QStyleOptionProgressBar`` from the row's progress.
+
+    The option Qt passes is the view's copy for this one cell, so it is filled in place, and
+    the bar's option is kept between calls: no Qt value is made and dropped per cell (see
+    ``paint_cache``).
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._bar = QStyleOptionProgressBar()
+        self._bar.minimum = 0
+        self._bar.maximum = 1000
+        self._bar.textVisible = True
+        self._bar.textAlignment = Qt.AlignmentFlag.AlignCenter
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        found = source_item(index)
         # Background (selection, state tint) as any cell, without the "42%" display text.
-        base = QStyleOptionViewItem(option)
-        self.initStyleOption(base, index)
-        base.text = ""
+        self.initStyleOption(option, index)
+        option.text = ""
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, base, painter, widget)
-        found = source_item(index)
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, widget)
         if found is None:
             return
         item = found[1]
         state = item.state
-        progress = float(item.progress or 0.0)
         # Finished, refused and not-yet-started rows say it in words; a bar would be noise.
         if state not in _BAR:
             return
-        bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(4, 5, -4, -5)
-        bar.minimum = 0
-        bar.maximum = 1000
+        progress = float(item.progress or 0.0)
+        bar = self._bar
+        cell = option.rect
+        bar.rect.setRect(cell.x() + 4, cell.y() + 5, cell.width() - 8, cell.height() - 10)
         bar.progress = round(progress * 1000)
         bar.text = f"{progress:.0%}"
-        bar.textVisible = True
-        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
         bar.state = option.state | QStyle.StateFlag.State_Horizontal
         if state is ItemState.PAUSED:
             bar.state &= ~QStyle.StateFlag.State_Enabled
@@ -64,44 +74,48 @@ class ProgressDelegate(CellDelegate):
 
 
 class NameDelegate(CellDelegate):
-    """The file name, then its relative folder, dimmer ("fractions.pdf  Maths/Week 1")."""
+    """The file name, then its relative folder, dimmer ("fractions.pdf  Maths/Week 1").
+
+    Painted with integer geometry and kept colours, like ``ProgressDelegate``.
+    """
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
         found = source_item(index)
         folder = folder_of(found[1]) if found is not None else ""
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
-        if not folder:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        if not folder or found is None:
+            self.initStyleOption(option, index)
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, widget)
             return
-        assert found is not None
-        name = opt.text
-        opt.text = ""
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
-        text_rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, widget)
-        metrics = opt.fontMetrics
-        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
-        group = QPalette.ColorGroup.Normal
-        name_color = opt.palette.color(
-            group, QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        palette = option.palette  # before the row's colours are set into it
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        text_role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        dim_role = (QPalette.ColorRole.HighlightedText if selected
+                    else QPalette.ColorRole.PlaceholderText)
+        name_color = paint_cache.palette_color(palette, text_role)
+        dim = paint_cache.palette_color(palette, dim_role)
         foreground = found[0].foreground(found[1], found[2])
         if foreground is not None and not selected:
             name_color = foreground
-        dim = opt.palette.color(
-            group,
-            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText,
-        )
+        self.initStyleOption(option, index)
+        name = option.text
+        option.text = ""
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, widget)
+        cell = option.rect
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1
+        left, top, height = cell.x() + margin, cell.y(), cell.height()
+        width = max(0, cell.width() - 2 * margin)
+        metrics = option.fontMetrics
+        align = int(Qt.AlignmentFlag.AlignVCenter)
         painter.save()
-        elided_name = metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, text_rect.width())
+        elided_name = metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, width)
         painter.setPen(name_color)
-        painter.drawText(text_rect, int(Qt.AlignmentFlag.AlignVCenter), elided_name)
+        painter.drawText(left, top, width, height, align, elided_name)
         used = metrics.horizontalAdvance(elided_name) + metrics.horizontalAdvance("   ")
-        rest = QRect(text_rect.left() + used, text_rect.top(),
-                     max(0, text_rect.width() - used), text_rect.height())
-        if rest.width() > metrics.horizontalAdvance("…") * 2:
+        rest = max(0, width - used)
+        if rest > metrics.horizontalAdvance("…") * 2:
             painter.setPen(dim)
-            painter.drawText(rest, int(Qt.AlignmentFlag.AlignVCenter),
-                             metrics.elidedText(folder, Qt.TextElideMode.ElideLeft, rest.width()))
+            painter.drawText(left + used, top, rest, height, align,
+                             metrics.elidedText(folder, Qt.TextElideMode.ElideLeft, rest))
         painter.restore()

@@ -17,13 +17,14 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPalette
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
 from toolbox_uploader.core.categories import CATEGORIES
 from toolbox_uploader.core.events import ItemSnapshot
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui import formatting as fmt
+from toolbox_uploader.ui import paint_cache
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -357,16 +358,15 @@ class QueueModel(QAbstractTableModel):
         option.displayAlignment = _ALIGN_RIGHT if column in _RIGHT_ALIGNED else _ALIGN_LEFT
         foreground = self.foreground(item, column)
         if foreground is not None:
-            palette = QPalette(option.palette)
-            palette.setBrush(QPalette.ColorRole.Text, QBrush(foreground))
-            option.palette = palette
+            # In place, with a kept brush: no temporary Qt values (see ``paint_cache``).
+            option.palette.setBrush(QPalette.ColorRole.Text, paint_cache.brush(foreground))
         if column == Column.STATUS:
             from toolbox_uploader.ui import icons
 
             option.icon = icons.status_icon(item)
             option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration
         if item.state in (ItemState.REJECTED, ItemState.FAILED):
-            option.backgroundBrush = QBrush(self._colors.error_background)
+            option.backgroundBrush = paint_cache.brush(self._colors.error_background)
 
     def _display(self, item: ItemSnapshot, column: Column) -> str:
         if column == Column.NAME:
