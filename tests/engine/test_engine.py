@@ -324,6 +324,61 @@ def test_crash_after_the_last_byte_does_not_send_the_file_twice(
     assert len(server_files(live_server.url, live_server.token)) == 1
 
 
+def test_crash_after_a_small_file_arrived_does_not_send_it_twice(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    """A small file goes in one request; killed after the server stored it but before the
+    answer was saved, the next run has no upload URL. It asks the server for this content
+    at this path and finds it, instead of storing a second copy."""
+    from toolbox_uploader.core.session_store import SessionStore
+
+    path = text_file(tmp_path / "Week 3" / "quiz.txt", 40_000, seed=7)
+    first = make_engine(server_url=live_server.url, token=live_server.token,
+                        store_path=tmp_path / "first.sqlite3")
+    first.add_paths([path.parent], category="educational_content")
+    assert first.wait_idle(30)
+    assert (s := item(first, "quiz.txt")) is not None and s.state is S.DONE
+    (stored,) = server_files(live_server.url, live_server.token)
+
+    # The second store is what the first one held while the request was in flight.
+    store = SessionStore(tmp_path / "second.sqlite3")
+    st = path.stat()
+    record = store.add(server_key=live_server.url, source_path=str(path),
+                       relative_path=stored["relative_path"], display_name="quiz.txt",
+                       category="educational_content", size=st.st_size, mtime=st.st_mtime)
+    store.transition(record.id, S.VALIDATING)
+    store.transition(record.id, S.READY, validated_at=1.0, sha256=sha256(path))
+    store.transition(record.id, S.UPLOADING)
+    store.close()
+    second = make_engine(server_url=live_server.url, token=live_server.token,
+                         store_path=tmp_path / "second.sqlite3")
+    wait_for(lambda: (s := item(second, "quiz.txt")) and s.state is S.DONE, 30)
+    assert len(server_files(live_server.url, live_server.token)) == 1
+    done = item(second, "quiz.txt")
+    assert done is not None and done.file_url is not None
+    assert done.file_url.endswith(stored["id"])
+
+
+def test_a_small_file_that_never_arrived_is_sent_after_a_crash(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    """The same crash with nothing on the server: the question finds nothing, the file goes."""
+    from toolbox_uploader.core.session_store import SessionStore
+
+    path = text_file(tmp_path / "notes.txt", 30_000, seed=8)
+    store = SessionStore(tmp_path / "queue.sqlite3")
+    st = path.stat()
+    record = store.add(server_key=live_server.url, source_path=str(path),
+                       relative_path="notes.txt", display_name="notes.txt",
+                       category="educational_content", size=st.st_size, mtime=st.st_mtime)
+    store.transition(record.id, S.VALIDATING)
+    store.transition(record.id, S.READY, validated_at=1.0, sha256=sha256(path))
+    store.transition(record.id, S.UPLOADING)
+    store.close()
+    engine = make_engine(server_url=live_server.url, token=live_server.token)
+    wait_for(lambda: (s := item(engine, "notes.txt")) and s.state is S.DONE, 30)
+    (stored,) = server_files(live_server.url, live_server.token)
+    assert stored["sha256"] == sha256(path) and stored["relative_path"] == "notes.txt"
+
+
 def test_a_big_file_already_on_the_server_is_hashed_then_skipped(
         live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
     original = random_file(tmp_path / "a" / "Films" / "trip.bin", 11 * 1024 * 1024)

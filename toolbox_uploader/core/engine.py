@@ -365,10 +365,11 @@ class Engine:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1)
-        # Whatever is still mid-work goes back to where a restart would put it.
+        # Whatever is still mid-work goes back to where a restart would put it (the cut-off
+        # try counted, as ``SessionStore.restore_interrupted`` does after a crash).
         for item_id, record in list(self._records.items()):
             if record.state in (S.UPLOADING, S.VERIFYING):
-                self._set_state(item_id, S.READY)
+                self._set_state(item_id, S.READY, attempts=record.attempts + 1)
             elif record.state in (S.VALIDATING, S.OPTIMIZING):
                 self._set_state(item_id, S.QUEUED)
         for item_id in list(self._live):

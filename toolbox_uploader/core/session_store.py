@@ -329,16 +329,19 @@ class SessionStore:
         """Put items that were mid-work when the process stopped back into the queue.
 
         Items that had passed validation go to ``ready`` (their upload resumes from the
-        server's offset); the others are validated again from the start.
+        server's offset) with the cut-off try counted in ``attempts``, which tells the
+        next try that the server may hold the file already; the others are validated
+        again from the start.
         """
         restored = []
         for record in self.items():
             if record.state not in INTERRUPTED:
                 continue
-            target = (ItemState.READY if record.state in (ItemState.UPLOADING,
-                                                          ItemState.VERIFYING)
-                      else ItemState.QUEUED)
-            updated = self.transition(record.id, target)
+            if record.state in (ItemState.UPLOADING, ItemState.VERIFYING):
+                updated = self.transition(record.id, ItemState.READY, current=record,
+                                          attempts=record.attempts + 1)
+            else:
+                updated = self.transition(record.id, ItemState.QUEUED, current=record)
             restored.append(updated)
             if on_restored:
                 on_restored(updated)

@@ -77,6 +77,19 @@ class ToolboxApi:
             raise TransferError(ErrorKind.TRANSIENT, "The server sent an unreadable file record.")
         return data
 
+    async def find_file(self, *, sha256: str, relative_path: str) -> dict[str, Any] | None:
+        """The newest stored copy of this content at this relative path, or ``None``."""
+        response = await self._call("GET", "/api/v1/files", params={
+            "sha256": sha256, "relative_path": relative_path, "limit": "1"})
+        if response.status_code != 200:
+            raise classify_response(response)
+        data = response.json()
+        files = data.get("files") if isinstance(data, dict) else None
+        if not isinstance(files, list):
+            raise TransferError(ErrorKind.TRANSIENT, "The server sent an unreadable file list.")
+        found = files[0] if files else None
+        return found if isinstance(found, dict) else None
+
     async def verify(self, file_id: str, *, sha256: str, size: int) -> dict[str, Any]:
         """Compare the stored file with what was sent; a mismatch raises RESTART."""
         record = await self.get_file(file_id)

@@ -229,6 +229,12 @@ class UploadJob:
                                        f"{record.relative_path} is already on the server; "
                                        "not sent again.")
 
+        if sha256 is not None and record.attempts and not (record.upload_path
+                                                           or record.upload_url):
+            arrived = await self._arrived_earlier(sha256, size)
+            if arrived is not None:
+                return arrived
+
         if not await self.connection.uses_tus():
             return await self._direct(source, size, sha256, on_verifying)
 
@@ -323,6 +329,21 @@ class UploadJob:
             return None
         self._on_progress(size)
         return Uploaded(digest, self.connection.file_url(url))
+
+    async def _arrived_earlier(self, sha256: str, size: int) -> Uploaded | None:
+        """A small file goes in one request, and its URL is only known from the answer: if
+        an earlier try was cut off (crash, lost connection) after the server stored the
+        file, only the server can say so. Asked of a toolbox server, and only after a try
+        that did not finish, so a normal upload costs no extra request."""
+        api = self.connection.api
+        if api is None or choose_strategy(size) is not Strategy.DIRECT:
+            return None
+        stored = await api.find_file(sha256=sha256, relative_path=self.record.relative_path)
+        if stored is None or stored.get("size") != size or not stored.get("id"):
+            return None
+        self._on_progress(size)
+        base = self.connection.target.server_url
+        return Uploaded(sha256, f"{base}/api/v1/files/{stored['id']}")
 
     async def _direct(self, source: Path, size: int, sha256: str | None,
                       on_verifying: Callable[[], object]) -> Outcome:

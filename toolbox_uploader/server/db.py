@@ -84,6 +84,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             UPDATE account_usage SET used = used + NEW.size WHERE owner = NEW.owner;
         END""",
     ),
+    # 3: finding the copies of one file (``GET /api/v1/files?sha256=``) without a scan
+    ("CREATE INDEX files_owner_sha256 ON files(owner, sha256)",),
 )
 
 

@@ -74,12 +74,17 @@ class FileStore:
         return FileRecord.from_row(row) if row else None
 
     def list(
-        self, owner: str, category: str | None = None, limit: int = 50, offset: int = 0
+        self, owner: str, category: str | None = None, limit: int = 50, offset: int = 0, *,
+        sha256: str | None = None, relative_path: str | None = None,
     ) -> tuple[list[FileRecord], int]:
+        """A page of the owner's files; ``sha256`` and ``relative_path`` narrow it to copies
+        of one file (how a client asks whether an upload it lost track of arrived)."""
         where, params = "owner = ?", [owner]
-        if category:
-            where += " AND category = ?"
-            params.append(category)
+        for column, value in (("category", category), ("sha256", sha256),
+                              ("relative_path", relative_path)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                params.append(value)
         total = self.db.fetchone(f"SELECT COUNT(*) FROM files WHERE {where}", tuple(params))[0]
         rows = self.db.fetchall(
             f"SELECT * FROM files WHERE {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",

@@ -32,6 +32,39 @@ async def test_list_paginates_and_filters_by_category(api: Api) -> None:
     assert body["total"] == 6 and body["files"] == []
 
 
+async def test_list_finds_the_copies_of_one_file(api: Api) -> None:
+    """``sha256`` and ``relative_path`` narrow the list (the engine's "did it arrive?")."""
+    same = b"the water cycle\n"
+    first = await api.stored(same, "cycle.txt", relative_path="Science/Week 1/cycle.txt")
+    await api.stored(same, "cycle.txt", relative_path="Science/Week 2/cycle.txt")
+    await api.stored(b"something else\n", "cycle.txt", relative_path="Science/Week 1/cycle.txt")
+    digest = hashlib.sha256(same).hexdigest()
+
+    r = await api.client.get("/api/v1/files", headers=api.headers, params={
+        "sha256": digest.upper(), "relative_path": "Science\\Week 1/./cycle.txt"})
+    body = await r.json()
+    assert r.status == 200 and body["total"] == 1
+    assert body["files"][0]["id"] == first["id"]
+
+    r = await api.client.get("/api/v1/files", headers=api.headers, params={"sha256": digest})
+    assert (await r.json())["total"] == 2
+    r = await api.client.get("/api/v1/files", headers=api.headers, params={
+        "sha256": "0" * 64, "relative_path": "Science/Week 1/cycle.txt"})
+    assert (await r.json())["total"] == 0
+    # Another account's copy is not found.
+    other = bearer(api.other_token)
+    r = await api.client.get("/api/v1/files", headers=other, params={"sha256": digest})
+    assert (await r.json())["total"] == 0
+
+    for bad in ("abc", "g" * 64, "0" * 63, "0" * 65):
+        r = await api.client.get("/api/v1/files", headers=api.headers, params={"sha256": bad})
+        assert r.status == 400, bad
+        assert error_of(await r.json()) == "invalid_field"
+    r = await api.client.get("/api/v1/files", headers=api.headers,
+                             params={"relative_path": "bad\u202epath"})
+    assert r.status == 400 and error_of(await r.json()) == "invalid_field"
+
+
 async def test_bad_query_values_are_400(api: Api) -> None:
     for query in ("limit=0", "limit=501", "limit=-1", "limit=abc", "limit=1e3", "offset=-5",
                   "offset=99999999999999999999", "limit=+5", "category=homework",

@@ -42,8 +42,11 @@ async def list_files(request: web.Request) -> web.Response:
     account = request_account(request)
     limit, offset = params.pagination(request.query)
     category = params.category(request.query.get("category"), default=None)
+    sha256 = params.sha256(request.query.get("sha256"))
+    raw_path = request.query.get("relative_path")
+    relative_path = params.relative_path(raw_path) if raw_path is not None else None
     records, total = FileStore(request.app[keys.DATABASE]).list(
-        account.id, category, limit, offset
+        account.id, category, limit, offset, sha256=sha256, relative_path=relative_path
     )
     return web.json_response({
         "files": [r.to_json() for r in records],

@@ -184,6 +184,9 @@ def _document() -> dict[str, Any]:
                      "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
                     {"name": "offset", "in": "query",
                      "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                    {"name": "sha256", "in": "query",
+                     "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}},
+                    {"name": "relative_path", "in": "query", "schema": {"type": "string"}},
                 ],
                 "responses": {"200": _json(_ref("FileList"), "One page of files")}
                 | _errors(400, 401),
