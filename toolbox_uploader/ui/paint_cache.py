@@ -11,7 +11,13 @@ which live as long as the palette or font they came from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from PySide6.QtGui import QBrush, QColor, QFont, QPalette
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 #: Enough for the palettes a view uses at once (normal, selected, tinted rows).
 _MAX_ENTRIES = 64
@@ -21,40 +27,36 @@ _brushes: dict[int, QBrush] = {}
 _fonts: dict[str, QFont] = {}
 
 
+def _kept(store: dict[K, V], key: K, make: Callable[[], V]) -> V:
+    """``store[key]``, made by ``make()`` the first time; the store is bounded."""
+    found = store.get(key)
+    if found is None:
+        if len(store) >= _MAX_ENTRIES:
+            store.clear()
+        found = store[key] = make()
+    return found
+
+
 def palette_color(palette: QPalette, role: QPalette.ColorRole,
                   group: QPalette.ColorGroup = QPalette.ColorGroup.Normal) -> QColor:
     """``palette.color(group, role)``, made once per palette (``cacheKey`` changes with it)."""
-    key = (palette.cacheKey(), group, role)
-    color = _colors.get(key)
-    if color is None:
-        if len(_colors) >= _MAX_ENTRIES:
-            _colors.clear()
-        color = _colors[key] = palette.color(group, role)
-    return color
+    return _kept(_colors, (palette.cacheKey(), group, role), lambda: palette.color(group, role))
 
 
 def brush(color: QColor) -> QBrush:
     """A solid brush of ``color``, made once per colour."""
-    key = color.rgba()
-    found = _brushes.get(key)
-    if found is None:
-        if len(_brushes) >= _MAX_ENTRIES:
-            _brushes.clear()
-        found = _brushes[key] = QBrush(color)
-    return found
+    return _kept(_brushes, color.rgba(), lambda: QBrush(color))
 
 
 def underlined(font: QFont) -> QFont:
     """``font`` with an underline (link-like text buttons), made once per font."""
-    key = font.key()
-    found = _fonts.get(key)
-    if found is None:
-        if len(_fonts) >= _MAX_ENTRIES:
-            _fonts.clear()
-        found = QFont(font)
-        found.setUnderline(True)
-        _fonts[key] = found
-    return found
+
+    def make() -> QFont:
+        made = QFont(font)
+        made.setUnderline(True)
+        return made
+
+    return _kept(_fonts, font.key(), make)
 
 
 def forget() -> None:
