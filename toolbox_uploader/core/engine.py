@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import itertools
 import logging
 import os
 import threading
@@ -37,6 +39,7 @@ from toolbox_uploader.core.events import (
 )
 from toolbox_uploader.core.lock import EngineBusyError, StoreLock
 from toolbox_uploader.core.loop_thread import LoopThread
+from toolbox_uploader.core.ordered_ids import OrderedIds
 from toolbox_uploader.core.progress import Dispatcher, Listener, SpeedMeter
 from toolbox_uploader.core.scheduler import Action, Lanes, decide
 from toolbox_uploader.core.session_store import ItemRecord, SessionStore
@@ -101,7 +104,8 @@ class Engine:
         self._snapshots: dict[int, ItemSnapshot] = {}
         # Loop-thread state below.
         self._records: dict[int, ItemRecord] = {}
-        self._waiting: dict[ItemState, set[int]] = {S.QUEUED: set(), S.READY: set()}
+        self._waiting: dict[ItemState, OrderedIds] = {S.QUEUED: OrderedIds(),
+                                                      S.READY: OrderedIds()}
         self._done_bytes = 0  # bytes of finished items, for the overall speed
         self._totals = _Totals()  # the batch totals of the stored records, kept up to date
         self._jobs: dict[int, UploadJob] = {}
@@ -556,20 +560,23 @@ class Engine:
         key = self.server_key
         room = self._prepare_limit - len(self._preparing)
         if room > 0 and self._waiting[S.QUEUED]:
-            for item_id in sorted(self._waiting[S.QUEUED]):
-                if room <= 0:
-                    break
-                if item_id not in self._preparing and self._records[item_id].server_key == key:
-                    self._start_prepare(item_id)
-                    room -= 1
+            with contextlib.closing(self._waiting[S.QUEUED].ascending()) as queued:
+                chosen = list(itertools.islice(
+                    (i for i in queued
+                     if i not in self._preparing and self._records[i].server_key == key),
+                    room))
+            for item_id in chosen:
+                self._start_prepare(item_id)
         if self._auth_paused or not self._waiting[S.READY]:
             return
         active = {i: self._records[i].upload_size for i in self._tasks}
         if not self._lanes.has_room(active):
             return
-        ready = ((i, self._records[i].upload_size) for i in sorted(self._waiting[S.READY])
-                 if i not in self._tasks and self._records[i].server_key == key)
-        for item_id in self._lanes.pick(ready, active):
+        with contextlib.closing(self._waiting[S.READY].ascending()) as ids:
+            ready = ((i, self._records[i].upload_size) for i in ids
+                     if i not in self._tasks and self._records[i].server_key == key)
+            picked = self._lanes.pick(ready, active)
+        for item_id in picked:
             self._start_upload(item_id)
 
     def _arm_retry(self, item_id: int, delay: float) -> None:
