@@ -6,8 +6,10 @@ it renders, so the icons follow a light or dark system theme and stay crisp on h
 screens. The coloured status icons are used as they are.
 
 Resources are found (in order) under ``TOOLBOX_UPLOADER_RESOURCES``, a PyInstaller bundle
-(``sys._MEIPASS/resources``) and the source tree (``<repo>/resources``, which is what an
-editable install sees); see ``packaging/toolbox-uploader.spec``.
+(``sys._MEIPASS/resources``), the source tree (``<repo>/resources``, which is what an
+editable install sees) and ``<prefix>/share/toolbox-uploader/resources``, where a wheel puts
+them (``[tool.setuptools.data-files]`` in ``pyproject.toml``); see also
+``packaging/toolbox-uploader.spec``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ def resources_dir() -> Path:
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[2] / "resources"
+    source_tree = Path(__file__).resolve().parents[2] / "resources"
+    if source_tree.is_dir():
+        return source_tree
+    return Path(sys.prefix) / "share" / "toolbox-uploader" / "resources"
 
 
 def icon_path(name: str) -> Path:
