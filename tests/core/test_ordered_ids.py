@@ -60,3 +60,17 @@ def test_matches_sorted_under_random_use() -> None:
     assert list(ids.ascending()) == sorted(model)
     ids.clear()
     assert list(ids.ascending()) == [] and len(ids) == 0
+
+
+def test_the_heap_stays_near_the_size_of_the_set() -> None:
+    """Ids that come and go (an item paused and resumed over and over) leave stale entries
+    behind; the heap is rebuilt before they pile up."""
+    ids = OrderedIds()
+    for n in range(1_000):
+        ids.add(n)
+    for _ in range(50):
+        for n in range(0, 1_000, 2):
+            ids.discard(n)
+            ids.add(n)
+    assert len(ids._heap) <= 2 * len(ids) + 64
+    assert list(itertools.islice(ids.ascending(), 5)) == [0, 1, 2, 3, 4]

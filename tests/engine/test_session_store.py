@@ -85,6 +85,10 @@ def test_interrupted_items_go_back(tmp_path: Path) -> None:
     states = {r.id: r.state for r in reopened.items()}
     assert states == {validating: S.QUEUED, uploading: S.READY, verifying: S.READY,
                       done: S.DONE}
+    # Cut-off sends are marked (the next try asks the server first), not counted as failures.
+    marked = {r.id for r in reopened.items() if r.interrupted}
+    assert marked == {uploading, verifying}
+    assert all(r.attempts == 0 for r in reopened.items())
 
 
 def test_survives_a_process_killed_mid_write(tmp_path: Path) -> None:
@@ -140,10 +144,11 @@ def test_migrates_a_version_1_database(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     store = SessionStore(db)
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 3
     video, pdf = store.items()
     assert video.upload_url == "http://s/api/v1/storage/tus/abc" and video.upload_offset == 40
     assert video.validated_at == 6.0 and video.warnings == [] and video.restarts == 0
+    assert video.interrupted is False
     assert pdf.validated_at is None
     store.transition(video.id, S.READY)  # the migrated row still obeys the table
 

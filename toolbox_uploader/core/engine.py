@@ -369,11 +369,11 @@ class Engine:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1)
-        # Whatever is still mid-work goes back to where a restart would put it (the cut-off
-        # try counted, as ``SessionStore.restore_interrupted`` does after a crash).
+        # Whatever is still mid-work goes back to where a restart would put it (marked
+        # interrupted, as ``SessionStore.restore_interrupted`` does after a crash).
         for item_id, record in list(self._records.items()):
             if record.state in (S.UPLOADING, S.VERIFYING):
-                self._set_state(item_id, S.READY, attempts=record.attempts + 1)
+                self._set_state(item_id, S.READY, interrupted=True)
             elif record.state in (S.VALIDATING, S.OPTIMIZING):
                 self._set_state(item_id, S.QUEUED)
         for item_id in list(self._live):
@@ -399,14 +399,15 @@ class Engine:
         if old is not None:
             self._totals.count(old, -1)
         self._totals.count(record, 1)
-        if old is not None and old.state in self._waiting:
+        moved = old is None or old.state is not record.state
+        if moved and old is not None and old.state in self._waiting:
             self._waiting[old.state].discard(record.id)
         if old is not None and old.state is S.DONE:
             self._done_bytes -= old.upload_size or 0
         if record.state is S.DONE:
             self._done_bytes += record.upload_size or 0
         self._records[record.id] = record
-        if record.state in self._waiting:
+        if moved and record.state in self._waiting:
             self._waiting[record.state].add(record.id)
 
     def _forget(self, item_id: int) -> None:
@@ -736,6 +737,7 @@ class Engine:
                 "sha256": outcome.sha256, "file_url": outcome.file_url,
                 "bytes_sent": record.upload_size or 0, "retryable": False,
                 "upload_offset": record.upload_size or 0, "next_attempt_at": None,
+                "interrupted": False,
             }
             if isinstance(outcome, AlreadyUploaded):
                 changes.update(reason_code="already_uploaded", reason_message=outcome.message)

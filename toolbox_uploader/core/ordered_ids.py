@@ -3,7 +3,8 @@
 Why not ``sorted(ids)``: the engine asks for the next items to start on every state change,
 and sorting 10,000 queued ids each time made a big drop quadratic (about 0.5 ms a sort,
 tens of thousands of sorts). A heap beside the set gives the first k in O(k log n).
-Removal is lazy: a removed id stays in the heap until it reaches the top.
+Removal is lazy: a removed id stays in the heap until it reaches the top, and the heap is
+rebuilt from the set when stale entries outnumber live ones.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ class OrderedIds:
         if item_id not in self._members:
             self._members.add(item_id)
             heapq.heappush(self._heap, item_id)
+            if len(self._heap) > 2 * len(self._members) + 64:
+                self._heap = list(self._members)
+                heapq.heapify(self._heap)
 
     def discard(self, item_id: int) -> None:
         self._members.discard(item_id)
@@ -42,7 +46,8 @@ class OrderedIds:
 
         Each step gives the smallest id not read yet, including ids added meanwhile; what
         was read goes back into the heap when the iteration is closed, so nothing is lost.
-        Close it (``contextlib.closing``) before changing the set in response.
+        Close it (``contextlib.closing``) before changing the set in response, and keep
+        one iteration open at a time.
         """
         taken: list[int] = []
         try:

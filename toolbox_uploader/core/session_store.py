@@ -49,6 +49,8 @@ class ItemRecord:
     next_attempt_at: float | None = None
     attempts: int = 0
     restarts: int = 0
+    #: The last try was cut off (crash, quit) while sending: the server may hold the file.
+    interrupted: bool = False
     upload_url: str | None = None
     upload_path: str | None = None
     upload_offset: int = 0
@@ -127,6 +129,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE items SET validated_at = updated_at WHERE state IN "
         "('ready','uploading','paused','verifying','done','failed')",
     ),
+    ("ALTER TABLE items ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0",),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -180,6 +183,7 @@ class SessionStore:
         values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
         values["state"] = ItemState(values["state"])
         values["retryable"] = bool(values["retryable"])
+        values["interrupted"] = bool(values["interrupted"])
         values["warnings"] = [Reason(*w) for w in json.loads(values["warnings"] or "[]")]
         return ItemRecord(**values)
 
@@ -258,8 +262,9 @@ class SessionStore:
             encoded["state"] = ItemState(encoded["state"]).value
         if "warnings" in encoded:
             encoded["warnings"] = json.dumps([[w.code, w.message] for w in encoded["warnings"]])
-        if "retryable" in encoded:
-            encoded["retryable"] = int(bool(encoded["retryable"]))
+        for flag in ("retryable", "interrupted"):
+            if flag in encoded:
+                encoded[flag] = int(bool(encoded[flag]))
         return encoded
 
     def transition(self, item_id: int, state: ItemState, *, current: ItemRecord | None = None,
@@ -329,9 +334,8 @@ class SessionStore:
         """Put items that were mid-work when the process stopped back into the queue.
 
         Items that had passed validation go to ``ready`` (their upload resumes from the
-        server's offset) with the cut-off try counted in ``attempts``, which tells the
-        next try that the server may hold the file already; the others are validated
-        again from the start.
+        server's offset), marked ``interrupted``: the next try asks the server whether a
+        small file sent in one request arrived. The others are validated again from the start.
         """
         restored = []
         for record in self.items():
@@ -339,7 +343,7 @@ class SessionStore:
                 continue
             if record.state in (ItemState.UPLOADING, ItemState.VERIFYING):
                 updated = self.transition(record.id, ItemState.READY, current=record,
-                                          attempts=record.attempts + 1)
+                                          interrupted=True)
             else:
                 updated = self.transition(record.id, ItemState.QUEUED, current=record)
             restored.append(updated)

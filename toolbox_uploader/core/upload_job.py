@@ -34,6 +34,7 @@ from toolbox_uploader.core.strategy import ChunkSizer, Strategy, choose_strategy
 from toolbox_uploader.core.toolbox_api import ToolboxApi, upload_id
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError
 from toolbox_uploader.core.tus_client import TusClient
+from toolbox_uploader.core.validation.names import clean_relative_path
 
 log = logging.getLogger(__name__)
 
@@ -229,8 +230,8 @@ class UploadJob:
                                        f"{record.relative_path} is already on the server; "
                                        "not sent again.")
 
-        if sha256 is not None and record.attempts and not (record.upload_path
-                                                           or record.upload_url):
+        if sha256 is not None and (record.attempts or record.interrupted) and not (
+                record.upload_path or record.upload_url):
             arrived = await self._arrived_earlier(sha256, size)
             if arrived is not None:
                 return arrived
@@ -338,8 +339,18 @@ class UploadJob:
         api = self.connection.api
         if api is None or choose_strategy(size) is not Strategy.DIRECT:
             return None
-        stored = await api.find_file(sha256=sha256, relative_path=self.record.relative_path)
-        if stored is None or stored.get("size") != size or not stored.get("id"):
+        try:
+            stored = await api.find_file(sha256=sha256, relative_path=self.record.relative_path)
+        except TransferError as error:
+            if error.kind in (ErrorKind.TRANSIENT, ErrorKind.OFFLINE, ErrorKind.AUTH):
+                raise  # the upload itself would meet the same
+            return None  # the server cannot answer this question: send the file
+        # The server's answer is checked, not trusted: one that ignores the filters lists
+        # other files.
+        if (stored is None or stored.get("size") != size or not stored.get("id")
+                or str(stored.get("sha256", "")).lower() != sha256
+                or stored.get("relative_path") != clean_relative_path(self.record.relative_path)
+                or stored.get("category") != self.record.category):
             return None
         self._on_progress(size)
         base = self.connection.target.server_url

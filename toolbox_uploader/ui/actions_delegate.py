@@ -99,8 +99,9 @@ class ActionsDelegate(CellDelegate):
         return [(action, QRect(x, y, width, BUTTON)) for action, x, y, width in boxes]
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
-        """Integer geometry and kept colours and fonts: no Qt value made per cell (see
-        ``paint_cache``); the option Qt passes is the view's copy for this cell."""
+        """Integer geometry and kept colours and fonts, and the option (PySide's own copy
+        for this call) filled in place: no further Qt value made per cell (see
+        ``paint_cache``)."""
         found = source_item(index)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         link = paint_cache.palette_color(

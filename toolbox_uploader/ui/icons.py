@@ -15,7 +15,9 @@ them (``[tool.setuptools.data-files]`` in ``pyproject.toml``); see also
 from __future__ import annotations
 
 import os
+import site
 import sys
+import sysconfig
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -37,10 +39,14 @@ def resources_dir() -> Path:
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         return Path(bundle) / "resources"
-    source_tree = Path(__file__).resolve().parents[2] / "resources"
-    if source_tree.is_dir():
-        return source_tree
-    return Path(sys.prefix) / "share" / "toolbox-uploader" / "resources"
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "resources").is_dir():
+        return checkout / "resources"
+    # Installed from a wheel: under the scheme's data folder (the venv or system prefix,
+    # or the user base for ``pip install --user``).
+    bases = [sysconfig.get_path("data"), site.getuserbase(), sys.prefix]
+    found = [Path(b) / "share" / "toolbox-uploader" / "resources" for b in bases if b]
+    return next((path for path in found if path.is_dir()), found[-1])
 
 
 def icon_path(name: str) -> Path:

@@ -28,9 +28,9 @@ _BAR = frozenset({ItemState.UPLOADING, ItemState.VERIFYING, ItemState.PAUSED, It
 class ProgressDelegate(CellDelegate):
     """Paints a ``QStyleOptionProgressBar`` from the row's progress.
 
-    The option Qt passes is the view's copy for this one cell, so it is filled in place, and
-    the bar's option is kept between calls: no Qt value is made and dropped per cell (see
-    ``paint_cache``).
+    PySide already hands each call its own copy of the option (and of the index), so the
+    option is filled in place rather than copied again, and the bar's option is kept between
+    calls: the delegate adds no Qt value made and dropped per cell (see ``paint_cache``).
     """
 
     def __init__(self, parent: QObject | None = None) -> None:

@@ -95,3 +95,11 @@ def storage_name(filename: str) -> str:
         room = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
         name = encoded[:room].decode("utf-8", "ignore") + suffix
     return name
+
+
+def clean_relative_path(value: str) -> str:
+    """A folder path as ``a/b/c.pdf``: NFC, ``\\`` as ``/``, each part stripped, and empty,
+    ``.`` and ``..`` parts dropped. The server stores relative paths in this form and the
+    engine compares with it, so both sides must clean the same way (this one function)."""
+    parts = (p.strip() for p in re.split(r"[/\\]", unicodedata.normalize("NFC", value)))
+    return "/".join(p for p in parts if p not in ("", ".", ".."))

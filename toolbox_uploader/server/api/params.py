@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 
 from toolbox_uploader.core.categories import CATEGORIES, DEFAULT_CATEGORY
+from toolbox_uploader.core.validation.names import clean_relative_path
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.storage import ID_PATTERN
 
@@ -122,8 +123,7 @@ def relative_path(value: str | None) -> str:
     """
     value = unicodedata.normalize("NFC", value or "")
     _no_controls(value, "relative_path")
-    parts = [p.strip() for p in re.split(r"[/\\]", value)]
-    cleaned = "/".join(p for p in parts if p not in ("", ".", ".."))
+    cleaned = clean_relative_path(value)
     if len(cleaned) > MAX_RELATIVE_PATH:
         raise bad_request(
             "invalid_field", f"relative_path is longer than {MAX_RELATIVE_PATH} characters."

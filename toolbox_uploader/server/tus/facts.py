@@ -15,6 +15,7 @@ from toolbox_uploader.core.categories import (
     UnknownCategoryError,
     get_category,
 )
+from toolbox_uploader.server.api import params
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.tus.headers import metadata_text
 
@@ -42,7 +43,9 @@ def _bounded(metadata: dict[str, str | None], key: str) -> str | None:
 def file_facts(metadata: dict[str, str | None]) -> FileFacts:
     """Decode and check the metadata a stored file needs; 400 for anything unusable."""
     filename = (_bounded(metadata, "filename") or "").strip() or "upload"
-    relative_path = (_bounded(metadata, "relativePath") or "").strip()
+    # Cleaned as the multipart upload cleans it, so a file is found by its path whichever
+    # way it came (``GET /api/v1/files?relative_path=``).
+    relative_path = params.relative_path(_bounded(metadata, "relativePath"))
     category_name = (metadata_text(metadata, "category") or "").strip() or DEFAULT_CATEGORY
     try:
         category = get_category(category_name)
