@@ -97,6 +97,20 @@ def test_same_paths_again_are_the_same_items_and_duplicates_are_not_sent(
     assert len(server_files(live_server.url, live_server.token)) == 1
 
 
+def test_a_file_named_twice_in_one_drop_is_queued_once(tmp_path: Path, make_engine) -> None:
+    """A folder and a file inside it dropped together: one item per file."""
+    notes = text_file(tmp_path / "Unit" / "notes.txt", 3000)
+    quiz = text_file(tmp_path / "Unit" / "quiz.txt", 3000, seed=1)
+    engine = make_engine(server_url="http://127.0.0.1:9", token="t", auto_resume=False)
+    later = text_file(tmp_path / "later.txt", 3000, seed=2)
+    engine.add_paths([notes.parent, notes, quiz.parent])
+    engine.add_paths([quiz])  # and once more on its own: the same item again
+    engine.add_paths([later])  # commands run in order: once this is in, so are the others
+    wait_for(lambda: any(s.source_path == str(later) for s in engine.snapshot()), 10)
+    assert sorted(s.source_path for s in engine.snapshot()) == sorted(
+        [str(notes), str(quiz), str(later)])
+
+
 def test_rejected_files_are_not_sent(live_server: ServerHandle, tmp_path: Path,
                                      make_engine) -> None:
     bad = tmp_path / "tool.exe"

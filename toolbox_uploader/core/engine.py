@@ -42,7 +42,7 @@ from toolbox_uploader.core.loop_thread import LoopThread
 from toolbox_uploader.core.ordered_ids import OrderedIds
 from toolbox_uploader.core.progress import Dispatcher, Listener, SpeedMeter
 from toolbox_uploader.core.scheduler import Action, Lanes, decide
-from toolbox_uploader.core.session_store import ItemRecord, SessionStore
+from toolbox_uploader.core.session_store import ItemRecord, NewItem, SessionStore
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError, classify_exception
 from toolbox_uploader.core.upload_job import (
@@ -864,8 +864,13 @@ class Engine:
         server_key = self.server_key
         added: list[ItemSnapshot] = []
         problems: list[tuple[int, Reason]] = []
+        new: list[NewItem] = []
+        errors: list[Reason | None] = []
+        queued_now: set[str] = set()  # a file named twice in one drop is queued once
         for path, relative, error in found:
             source = str(path)
+            if source in queued_now:
+                continue
             existing = self.store.find_by_source(server_key, source)
             if existing is not None and existing.id in self._records:
                 if existing.category != category and existing.state is not S.DONE:
@@ -877,9 +882,10 @@ class Engine:
                 size, mtime = pipeline.file_stat(path)
             except OSError:
                 size, mtime = None, None
-            record = self.store.add(server_key=server_key, source_path=source,
-                                    relative_path=relative, display_name=path.name,
-                                    category=category, size=size, mtime=mtime)
+            new.append(NewItem(server_key, source, relative, path.name, category, size, mtime))
+            errors.append(error)
+            queued_now.add(source)
+        for record, error in zip(self.store.add_many(new), errors, strict=True):
             self._remember(record)
             snap = self._snap(record)
             with self._idle:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from toolbox_uploader.core.events import Reason
 from toolbox_uploader.core.sqlite_db import SchemaTooNewError, SQLiteDatabase
@@ -83,6 +83,19 @@ class ItemRecord:
 
 
 _COLUMNS = tuple(f.name for f in fields(ItemRecord))
+
+
+class NewItem(NamedTuple):
+    """What is known of a file when it is queued."""
+
+    server_key: str
+    source_path: str
+    relative_path: str
+    display_name: str
+    category: str
+    size: int | None
+    mtime: float | None
+    sha256: str | None = None
 
 # ``_MIGRATIONS[n]`` brings the schema from version n to n + 1; never edit one that shipped.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -238,19 +251,32 @@ class SessionStore:
     def add(self, *, server_key: str, source_path: str, relative_path: str, display_name: str,
             category: str, size: int | None, mtime: float | None,
             sha256: str | None = None) -> ItemRecord:
-        now = time.time()
-        with self._transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO items (server_key, source_path, relative_path, display_name, "
-                "category, state, size, mtime, sha256, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (server_key, source_path, relative_path, display_name, category,
-                 ItemState.QUEUED.value, size, mtime, sha256, now, now),
-            )
-            item_id = int(cursor.lastrowid or 0)
-        record = self.get(item_id)
-        assert record is not None
+        (record,) = self.add_many([NewItem(server_key, source_path, relative_path, display_name,
+                                           category, size, mtime, sha256)])
         return record
+
+    def add_many(self, items: Sequence[NewItem]) -> list[ItemRecord]:
+        """Queue new items in one transaction (a dropped folder of 10,000 files took 10,000
+        commits, about 1 s); every other column starts at its default."""
+        now = time.time()
+        records: list[ItemRecord] = []
+        with self._transaction() as conn:
+            for new in items:
+                cursor = conn.execute(
+                    "INSERT INTO items (server_key, source_path, relative_path, display_name, "
+                    "category, state, size, mtime, sha256, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (new.server_key, new.source_path, new.relative_path, new.display_name,
+                     new.category, ItemState.QUEUED.value, new.size, new.mtime, new.sha256,
+                     now, now),
+                )
+                records.append(ItemRecord(
+                    id=int(cursor.lastrowid or 0), server_key=new.server_key,
+                    source_path=new.source_path, relative_path=new.relative_path,
+                    display_name=new.display_name, category=new.category,
+                    state=ItemState.QUEUED, size=new.size, mtime=new.mtime, sha256=new.sha256,
+                    created_at=now, updated_at=now))
+        return records
 
     @staticmethod
     def _encode(changes: dict[str, Any]) -> dict[str, Any]:
