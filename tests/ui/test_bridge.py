@@ -18,7 +18,7 @@ from toolbox_uploader.core.events import (
     ItemSnapshot,
     ItemsRemoved,
 )
-from toolbox_uploader.ui.bridge import MAX_FLUSHES_PER_SECOND, EngineBridge
+from toolbox_uploader.ui.bridge import ADD_SLICE, MAX_FLUSHES_PER_SECOND, EngineBridge
 
 Make = Callable[..., ItemSnapshot]
 
@@ -70,3 +70,21 @@ def test_flushes_are_rate_limited(qtbot: QtBot, make_item: Make) -> None:
     assert 5 <= len(flushes) <= MAX_FLUSHES_PER_SECOND + 2
     gaps = [b - a for a, b in itertools.pairwise(flushes)]
     assert min(gaps) >= 0.09
+
+
+def test_a_big_drop_arrives_in_slices_in_order(qtbot: QtBot, make_item: Make) -> None:
+    """10,000 new rows in one engine batch reach the model a slice per tick, in order, with
+    changes to rows still waiting folded into them."""
+    bridge = EngineBridge()
+    items = [make_item() for _ in range(4 * ADD_SLICE + 10)]
+    slices: list[list[ItemSnapshot]] = []
+    bridge.items_added.connect(slices.append)
+    bridge.listener([ItemsAdded(tuple(items))])
+    qtbot.waitUntil(lambda: len(slices) >= 1, timeout=2000)
+    last = items[-1]
+    bridge.listener([ItemChanged(replace(last, bytes_sent=7)), ItemsRemoved((items[-2].id,))])
+    qtbot.waitUntil(lambda: sum(map(len, slices)) >= len(items) - 1, timeout=5000)
+    assert max(len(s) for s in slices) == ADD_SLICE
+    got = [i for s in slices for i in s]
+    assert [i.id for i in got] == [i.id for i in items if i.id != items[-2].id]
+    assert got[-1].bytes_sent == 7

@@ -28,6 +28,9 @@ from toolbox_uploader.core.events import (
 
 MAX_FLUSHES_PER_SECOND = 10
 _FREEZE_AFTER = 1000  # rows added in one flush
+#: Rows added per flush: a drop arrives at once, and 10,000 rows inserted in one tick take
+#: 20-30 ms of the GUI thread here, more for a bigger drop; the rest follow on the next ticks.
+ADD_SLICE = 2500
 
 
 class EngineBridge(QObject):
@@ -35,7 +38,8 @@ class EngineBridge(QObject):
 
     Signals (all emitted on the GUI thread, at most 10 times a second in total):
 
-    * ``items_added(list[ItemSnapshot])`` — new rows, in the engine's order;
+    * ``items_added(list[ItemSnapshot])`` — new rows, in the engine's order (a big drop in
+      slices of ``ADD_SLICE``);
     * ``items_changed(list[ItemSnapshot])`` — the latest snapshot of each changed item;
     * ``items_removed(list[int])`` — ids no longer in the queue;
     * ``batch_progress(BatchProgress)`` — totals for the status bar and tray;
@@ -103,6 +107,9 @@ class EngineBridge(QObject):
         self._last_flush = time.monotonic()
         removed, self._removed = self._removed, set()
         added, self._added = self._added, {}
+        if len(added) > ADD_SLICE:
+            pending = list(added.items())
+            added, self._added = dict(pending[:ADD_SLICE]), dict(pending[ADD_SLICE:])
         changed, self._changed = self._changed, {}
         progress, self._progress = self._progress, None
         status, self._status = self._status, None
@@ -122,4 +129,6 @@ class EngineBridge(QObject):
             self.batch_progress.emit(progress)
         if status is not None:
             self.server_status.emit(status)
+        if self._added:  # the rest of a big drop, on the next tick
+            self._timer.start(int(1000 / MAX_FLUSHES_PER_SECOND))
         self.flushed.emit()
