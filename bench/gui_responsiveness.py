@@ -15,7 +15,9 @@ RSS <= 300 MB.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["TOOLBOX_UPLOADER_HOME"] = tempfile.mkdtemp(prefix="toolbox-bench-gui-")
+os.environ["TOOLBOX_UPLOADER_HOME"] = _HOME = tempfile.mkdtemp(prefix="toolbox-bench-gui-")
 
 import psutil
 from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
@@ -109,6 +111,8 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     work = Path(tempfile.mkdtemp(prefix="toolbox-bench-files-"))
+    for made in (work, _HOME):  # 10,000 files and a server's data: gone when this ends
+        atexit.register(shutil.rmtree, made, ignore_errors=True)
     t0 = time.perf_counter()
     folder = make_folder(work, args.files)
     print(f"made {args.files} files in {time.perf_counter() - t0:.1f} s (not measured)")

@@ -7,7 +7,9 @@ rows) so the picture does not depend on network timing.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -15,7 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("TOOLBOX_UPLOADER_HOME", tempfile.mkdtemp(prefix="toolbox-shot-"))
+if "TOOLBOX_UPLOADER_HOME" not in os.environ:  # a throw-away home, removed at exit
+    os.environ["TOOLBOX_UPLOADER_HOME"] = _home = tempfile.mkdtemp(prefix="toolbox-shot-")
+    atexit.register(shutil.rmtree, _home, ignore_errors=True)
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QCursor, QFont
@@ -24,7 +28,7 @@ from PySide6.QtWidgets import QApplication, QToolButton
 from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, Reason
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui.bridge import EngineBridge
-from toolbox_uploader.ui.main_window import MainWindow
+from toolbox_uploader.ui.main_window import CloseChoice, MainWindow
 
 MB = 1_000_000
 S = ItemState
@@ -113,6 +117,7 @@ def main() -> int:
         print(f"could not write {out}", file=sys.stderr)
         return 1
     print(f"wrote {out} ({pixmap.width()}x{pixmap.height()})")
+    window.ask_on_close = lambda: CloseChoice.QUIT  # no "keep uploading?" question
     window.close()
     return 0
 
