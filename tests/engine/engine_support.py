@@ -90,3 +90,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def store_cut_off_mid_send(store_path: Path, server_url: str, path: Path, relative_path: str,
+                           category: str) -> None:
+    """A queue as a process killed while sending ``path`` in one request left it: the item
+    validated, hashed and ``uploading``, with no upload URL known."""
+    from toolbox_uploader.core.session_store import SessionStore
+    from toolbox_uploader.core.states import ItemState
+
+    store = SessionStore(store_path)
+    st = path.stat()
+    record = store.add(server_key=server_url, source_path=str(path), relative_path=relative_path,
+                       display_name=path.name, category=category, size=st.st_size,
+                       mtime=st.st_mtime)
+    store.transition(record.id, ItemState.VALIDATING)
+    store.transition(record.id, ItemState.READY, validated_at=1.0, sha256=sha256(path))
+    store.transition(record.id, ItemState.UPLOADING)
+    store.close()

@@ -15,6 +15,7 @@ from tests.engine.engine_support import (
     random_file,
     server_files,
     sha256,
+    store_cut_off_mid_send,
     text_file,
     wait_for,
 )
@@ -343,8 +344,6 @@ def test_crash_after_a_small_file_arrived_does_not_send_it_twice(
     """A small file goes in one request; killed after the server stored it but before the
     answer was saved, the next run has no upload URL. It asks the server for this content
     at this path and finds it, instead of storing a second copy."""
-    from toolbox_uploader.core.session_store import SessionStore
-
     # A decomposed (NFD) folder name, as macOS writes them: the server stores paths in NFC.
     path = text_file(tmp_path / "E\u0301le\u0300ves" / "quiz.txt", 40_000, seed=7)
     first = make_engine(server_url=live_server.url, token=live_server.token,
@@ -357,15 +356,8 @@ def test_crash_after_a_small_file_arrived_does_not_send_it_twice(
     assert stored["relative_path"] == "\u00c9l\u00e8ves/quiz.txt"
 
     # The second store is what the first one held while the request was in flight.
-    store = SessionStore(tmp_path / "second.sqlite3")
-    st = path.stat()
-    record = store.add(server_key=live_server.url, source_path=str(path),
-                       relative_path=sent.relative_path, display_name="quiz.txt",
-                       category="educational_content", size=st.st_size, mtime=st.st_mtime)
-    store.transition(record.id, S.VALIDATING)
-    store.transition(record.id, S.READY, validated_at=1.0, sha256=sha256(path))
-    store.transition(record.id, S.UPLOADING)
-    store.close()
+    store_cut_off_mid_send(tmp_path / "second.sqlite3", live_server.url, path,
+                           sent.relative_path, "educational_content")
     second = make_engine(server_url=live_server.url, token=live_server.token,
                          store_path=tmp_path / "second.sqlite3")
     wait_for(lambda: (s := item(second, "quiz.txt")) and s.state is S.DONE, 30)
@@ -379,22 +371,13 @@ def test_a_copy_in_another_category_is_not_taken_for_the_cut_off_upload(
         live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
     """Same content at the same path but filed under another category: not this item's
     upload, so after the crash the file is sent (the answer is checked, not trusted)."""
-    from toolbox_uploader.core.session_store import SessionStore
-
     path = text_file(tmp_path / "plan.txt", 20_000, seed=9)
     first = make_engine(server_url=live_server.url, token=live_server.token,
                         store_path=tmp_path / "first.sqlite3")
     first.add_paths([path], category="report")
     assert first.wait_idle(30)
-    store = SessionStore(tmp_path / "second.sqlite3")
-    st = path.stat()
-    record = store.add(server_key=live_server.url, source_path=str(path),
-                       relative_path="plan.txt", display_name="plan.txt",
-                       category="educational_content", size=st.st_size, mtime=st.st_mtime)
-    store.transition(record.id, S.VALIDATING)
-    store.transition(record.id, S.READY, validated_at=1.0, sha256=sha256(path))
-    store.transition(record.id, S.UPLOADING)
-    store.close()
+    store_cut_off_mid_send(tmp_path / "second.sqlite3", live_server.url, path, "plan.txt",
+                           "educational_content")
     second = make_engine(server_url=live_server.url, token=live_server.token,
                          store_path=tmp_path / "second.sqlite3")
     wait_for(lambda: (s := item(second, "plan.txt")) and s.state is S.DONE, 30)
@@ -405,18 +388,9 @@ def test_a_copy_in_another_category_is_not_taken_for_the_cut_off_upload(
 def test_a_small_file_that_never_arrived_is_sent_after_a_crash(
         live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
     """The same crash with nothing on the server: the question finds nothing, the file goes."""
-    from toolbox_uploader.core.session_store import SessionStore
-
     path = text_file(tmp_path / "notes.txt", 30_000, seed=8)
-    store = SessionStore(tmp_path / "queue.sqlite3")
-    st = path.stat()
-    record = store.add(server_key=live_server.url, source_path=str(path),
-                       relative_path="notes.txt", display_name="notes.txt",
-                       category="educational_content", size=st.st_size, mtime=st.st_mtime)
-    store.transition(record.id, S.VALIDATING)
-    store.transition(record.id, S.READY, validated_at=1.0, sha256=sha256(path))
-    store.transition(record.id, S.UPLOADING)
-    store.close()
+    store_cut_off_mid_send(tmp_path / "queue.sqlite3", live_server.url, path, "notes.txt",
+                           "educational_content")
     engine = make_engine(server_url=live_server.url, token=live_server.token)
     wait_for(lambda: (s := item(engine, "notes.txt")) and s.state is S.DONE, 30)
     (stored,) = server_files(live_server.url, live_server.token)
