@@ -19,6 +19,7 @@ from tests.engine.engine_support import (
     text_file,
     wait_for,
 )
+from tests.support.fault_proxy import ThreadedFaultProxy
 from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
 from toolbox_uploader.core.events import (
     BatchProgress,
@@ -365,6 +366,24 @@ def test_crash_after_a_small_file_arrived_does_not_send_it_twice(
     done = item(second, "quiz.txt")
     assert done is not None and done.file_url is not None
     assert done.file_url.endswith(stored["id"])
+
+
+def test_a_lost_answer_to_a_small_upload_does_not_mean_a_second_copy(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    """The one request of a small file reaches the server whole, and its answer is cut on
+    the way back: the retry asks the server, finds the file and stores no second copy."""
+    path = text_file(tmp_path / "Week 4" / "homework.txt", 30_000, seed=11)
+    host, port = live_server.url.rsplit("//", 1)[1].split(":")
+    with ThreadedFaultProxy(host, int(port), lose_answer=1.0, methods={"POST"},
+                            max_faults=1) as proxy:
+        engine = make_engine(server_url=proxy.url, token=live_server.token)
+        engine.add_paths([path.parent], category="educational_content")
+        wait_for(lambda: (s := item(engine, "homework.txt")) and s.state is S.DONE, 30)
+        assert proxy.stats.truncated_responses == 1
+    done = item(engine, "homework.txt")
+    assert done is not None and done.attempts == 1
+    (stored,) = server_files(live_server.url, live_server.token)
+    assert stored["sha256"] == sha256(path)
 
 
 def test_a_copy_in_another_category_is_not_taken_for_the_cut_off_upload(

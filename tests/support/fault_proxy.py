@@ -93,6 +93,8 @@ class FaultProxy:
     - ``stall``: forwarding pauses ``stall_seconds`` at a random point, then goes on;
     - ``truncate``: a request with a body is cut mid-body (FIN); one without a body has
       its response cut after a few bytes instead;
+    - ``lose_answer``: the request goes through whole, its response is cut after a few
+      bytes (the server did the work; the client cannot know);
     - ``corrupt``: one body byte is flipped on its way (a 460 on checksum servers).
 
     ``methods`` limits faults to those HTTP methods (e.g. ``{"PATCH"}``); ``max_faults``
@@ -108,19 +110,20 @@ class FaultProxy:
         stall: float = 0.0,
         truncate: float = 0.0,
         corrupt: float = 0.0,
+        lose_answer: float = 0.0,
         stall_seconds: float = 0.5,
         seed: int = 0,
         max_faults: int | None = None,
         methods: Iterable[str] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
-        if reset + stall + truncate + corrupt > 1.0:
+        if reset + stall + truncate + corrupt + lose_answer > 1.0:
             raise ValueError("the fault shares add up to more than 1")
         self.target_host = target_host
         self.target_port = target_port
         self.shares = {
             Fault.RESET: reset, Fault.STALL: stall, Fault.TRUNCATE_REQUEST: truncate,
-            Fault.CORRUPT: corrupt,
+            Fault.CORRUPT: corrupt, Fault.TRUNCATE_RESPONSE: lose_answer,
         }
         self.stall_seconds = min(stall_seconds, 10.0)
         self.max_faults = max_faults

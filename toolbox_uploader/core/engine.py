@@ -778,11 +778,13 @@ class Engine:
         if record is None or record.state not in (S.UPLOADING, S.VERIFYING):
             return
         self._save_progress(item_id)
+        interrupted = job.still_unsure(record)
         if why == "pause":
-            self._set_state(item_id, S.PAUSED)
+            self._set_state(item_id, S.PAUSED, interrupted=interrupted)
         elif why == "auth":
             self._set_state(item_id, S.PAUSED, reason_code="sign_in_needed",
-                            reason_message="Waiting for you to sign in again.", retryable=True)
+                            reason_message="Waiting for you to sign in again.", retryable=True,
+                            interrupted=interrupted)
         elif why == "cancel":
             self._set_state(item_id, S.CANCELLED, upload_url=None, upload_path=None)
             self._terminate_later(job.upload_url)
@@ -839,7 +841,8 @@ class Engine:
             assert decision.delay is not None
             self._set_state(item_id, S.FAILED, attempts=attempts, retryable=True,
                             reason_code=reason.code, reason_message=reason.message,
-                            next_attempt_at=time.time() + decision.delay)
+                            next_attempt_at=time.time() + decision.delay,
+                            interrupted=job.still_unsure(record))
             self._arm_retry(item_id, decision.delay)
         elif decision.action is Action.RESTART:
             self._update(item_id, restarts=record.restarts + 1, attempts=attempts)

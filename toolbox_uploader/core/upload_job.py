@@ -189,6 +189,11 @@ class UploadJob:
         self.cancel_event = asyncio.Event()
         self.stop_reason: str | None = None
         self.upload_url: str | None = None
+        #: The whole body of a one-request upload went out and no answer came back (yet):
+        #: the server may have stored the file, so a retry asks it first.
+        self.may_have_arrived = False
+        #: The server said an earlier try's file is not there: that question is closed.
+        self.asked_server = False
         self.hasher: FingerprintedHash | None = None
         self._edited: str | None = None
 
@@ -230,7 +235,7 @@ class UploadJob:
                                        f"{record.relative_path} is already on the server; "
                                        "not sent again.")
 
-        if sha256 is not None and (record.attempts or record.interrupted) and not (
+        if sha256 is not None and record.interrupted and not (
                 record.upload_path or record.upload_url):
             arrived = await self._arrived_earlier(sha256, size)
             if arrived is not None:
@@ -274,8 +279,9 @@ class UploadJob:
                 url, offset = await tus.create(
                     length=size, metadata=metadata, source=source if first else None,
                     upload_bytes=first, hasher=self.hasher if first else None,
-                    on_progress=self._on_progress)
+                    on_progress=self._creation_progress(first))
                 self.upload_url = url
+                self.may_have_arrived = False
                 if offset < size:  # bytes still to send: the URL must survive a crash now
                     self._on_url(url, relative_upload_path(target.endpoint, url))
                 if first and offset < size:
@@ -331,6 +337,20 @@ class UploadJob:
         self._on_progress(size)
         return Uploaded(digest, self.connection.file_url(url))
 
+    def still_unsure(self, record: ItemRecord) -> bool:
+        """After this try failed or stopped: may the server hold the file without our knowing
+        (``record.interrupted`` to keep)? Yes if this try's whole body went out unanswered,
+        or an earlier one's did and this try did not get to ask."""
+        return self.may_have_arrived or (record.interrupted and not self.asked_server)
+
+    def _creation_progress(self, body: int) -> Callable[[int], object]:
+        def progress(sent: int) -> None:
+            if body and sent >= body:
+                self.may_have_arrived = True
+            self._on_progress(sent)
+
+        return progress
+
     async def _arrived_earlier(self, sha256: str, size: int) -> Uploaded | None:
         """A small file goes in one request, and its URL is only known from the answer: if
         an earlier try was cut off (crash, lost connection) after the server stored the
@@ -344,9 +364,11 @@ class UploadJob:
         except TransferError as error:
             if error.kind in (ErrorKind.TRANSIENT, ErrorKind.OFFLINE, ErrorKind.AUTH):
                 raise  # the upload itself would meet the same
-            return None  # the server cannot answer this question: send the file
+            self.asked_server = True
+            return None
         # The server's answer is checked, not trusted: one that ignores the filters lists
-        # other files.
+        # other files. A server that cannot answer the question gets the file.
+        self.asked_server = True
         if (stored is None or stored.get("size") != size or not stored.get("id")
                 or str(stored.get("sha256", "")).lower() != sha256
                 or stored.get("relative_path") != clean_relative_path(self.record.relative_path)
@@ -365,6 +387,7 @@ class UploadJob:
             raise TransferError(ErrorKind.FATAL, "This server takes only small files "
                                 "(it does not offer resumable uploads).")
         digest = sha256 or str(await self._blocking(pipeline.sha256_file, source))
+        self.may_have_arrived = True  # no byte-level progress here: assume it may have
         record = await api.direct_upload(
             source, filename=self.record.display_name, relative_path=self.record.relative_path,
             category=self.record.category, sha256=digest)
