@@ -20,10 +20,9 @@ import threading
 from pathlib import Path
 from typing import BinaryIO
 
-import httpx
-
 from toolbox_uploader import paths
 from toolbox_uploader.core.hashing import HashState
+from toolbox_uploader.core.http_transport import new_http_client
 from toolbox_uploader.core.scheduler import Action, decide
 from toolbox_uploader.core.toolbox_api import ToolboxApi, tus_endpoint, upload_id
 from toolbox_uploader.core.transfer_errors import TransferError
@@ -58,7 +57,7 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
     reader = threading.Thread(target=_spool, args=(source, spool, eof), daemon=True)
     reader.start()
     try:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0)) as http:
+        async with new_http_client() as http:
             tus = TusClient(tus_url, token=token, client=http)
             hasher = HashState()
             metadata = {"filename": name, "relativePath": name, "category": category}

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from toolbox_uploader.core.http_transport import new_http_client
 from toolbox_uploader.core.transfer_errors import (
     ErrorKind,
     TransferError,
@@ -46,7 +47,7 @@ class ToolboxApi:
         self.base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout))
+        self._client = client or new_http_client(httpx.Timeout(timeout))
 
     async def aclose(self) -> None:
         if self._own_client:

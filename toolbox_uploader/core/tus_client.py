@@ -41,6 +41,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from toolbox_uploader.core.hashing import HashState
+from toolbox_uploader.core.http_transport import new_http_client
 from toolbox_uploader.core.rate_limit import RateLimiter
 from toolbox_uploader.core.strategy import ChunkSizer
 from toolbox_uploader.core.transfer_errors import (
@@ -233,10 +234,7 @@ class TusClient:
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-        )
+        self._client = client or new_http_client(httpx.Timeout(timeout))
         self._info: ServerInfo | None = None
         self._info_lock = asyncio.Lock()
 

@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from toolbox_uploader.core import pipeline
 from toolbox_uploader.core.hashing import HashState
+from toolbox_uploader.core.http_transport import new_http_client
 from toolbox_uploader.core.rate_limit import RateLimiter
 from toolbox_uploader.core.session_store import (
     ItemRecord,
@@ -76,10 +75,7 @@ class Connection:
                  max_chunk_size: int | None = None) -> None:
         self.target = target
         self.max_chunk_size = max_chunk_size
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(30.0, connect=10.0),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-        )
+        self.http = new_http_client()
         self.tus = TusClient(target.endpoint or "http://invalid.invalid/", token=target.token,
                              client=self.http)
         self.limiter = RateLimiter(bandwidth_limit) if bandwidth_limit else None

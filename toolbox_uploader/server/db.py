@@ -86,6 +86,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 3: finding the copies of one file (``GET /api/v1/files?sha256=``) without a scan
     ("CREATE INDEX files_owner_sha256 ON files(owner, sha256)",),
+    # 4: the quota check sums the owner's uploads still receiving; finished ones stay in the
+    # table until cleaned up, and with an index on the owner alone it read them all.
+    (
+        "CREATE INDEX uploads_owner_status ON uploads(owner, status)",
+        "DROP INDEX uploads_owner",
+    ),
 )
 
 
