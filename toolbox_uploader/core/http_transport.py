@@ -1,4 +1,4 @@
-"""httpx's client API on aiohttp's HTTP/1.1 connections: the engine's HTTP client.
+"""httpx's requests and responses on aiohttp's HTTP/1.1 connections: the engine's HTTP.
 
 The tus client and the toolbox API speak httpx (typed errors, streamed request bodies).
 httpx's own transport, httpcore, parses HTTP/1.1 in pure Python on anyio streams: about
@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -32,9 +32,57 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 def new_http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT, *,
                     max_connections: int = 32) -> httpx.AsyncClient:
-    """The httpx client every part of the engine uses (one per server connection)."""
+    """An ``httpx.AsyncClient`` on this transport (the REST calls of a standalone API)."""
     return httpx.AsyncClient(timeout=timeout,
                              transport=AiohttpTransport(max_connections=max_connections))
+
+
+class HttpSession:
+    """One server's connection pool: httpx requests and responses, aiohttp on the wire.
+
+    The tus client sends through ``send``, straight to the transport: httpx's client
+    layer (URL merging, cookie jar, auth and redirect hooks) cost about as much CPU as the
+    request itself, and tus needs none of it (a bearer header, no redirects, no
+    cookies). ``rest_client()`` is an ``httpx.AsyncClient`` on the same connections for
+    the REST calls that use httpx's conveniences (query parameters, multipart bodies).
+    """
+
+    def __init__(self, timeout: httpx.Timeout = DEFAULT_TIMEOUT, *,
+                 max_connections: int = 32) -> None:
+        self.timeout = timeout
+        self.transport = AiohttpTransport(max_connections=max_connections)
+        self._extensions = {"timeout": timeout.as_dict()}
+
+    def build_request(self, method: str, url: str, *, headers: Mapping[str, str],
+                      content: bytes | AsyncIterator[bytes] = b"") -> httpx.Request:
+        return httpx.Request(method, url, headers=headers, content=content,
+                             extensions=self._extensions)
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        """The response, its (small) body read; transport failures raise httpx errors."""
+        response = await self.transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
+    async def request(self, method: str, url: str, *,
+                      headers: Mapping[str, str]) -> httpx.Response:
+        return await self.send(self.build_request(method, url, headers=headers))
+
+    def rest_client(self) -> httpx.AsyncClient:
+        """An httpx client sharing these connections (closing the session closes them)."""
+        return httpx.AsyncClient(timeout=self.timeout, transport=self.transport)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> HttpSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):

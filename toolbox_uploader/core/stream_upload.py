@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from toolbox_uploader import paths
 from toolbox_uploader.core.hashing import HashState
-from toolbox_uploader.core.http_transport import new_http_client
+from toolbox_uploader.core.http_transport import HttpSession
 from toolbox_uploader.core.scheduler import Action, decide
 from toolbox_uploader.core.toolbox_api import ToolboxApi, tus_endpoint, upload_id
 from toolbox_uploader.core.transfer_errors import TransferError
@@ -57,7 +57,7 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
     reader = threading.Thread(target=_spool, args=(source, spool, eof), daemon=True)
     reader.start()
     try:
-        async with new_http_client() as http:
+        async with HttpSession() as http:
             tus = TusClient(tus_url, token=token, client=http)
             hasher = HashState()
             metadata = {"filename": name, "relativePath": name, "category": category}
@@ -78,7 +78,7 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
                     offset = (await tus.head(url)).offset
             digest = hasher.hexdigest()
             if server_url:
-                await ToolboxApi(server_url, token, client=http).verify(
+                await ToolboxApi(server_url, token, client=http.rest_client()).verify(
                     upload_id(url), sha256=digest, size=offset)
             return {"url": url, "size": offset, "sha256": digest}
     finally:

@@ -41,7 +41,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from toolbox_uploader.core.hashing import HashState
-from toolbox_uploader.core.http_transport import new_http_client
+from toolbox_uploader.core.http_transport import HttpSession
 from toolbox_uploader.core.rate_limit import RateLimiter
 from toolbox_uploader.core.strategy import ChunkSizer
 from toolbox_uploader.core.transfer_errors import (
@@ -222,7 +222,7 @@ class TusClient:
         endpoint: str,
         *,
         token: str | None = None,
-        client: httpx.AsyncClient | None = None,
+        client: HttpSession | None = None,
         timeout: float = 30.0,
         use_checksums: bool = True,
     ) -> None:
@@ -234,7 +234,7 @@ class TusClient:
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self._own_client = client is None
-        self._client = client or new_http_client(httpx.Timeout(timeout))
+        self._client = client or HttpSession(httpx.Timeout(timeout))
         self._info: ServerInfo | None = None
         self._info_lock = asyncio.Lock()
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from toolbox_uploader.core import pipeline
 from toolbox_uploader.core.hashing import HashState
-from toolbox_uploader.core.http_transport import new_http_client
+from toolbox_uploader.core.http_transport import HttpSession
 from toolbox_uploader.core.rate_limit import RateLimiter
 from toolbox_uploader.core.session_store import (
     ItemRecord,
@@ -75,11 +75,11 @@ class Connection:
                  max_chunk_size: int | None = None) -> None:
         self.target = target
         self.max_chunk_size = max_chunk_size
-        self.http = new_http_client()
+        self.http = HttpSession()
         self.tus = TusClient(target.endpoint or "http://invalid.invalid/", token=target.token,
                              client=self.http)
         self.limiter = RateLimiter(bandwidth_limit) if bandwidth_limit else None
-        self.api = (ToolboxApi(target.server_url, target.token, client=self.http)
+        self.api = (ToolboxApi(target.server_url, target.token, client=self.http.rest_client())
                     if target.server_url else None)
         self._tus_available: bool | None = None
 
