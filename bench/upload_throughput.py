@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/upload_throughput.py [--size-mib 1024]
 
-1. our client (httpx, streamed, checksummed PATCHes) → our server (``toolbox-uploader serve``
-   in a subprocess);
+1. our client (httpx requests on aiohttp connections, streamed, checksummed PATCHes) → our
+   server (``toolbox-uploader serve`` in a subprocess);
 2. tuspy with 8 MiB chunks → our server;
 3. tus-js-client (Node) → ``@tus/server`` + ``@tus/file-store``.
 
@@ -182,7 +182,7 @@ def main() -> None:
     print(f"file: {args.size_mib} MiB over loopback, best of {args.repeat}, "
           f"{os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f}")
-    print(f"ours (httpx, sha256 checksummed PATCHes) -> our server : {results['ours']:8.1f} MB/s"
+    print(f"ours (sha256 checksummed PATCHes)       -> our server : {results['ours']:8.1f} MB/s"
           f"   peak RSS {results['ours_rss']:.0f} MiB")
     print(f"ours without Upload-Checksum            -> our server : "
           f"{results['ours-nocheck']:8.1f} MB/s   peak RSS {results['ours-nocheck_rss']:.0f} MiB")

@@ -1,10 +1,11 @@
-"""A tus 1.0 client on httpx that streams request bodies straight from the file.
+"""A tus 1.0 client that streams request bodies straight from the file.
 
 Why not tuspy: it reads each chunk whole into memory and reports progress only per chunk.
 Here every request body is an async generator that reads the file in pieces of at most
 1 MiB (smaller on slow links, so progress is reported ≥ 4 times a second as bytes leave),
-so memory stays flat whatever the file or chunk size, and one keep-alive
-``httpx.AsyncClient`` is reused for every request.
+so memory stays flat whatever the file or chunk size. Requests and responses are httpx's
+types, sent on one keep-alive ``HttpSession`` (aiohttp's connections, see
+``http_transport``) shared by every upload to the server.
 
 Integrity: the whole-file sha256 (``HashState``) is fed by the same reads that send the
 bytes. When the server advertises the checksum extension, every PATCH carries an
