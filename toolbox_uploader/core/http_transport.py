@@ -98,8 +98,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _session_here(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
+            # httpx's TLS settings (certifi's CAs, SSL_CERT_FILE/SSL_CERT_DIR), as before:
+            # the system store is missing on some Python builds for macOS.
             connector = aiohttp.TCPConnector(limit=self._max_connections,
-                                             keepalive_timeout=self._keepalive_expiry)
+                                             keepalive_timeout=self._keepalive_expiry,
+                                             ssl=httpx.create_ssl_context())
             self._session = aiohttp.ClientSession(  # httpx keeps the cookies, not aiohttp
                 connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
             self._loop = loop

@@ -40,6 +40,26 @@ async def read_head(reader: asyncio.StreamReader) -> bytes:
     return await reader.readuntil(b"\r\n\r\n")
 
 
+async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Reads whatever comes until the client goes away."""
+    with contextlib.suppress(Exception):
+        await read_head(reader)
+        while await reader.read(65536):
+            pass
+
+
+def endless(pieces: int, pause: float, started: asyncio.Event | None = None
+            ) -> AsyncIterator[bytes]:
+    """A long body that takes its time, as a file read over a slow disk would."""
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(pieces):
+            if started is not None:
+                started.set()
+            await asyncio.sleep(pause)
+            yield b"x" * 65536
+    return body()
+
+
 def pieces(count: int, size: int = 64 * 1024) -> AsyncIterator[bytes]:
     async def body() -> AsyncIterator[bytes]:
         for _ in range(count):
@@ -139,12 +159,6 @@ class BodyStopped(Exception):
 
 
 async def test_exception_from_the_body_comes_out_as_itself() -> None:
-    async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(Exception):
-            await read_head(reader)
-            while await reader.read(65536):
-                pass
-
     async def body() -> AsyncIterator[bytes]:
         yield b"x" * 1000
         raise BodyStopped("paused by the teacher")
@@ -188,12 +202,7 @@ async def test_an_early_refusal_lets_the_caller_close_its_body() -> None:
         await asyncio.sleep(2)
         writer.close()
 
-    async def slow_body() -> AsyncIterator[bytes]:
-        for _ in range(10_000):
-            await asyncio.sleep(0.001)
-            yield b"x" * 65536
-
-    body = slow_body()
+    body = endless(10_000, 0.001)
     async with raw_peer(refuse) as url, new_http_client() as client:
         request = client.build_request("PATCH", url, content=body,
                                        headers={"Content-Length": str(10_000 * 65536)})
@@ -204,21 +213,8 @@ async def test_an_early_refusal_lets_the_caller_close_its_body() -> None:
 
 
 async def test_cancelling_mid_body_lets_the_caller_close_its_body() -> None:
-    async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(Exception):
-            await read_head(reader)
-            while await reader.read(65536):
-                pass
-
     inside = asyncio.Event()
-
-    async def body_gen() -> AsyncIterator[bytes]:
-        for _ in range(10_000):
-            inside.set()
-            await asyncio.sleep(0.01)
-            yield b"x" * 65536
-
-    body = body_gen()
+    body = endless(10_000, 0.01, inside)
     async with raw_peer(sink) as url, new_http_client() as client:
         request = client.build_request("PATCH", url, content=body,
                                        headers={"Content-Length": str(10_000 * 65536)})
