@@ -126,23 +126,26 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             response = await session.request(
                 request.method, str(request.url), headers=headers, data=data,
                 allow_redirects=False, compress=False, proxy=self._proxy(request.url),
-                timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.get("pool"),
+                # No bound on waiting for a free connection: aiohttp would report it as a
+                # connect timeout ("server unreachable"); every busy connection has its
+                # own read and write timeouts, so the wait ends.
+                timeout=aiohttp.ClientTimeout(total=None, connect=None,
                                               sock_connect=timeouts.get("connect"),
                                               sock_read=timeouts.get("read")),
             )
         except asyncio.CancelledError:
             if body is None:
                 raise
+            body.done()
             await body.settle()  # the caller (a pause) may close its body right after
-            if not body.stalled:
-                raise
             task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
+            if not body.stalled or task is None or task.uncancel() > 0:
+                raise  # not our watchdog, or somebody else cancelled the task too
             raise httpx.WriteTimeout("The server stopped taking the request body.",
                                      request=request) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             if body is not None:
+                body.done()
                 await body.settle()
                 if body.error is not None:
                     raise body.error from None  # the caller's own body failed: its exception
@@ -172,10 +175,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         key = (url.scheme, url.host)
         if key not in self._proxies:
             proxies = urllib.request.getproxies()
-            proxy = proxies.get(url.scheme)
-            if proxy and urllib.request.proxy_bypass(url.host):
-                proxy = None
-            self._proxies[key] = proxy or None
+            proxy = proxies.get(url.scheme) or proxies.get("all")
+            if proxy and "://" not in proxy:
+                proxy = "http://" + proxy  # httpx reads "host:3128" as an HTTP proxy
+            if proxy and (not proxy.startswith(("http://", "https://"))
+                          or urllib.request.proxy_bypass(url.host)):
+                proxy = None  # SOCKS is not spoken here (httpx needed an extra for it)
+            self._proxies[key] = proxy
         return self._proxies[key]
 
 

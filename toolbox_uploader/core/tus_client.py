@@ -466,7 +466,10 @@ class TusClient:
         pending = schedule(position, min(piece, end - position))
         try:
             while pending is not None:
-                data = await pending
+                # Shielded: a cancelled request (a pause, an early answer) must not cancel
+                # the read's task, or ``finally`` would not wait for its thread, and the
+                # caller would close ``fd`` under a read still running.
+                data = await asyncio.shield(pending)
                 pending = None
                 if cancel is not None and cancel.is_set():
                     raise _Cancelled()
@@ -487,7 +490,7 @@ class TusClient:
         finally:
             if pending is not None:
                 with contextlib.suppress(BaseException):
-                    await pending
+                    await asyncio.shield(pending)
 
     @staticmethod
     def _next_piece(piece: int, sent: int, elapsed: float, limiter: RateLimiter | None) -> int:

@@ -224,3 +224,44 @@ async def test_cancelling_mid_body_lets_the_caller_close_its_body() -> None:
         with pytest.raises(asyncio.CancelledError):
             await sending
         await body.aclose()
+
+
+@pytest.mark.parametrize("variable", ["http_proxy", "all_proxy"])
+async def test_proxy_without_a_scheme_and_all_proxy_as_httpx_reads_them(
+        monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    targets: list[str] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await read_head(reader)
+        targets.append(head.split(b" ")[1].decode())
+        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async with raw_peer(proxy) as proxy_url:
+        for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy",
+                     "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(variable, proxy_url.removeprefix("http://").rstrip("/"))
+        async with new_http_client() as client:
+            response = await client.get("http://school.example/api/v1/health")
+    assert response.status_code == 204
+    assert targets == ["http://school.example/api/v1/health"]
+
+
+async def test_waiting_for_a_free_connection_is_not_a_connect_timeout() -> None:
+    """More requests than connections: the extra one waits its turn (httpcore's pool
+    timeout, reported as "server unreachable", would stop an upload that only queued)."""
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                await read_head(reader)
+                await asyncio.sleep(0.6)
+                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+
+    timeout = httpx.Timeout(10, pool=0.2)
+    async with raw_peer(slow) as url, new_http_client(timeout, max_connections=1) as client:
+        first, second = await asyncio.gather(client.get(url), client.get(url))
+    assert (first.status_code, second.status_code) == (204, 204)
