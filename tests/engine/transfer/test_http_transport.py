@@ -48,6 +48,17 @@ async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
             pass
 
 
+def recording_proxy(targets: list[str]) -> Handler:
+    """An HTTP proxy that notes each request's target and answers 204 itself."""
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await read_head(reader)
+        targets.append(head.split(b" ")[1].decode())
+        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+    return proxy
+
+
 def endless(pieces: int, pause: float, started: asyncio.Event | None = None
             ) -> AsyncIterator[bytes]:
     """A long body that takes its time, as a file read over a slow disk would."""
@@ -172,15 +183,7 @@ async def test_exception_from_the_body_comes_out_as_itself() -> None:
 
 async def test_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     targets: list[str] = []
-
-    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await read_head(reader)
-        targets.append(head.split(b" ")[1].decode())
-        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-        await writer.drain()
-        writer.close()
-
-    async with raw_peer(proxy) as proxy_url:
+    async with raw_peer(recording_proxy(targets)) as proxy_url:
         monkeypatch.setenv("http_proxy", proxy_url)
         monkeypatch.setenv("no_proxy", "")
         async with new_http_client() as client:
@@ -230,15 +233,7 @@ async def test_cancelling_mid_body_lets_the_caller_close_its_body() -> None:
 async def test_proxy_without_a_scheme_and_all_proxy_as_httpx_reads_them(
         monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
     targets: list[str] = []
-
-    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await read_head(reader)
-        targets.append(head.split(b" ")[1].decode())
-        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-        await writer.drain()
-        writer.close()
-
-    async with raw_peer(proxy) as proxy_url:
+    async with raw_peer(recording_proxy(targets)) as proxy_url:
         for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy",
                      "NO_PROXY"):
             monkeypatch.delenv(name, raising=False)
