@@ -485,7 +485,10 @@ class Engine:
         snap = self._snap(record)
         with self._idle:
             self._store_snapshot(snap)
-            self._idle.notify_all()
+            # Waking ``wait_idle`` on every change costs a thread switch per transition;
+            # only a change that may have made the engine idle can end its wait.
+            if not self._busy or self._auth_paused:
+                self._idle.notify_all()
         if self._dispatcher is not None:
             self._dispatcher.emit(ItemChanged(snap))
             self._dispatcher.batch_changed()

@@ -4,14 +4,19 @@ Size and whole-file SHA-256 (computed while receiving) are checked, the file is
 validated against its category's rules, the account's quota is checked again, then the
 file is moved atomically into final storage and recorded. Any failure raises
 ``FinalizeError`` (an ``ApiError``) and removes the received bytes.
+
+A small file received whole into memory (``IncomingFile.content``, see
+``tus/whole.py``) is written and hashed by the same worker job, so it costs one thread
+hop like the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +26,7 @@ from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.files_store import FileRecord, FileStore
+from toolbox_uploader.server.storage import write_new_file
 from toolbox_uploader.server.validation_hook import ValidationOutcome, default_validator
 
 
@@ -37,13 +43,15 @@ class IncomingFile:
     relative_path: str
     category: str
     size: int
-    sha256: str
+    sha256: str  # "" while ``content`` is still to be written and hashed
     expected_size: int | None = None
     expected_sha256: str | None = None
     title: str | None = None
     description: str | None = None
     tags: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
+    #: The whole file in memory, written to ``path`` by the worker job (not yet on disk).
+    content: Sequence[bytes] | None = None
 
 
 #: Runs inside the transaction that inserts the ``files`` row (the tus upload's status).
@@ -77,6 +85,15 @@ async def finalize(
 async def _finalize(
     app: web.Application, incoming: IncomingFile, on_recorded: OnRecorded | None
 ) -> FileRecord:
+    # The checks, validation, the quota check, the move and the row are one job in a
+    # worker thread: one thread hop per file instead of two. Shielded, so a client that
+    # goes away (cancelling this handler) cannot leave stored bytes without their row.
+    loop = asyncio.get_running_loop()
+    job = loop.run_in_executor(None, _validate_and_store, app, incoming, on_recorded)
+    return await asyncio.shield(job)
+
+
+def _check_declared(incoming: IncomingFile) -> None:
     if incoming.expected_size is not None and incoming.size != incoming.expected_size:
         raise FinalizeError(
             400, "size_mismatch",
@@ -88,18 +105,17 @@ async def _finalize(
             400, "checksum_mismatch",
             "The file's SHA-256 does not match the one sent with it; it was not stored.",
         )
-    # Validation, the quota check, the move and the row are one job in a worker thread:
-    # one thread hop per file instead of two. Shielded, so a client that goes away
-    # (cancelling this handler) cannot leave stored bytes without their row.
-    loop = asyncio.get_running_loop()
-    job = loop.run_in_executor(None, _validate_and_store, app, incoming, on_recorded)
-    return await asyncio.shield(job)
 
 
 def _validate_and_store(
     app: web.Application, incoming: IncomingFile, on_recorded: OnRecorded | None
 ) -> FileRecord:
     """Runs in a worker thread (libmagic and the file's content checks block)."""
+    if incoming.content is not None:
+        hasher = hashlib.sha256()
+        write_new_file(incoming.path, incoming.content, hasher)
+        incoming.sha256 = hasher.hexdigest()
+    _check_declared(incoming)
     validator = app[keys.CONFIG].validator or default_validator
     outcome: ValidationOutcome = validator(incoming.path, incoming.category, incoming.filename)
     if not outcome.accepted:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -26,6 +28,21 @@ def check_id(value: str) -> str:
     if not ID_PATTERN.match(value):
         raise InvalidId(value)
     return value
+
+
+def write_new_file(path: Path, pieces: Sequence[bytes], hasher: Any = None) -> int:
+    """Create ``path`` (which must not exist) holding ``pieces``; feed ``hasher`` too."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        for piece in pieces:
+            view = memoryview(piece)
+            while view:
+                view = view[os.write(fd, view):]
+            if hasher is not None:
+                hasher.update(piece)
+    finally:
+        os.close(fd)
+    return sum(len(p) for p in pieces)
 
 
 class Storage:

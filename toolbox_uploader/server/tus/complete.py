@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -40,9 +42,22 @@ def upload_store(app: web.Application) -> UploadStore:
     return UploadStore(app[keys.DATABASE], app[keys.CONFIG].upload_expiration)
 
 
-def mark_failed(app: web.Application, upload: Upload, error: ApiError) -> None:
+def _record_status(
+    app: web.Application, upload: Upload, status: str, failure: dict[str, object] | None,
+    conn: sqlite3.Connection | None, new: bool,
+) -> None:
+    """Set the upload's status, or write its first row with it (``new``, see whole.py)."""
+    store = upload_store(app)
+    if new:
+        upload.status, upload.failure = status, failure
+        store.insert(upload, conn=conn)
+    else:
+        store.set_status(upload, status, failure, conn=conn)
+
+
+def mark_failed(app: web.Application, upload: Upload, error: ApiError, new: bool = False) -> None:
     failure = {"status": error.status, "error": error.code, "message": error.message}
-    upload_store(app).set_status(upload, FAILED, failure)
+    _record_status(app, upload, FAILED, failure, None, new)
     app[STATE].forget(upload.id)
     app[keys.PROGRESS].publish(
         upload.id, upload.offset, upload.length, "failed", error.message
@@ -50,37 +65,43 @@ def mark_failed(app: web.Application, upload: Upload, error: ApiError) -> None:
 
 
 async def complete_upload(
-    app: web.Application, account: Account, upload: Upload, sha256: str | None = None
+    app: web.Application, account: Account, upload: Upload, sha256: str | None = None,
+    content: Sequence[bytes] | None = None,
 ) -> None:
-    """Finalize a fully received upload; raises the ``FinalizeError`` after recording it."""
+    """Finalize a fully received upload; raises the ``FinalizeError`` after recording it.
+
+    ``content``: the whole file, received into memory and not yet written; the upload
+    has no row yet, and gets one with the outcome.
+    """
     storage = app[keys.STORAGE]
     path = storage.upload_path(upload.id)
+    new = content is not None
     try:
         facts = file_facts(upload.metadata)
-        if sha256 is None:
+        if sha256 is None and not new:
             running = await ensure_hasher(app[STATE], upload.id, path, upload.offset)
             sha256 = running.hasher.hexdigest()
         incoming = IncomingFile(
             file_id=upload.id, owner=account, path=path, filename=facts.filename,
             relative_path=facts.relative_path, category=facts.category.name,
-            size=upload.offset, sha256=sha256, expected_size=upload.length,
+            size=upload.offset, sha256=sha256 or "", expected_size=upload.length,
             expected_sha256=facts.sha256, title=facts.title, description=facts.description,
-            created_at=upload.created_at,
+            created_at=upload.created_at, content=content,
         )
         # The upload's row turns ``completed`` in the transaction that adds the file's.
         await finalize(
             app, incoming,
-            lambda conn: upload_store(app).set_status(upload, COMPLETED, conn=conn),
+            lambda conn: _record_status(app, upload, COMPLETED, None, conn, new),
         )
     except ApiError as exc:
         path.unlink(missing_ok=True)
-        mark_failed(app, upload, exc)
+        mark_failed(app, upload, exc, new)
         raise
     except (OSError, ValueError) as exc:
         log.exception("upload %s: completion failed", upload.id)
         path.unlink(missing_ok=True)
         error = ApiError(500, "completion_failed", f"The upload could not be stored: {exc}")
-        mark_failed(app, upload, error)
+        mark_failed(app, upload, error, new)
         raise error from None
     app[STATE].forget(upload.id)
     app[keys.PROGRESS].publish(upload.id, upload.offset, upload.length, "completed")

@@ -40,6 +40,7 @@ from toolbox_uploader.server.tus.store import (
     Upload,
     create_part_file,
 )
+from toolbox_uploader.server.tus.whole import receive_whole, sent_whole
 from toolbox_uploader.server.tus.writing import after_write, write_body
 
 
@@ -72,13 +73,16 @@ async def create(request: web.Request) -> web.Response:
     if length is not None:
         check_size(request, account, length, category_max, reserve=True)
     upload = Upload(new_id(), account.id, length, 0, metadata, kind=kind)
-    storage = request.app[keys.STORAGE]
-    create_part_file(storage.upload_path(upload.id))
-    upload_store(request.app).insert(upload)
+    whole = with_body and sent_whole(request, upload)
+    if not whole:
+        create_part_file(request.app[keys.STORAGE].upload_path(upload.id))
+        upload_store(request.app).insert(upload)
     location = upload_url(request, upload.id)
     headers = {"Location": location}
     try:
-        if with_body and (request.content_length is None or request.content_length > 0):
+        if whole:
+            await receive_whole(request, account, upload, checksum)
+        elif with_body and (request.content_length is None or request.content_length > 0):
             async with request.app[STATE].exclusive(upload.id):
                 await write_body(request, account, upload, checksum)
         elif upload.length == 0:

@@ -52,6 +52,35 @@ MAX_PIECES = 512  # stays below IOV_MAX (1024) for one pwritev
 COMMIT_BYTES = 8 * 1024 * 1024
 COMMIT_SECONDS = 1.0
 DEFAULT_IDLE_TIMEOUT = 60.0
+SHUTTING_DOWN = "the server is shutting down"
+
+
+class BodyStopped(Exception):
+    """aiohttp's graceful shutdown cut the request body (it cancels the body, not the task)."""
+
+
+async def next_piece(request: web.Request, seconds: float) -> tuple[bytes, bool]:
+    """The next piece of the body as aiohttp received it, waiting at most ``seconds``.
+
+    ``readchunk`` hands over aiohttp's buffers as they are; ``readany`` joins them, one
+    more copy of every byte. Raises ``TimeoutError`` or ``BodyStopped``.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.content.readchunk()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        raise BodyStopped from None
+
+
+def checksum_mismatch(checksum: ChunkChecksum) -> ApiError:
+    return ApiError(
+        460, "checksum_mismatch",
+        f"The {checksum.algorithm} checksum of the data does not match Upload-Checksum;"
+        " nothing was kept.",
+    )
 
 
 @dataclass(slots=True)
@@ -136,6 +165,11 @@ class _Writer:
                 pool.shutdown(wait=False)
 
 
+def idle_timeout(app: web.Application) -> float:
+    """How long a request body may send nothing before it is taken as cut off."""
+    return float(app[keys.CONFIG].options.get("tus_idle_timeout", DEFAULT_IDLE_TIMEOUT))
+
+
 async def _settle(future: Awaitable[int]) -> tuple[int | None, BaseException | None, bool]:
     """Wait for a worker job even if this task is being cancelled.
 
@@ -175,7 +209,7 @@ async def receive_body(
     """
     app = request.app
     progress = app[keys.PROGRESS]
-    idle = float(app[keys.CONFIG].options.get("tus_idle_timeout", DEFAULT_IDLE_TIMEOUT))
+    idle = idle_timeout(app)
     start = upload.offset
     saved_hasher = running.hasher.copy() if checksum is not None else None
     fd = os.open(path, os.O_WRONLY)
@@ -231,17 +265,10 @@ async def receive_body(
         idle_since = time.monotonic()
         while True:
             try:
-                async with asyncio.timeout(COMMIT_SECONDS):
-                    # readchunk hands over aiohttp's buffers as they are; readany joins
-                    # them, one more copy of every byte.
-                    chunk, boundary = await request.content.readchunk()
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise
-                # aiohttp's graceful shutdown cancels the request body, not the task.
+                chunk, boundary = await next_piece(request, COMMIT_SECONDS)
+            except BodyStopped:
                 outcome.shutting_down = True
-                outcome.cut_reason = "the server is shutting down"
+                outcome.cut_reason = SHUTTING_DOWN
                 break
             except TimeoutError:
                 # The client is slow or stalled: make what arrived durable and visible.
@@ -305,9 +332,5 @@ async def receive_body(
         log.error("upload %s: write failed: %s", upload.id, failure)
         raise ApiError(500, "write_failed", "The server could not write the upload.")
     if checksum is not None and outcome.received_all and not outcome.too_large and not verified:
-        raise ApiError(
-            460, "checksum_mismatch",
-            f"The {checksum.algorithm} checksum of the data does not match Upload-Checksum;"
-            " nothing was kept.",
-        )
+        raise checksum_mismatch(checksum)
     return outcome

@@ -73,18 +73,21 @@ class UploadStore:
         self.db = db
         self.expiration = expiration
 
-    def insert(self, upload: Upload) -> None:
+    def insert(self, upload: Upload, conn: sqlite3.Connection | None = None) -> None:
+        """``conn``: a connection inside a transaction the caller holds (else autocommit)."""
         now = time.time()
         upload.created_at = upload.updated_at = now
         upload.expires_at = None if upload.kind == FINAL else now + self.expiration
         # One statement commits on its own: no BEGIN/COMMIT round-trips.
-        self.db.execute(
+        (conn or self.db).execute(
             "INSERT INTO uploads (id, owner, length, offset, metadata, kind, parts, status,"
-            " created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " failure, created_at, updated_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 upload.id, upload.owner, upload.length, upload.offset,
                 json.dumps(upload.metadata), upload.kind, json.dumps(upload.parts),
-                upload.status, upload.created_at, upload.updated_at, upload.expires_at,
+                upload.status, json.dumps(upload.failure) if upload.failure else None,
+                upload.created_at, upload.updated_at, upload.expires_at,
             ),
         )
 

@@ -21,7 +21,7 @@ from toolbox_uploader.server.tus.complete import (
 )
 from toolbox_uploader.server.tus.facts import file_facts
 from toolbox_uploader.server.tus.hashing import ensure_hasher
-from toolbox_uploader.server.tus.receive import receive_body
+from toolbox_uploader.server.tus.receive import Outcome, receive_body
 from toolbox_uploader.server.tus.state import STATE
 from toolbox_uploader.server.tus.store import PARTIAL, RECEIVING, Upload, reconcile
 
@@ -63,25 +63,33 @@ async def write_body(
         )
     running = await ensure_hasher(app[STATE], upload.id, path, upload.offset)
     outcome = await receive_body(request, store, upload, path, running, limit, checksum)
+    error = body_error(outcome, upload, limit)
+    if error is not None:
+        raise error
+    await after_write(request, account, upload)
+
+
+def body_error(outcome: Outcome, upload: Upload, limit: int) -> ApiError | None:
+    """Why a body that did not arrive whole is refused; ``upload.offset`` bytes are kept."""
     if outcome.too_large:
-        raise ApiError(
+        return ApiError(
             413, "too_large",
             f"The data goes past the upload's length of {limit} bytes; "
             f"{upload.offset} bytes are kept.",
         )
     if outcome.shutting_down:
-        raise ApiError(
+        return ApiError(
             503, "shutting_down",
             f"The server is stopping; {upload.offset} bytes are kept, resume from there.",
             {"Retry-After": "10"},
         )
     if not outcome.received_all:
-        raise ApiError(
+        return ApiError(
             400, "incomplete_body",
             f"The request body ended early ({outcome.cut_reason}); "
             f"{upload.offset} bytes are kept, resume from there.",
         )
-    await after_write(request, account, upload)
+    return None
 
 
 async def after_write(request: web.Request, account: Account, upload: Upload) -> None:
