@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
 import httpx
+import yarl
 from multidict import CIMultiDict
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+EAGER_BYTES = 64 * 1024  # answers up to this size are read before they are handed over
 
 
 def new_http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT, *,
@@ -53,14 +56,16 @@ class HttpSession:
         self.transport = AiohttpTransport(max_connections=max_connections)
         self._extensions = {"timeout": timeout.as_dict()}
 
-    def build_request(self, method: str, url: str, *, headers: Mapping[str, str],
+    def build_request(self, method: str, url: str | httpx.URL, *, headers: Mapping[str, str],
                       content: bytes | AsyncIterator[bytes] = b"") -> httpx.Request:
-        return httpx.Request(method, url, headers=headers, content=content,
-                             extensions=self._extensions)
+        return httpx.Request(method, _httpx_url(url) if isinstance(url, str) else url,
+                             headers=headers, content=content, extensions=self._extensions)
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """The response, its (small) body read; transport failures raise httpx errors."""
         response = await self.transport.handle_async_request(request)
+        if isinstance(response.stream, httpx.ByteStream):
+            return response  # read (and released) by the transport already
         try:
             await response.aread()
         finally:
@@ -124,7 +129,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             data = body
         try:
             response = await session.request(
-                request.method, str(request.url), headers=headers, data=data,
+                request.method, _yarl_url(str(request.url)), headers=headers, data=data,
                 allow_redirects=False, compress=False, proxy=self._proxy(request.url),
                 # No bound on waiting for a free connection: aiohttp would report it as a
                 # connect timeout ("server unreachable"); every busy connection has its
@@ -153,13 +158,27 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         finally:
             if body is not None:
                 body.done()
+        extensions = {"http_version": b"HTTP/1.1",
+                      "reason_phrase": (response.reason or "").encode("latin-1", "replace")}
+        length = response.content_length
+        if length is not None and length <= EAGER_BYTES:
+            # A short answer (every tus reply, most REST ones) is read here at once: the
+            # connection goes back to the pool now, and httpx has no stream to iterate.
+            stream = _ResponseStream(response, request, body)
+            try:
+                content = await response.read()
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise _translate(exc, request) from exc
+            finally:
+                await stream.aclose()
+            return httpx.Response(status_code=response.status, headers=response.raw_headers,
+                                  content=content, request=request, extensions=extensions)
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
             stream=_ResponseStream(response, request, body),
             request=request,
-            extensions={"http_version": b"HTTP/1.1",
-                        "reason_phrase": (response.reason or "").encode("latin-1", "replace")},
+            extensions=extensions,
         )
 
     async def aclose(self) -> None:
@@ -183,6 +202,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 proxy = None  # SOCKS is not spoken here (httpx needed an extra for it)
             self._proxies[key] = proxy
         return self._proxies[key]
+
+
+@functools.lru_cache(maxsize=64)
+def _httpx_url(url: str) -> httpx.URL:
+    """Parsed once: the tus endpoint and an upload's URL recur, and httpx parses in Python."""
+    return httpx.URL(url)
+
+
+@functools.lru_cache(maxsize=64)
+def _yarl_url(url: str) -> yarl.URL:
+    return yarl.URL(url, encoded=True)  # httpx has already percent-encoded it
 
 
 class _WatchedBody:
