@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Mapping
 from pathlib import Path
@@ -96,6 +97,19 @@ class Tus:
         if expect is not None:
             assert resp.status == expect, await resp.text()
         return resp
+
+    async def open_raw(self, method: str, path: str, length: int, headers: Mapping[str, str]):
+        """Start a request with a body on a raw socket; the test sends (part of) the body."""
+        reader, writer = await asyncio.open_connection(self.client.host, self.client.port)
+        lines = [
+            f"{method} {self.rel(path)} HTTP/1.1",
+            f"Host: {self.client.host}:{self.client.port}",
+            *(f"{k}: {v}" for k, v in self.headers(
+                {"Content-Type": OCTET, "Content-Length": str(length), **headers}).items()),
+        ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await writer.drain()
+        return reader, writer
 
     async def head(self, url: str, expect: int | None = 200) -> ClientResponse:
         resp = await self.client.head(self.rel(url), headers=self.headers())

@@ -19,20 +19,8 @@ MiB = 1024 * 1024
 
 async def open_patch(tus, url: str, offset: int, total: int, **headers: str):
     """Start a PATCH on a raw socket and return the writer; the body is sent by the test."""
-    reader, writer = await asyncio.open_connection(tus.client.host, tus.client.port)
-    lines = [
-        f"PATCH {tus.rel(url)} HTTP/1.1",
-        f"Host: {tus.client.host}:{tus.client.port}",
-        "Tus-Resumable: 1.0.0",
-        f"Authorization: Bearer {tus.token}",
-        f"Content-Type: {tus.OCTET}",
-        f"Upload-Offset: {offset}",
-        f"Content-Length: {total}",
-        *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items()),
-    ]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-    await writer.drain()
-    return reader, writer
+    extra = {k.replace("_", "-"): v for k, v in headers.items()}
+    return await tus.open_raw("PATCH", url, total, {"Upload-Offset": str(offset), **extra})
 
 
 async def head_offset(tus, url: str) -> int:

@@ -21,20 +21,8 @@ async def post_whole(tus, payload: bytes, metadata: dict[str, str], **headers: s
 
 async def open_post(tus, total: int, metadata: dict[str, str]):
     """Start a creation-with-upload on a raw socket; the test sends (part of) the body."""
-    reader, writer = await asyncio.open_connection(tus.client.host, tus.client.port)
-    lines = [
-        f"POST {tus.TUS} HTTP/1.1",
-        f"Host: {tus.client.host}:{tus.client.port}",
-        "Tus-Resumable: 1.0.0",
-        f"Authorization: Bearer {tus.token}",
-        f"Content-Type: {tus.OCTET}",
-        f"Upload-Length: {total}",
-        f"Content-Length: {total}",
-        f"Upload-Metadata: {tus.metadata(metadata)}",
-    ]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-    await writer.drain()
-    return reader, writer
+    return await tus.open_raw("POST", tus.TUS, total, {
+        "Upload-Length": str(total), "Upload-Metadata": tus.metadata(metadata)})
 
 
 def uploads(tus) -> list:

@@ -52,27 +52,6 @@ MAX_PIECES = 512  # stays below IOV_MAX (1024) for one pwritev
 COMMIT_BYTES = 8 * 1024 * 1024
 COMMIT_SECONDS = 1.0
 DEFAULT_IDLE_TIMEOUT = 60.0
-SHUTTING_DOWN = "the server is shutting down"
-
-
-class BodyStopped(Exception):
-    """aiohttp's graceful shutdown cut the request body (it cancels the body, not the task)."""
-
-
-async def next_piece(request: web.Request, seconds: float) -> tuple[bytes, bool]:
-    """The next piece of the body as aiohttp received it, waiting at most ``seconds``.
-
-    ``readchunk`` hands over aiohttp's buffers as they are; ``readany`` joins them, one
-    more copy of every byte. Raises ``TimeoutError`` or ``BodyStopped``.
-    """
-    try:
-        async with asyncio.timeout(seconds):
-            return await request.content.readchunk()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
-        raise BodyStopped from None
 
 
 def checksum_mismatch(checksum: ChunkChecksum) -> ApiError:
@@ -91,6 +70,35 @@ class Outcome:
     too_large: bool = False
     shutting_down: bool = False
     cut_reason: str = ""
+
+
+async def next_piece(request: web.Request, seconds: float, outcome: Outcome) -> bytes | None:
+    """The next piece of the body as aiohttp received it, ``b""`` at its end, or ``None``
+    when it was cut off (why is set on ``outcome``). Raises ``TimeoutError`` after
+    ``seconds`` without data.
+
+    ``readchunk`` hands over aiohttp's buffers as they are; ``readany`` joins them, one
+    more copy of every byte.
+    """
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                piece, boundary = await request.content.readchunk()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            # aiohttp's graceful shutdown cancels the request body, not the task.
+            outcome.shutting_down = True
+            outcome.cut_reason = "the server is shutting down"
+            return None
+        except TimeoutError:
+            raise
+        except Exception as exc:  # the client went away or sent a broken body
+            outcome.cut_reason = str(exc) or type(exc).__name__
+            return None
+        if piece or not boundary:  # empty at a boundary: the end of one HTTP chunk only
+            return piece
 
 
 class _Writer:
@@ -265,11 +273,7 @@ async def receive_body(
         idle_since = time.monotonic()
         while True:
             try:
-                chunk, boundary = await next_piece(request, COMMIT_SECONDS)
-            except BodyStopped:
-                outcome.shutting_down = True
-                outcome.cut_reason = SHUTTING_DOWN
-                break
+                chunk = await next_piece(request, COMMIT_SECONDS, outcome)
             except TimeoutError:
                 # The client is slow or stalled: make what arrived durable and visible.
                 if time.monotonic() - idle_since >= idle:
@@ -282,13 +286,10 @@ async def receive_body(
                 if failure is not None or cancelled:
                     break
                 continue
-            except Exception as exc:  # the client went away or sent a broken body
-                outcome.cut_reason = str(exc) or type(exc).__name__
+            if chunk is None:
                 break
             idle_since = time.monotonic()
             if not chunk:
-                if boundary:  # the end of one HTTP chunk, not of the body
-                    continue
                 outcome.received_all = True
                 break
             if queued + buffered + len(chunk) > limit:

@@ -30,8 +30,6 @@ from toolbox_uploader.server.storage import write_new_file
 from toolbox_uploader.server.tus.checksum import ChunkChecksum
 from toolbox_uploader.server.tus.complete import complete_upload, upload_store
 from toolbox_uploader.server.tus.receive import (
-    SHUTTING_DOWN,
-    BodyStopped,
     Outcome,
     checksum_mismatch,
     idle_timeout,
@@ -86,22 +84,16 @@ async def _read(request: web.Request, length: int, pieces: list[bytes]) -> Outco
     outcome = Outcome(received_all=False)
     while True:
         try:
-            piece, boundary = await next_piece(request, idle)
-        except BodyStopped:
-            outcome.shutting_down = True
-            outcome.cut_reason = SHUTTING_DOWN
-            break
+            piece = await next_piece(request, idle, outcome)
         except TimeoutError:
             outcome.cut_reason = f"no data for {idle:g} s"
             break
-        except Exception as exc:  # the client went away or sent a broken body
-            outcome.cut_reason = str(exc) or type(exc).__name__
+        if piece is None:
             break
         if not piece:
-            if boundary:
-                continue
             outcome.received_all = received == length
-            outcome.cut_reason = "the connection closed early"
+            if not outcome.received_all:
+                outcome.cut_reason = "the connection closed early"
             break
         pieces.append(piece)
         received += len(piece)
