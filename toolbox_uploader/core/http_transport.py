@@ -64,8 +64,6 @@ class HttpSession:
     async def send(self, request: httpx.Request) -> httpx.Response:
         """The response, its (small) body read; transport failures raise httpx errors."""
         response = await self.transport.handle_async_request(request)
-        if isinstance(response.stream, httpx.ByteStream):
-            return response  # read (and released) by the transport already
         try:
             await response.aread()
         finally:
@@ -160,26 +158,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 body.done()
         extensions = {"http_version": b"HTTP/1.1",
                       "reason_phrase": (response.reason or "").encode("latin-1", "replace")}
+        stream = _ResponseStream(response, request, body)
         length = response.content_length
-        if length is not None and length <= EAGER_BYTES:
-            # A short answer (every tus reply, most REST ones) is read here at once: the
-            # connection goes back to the pool now, and httpx has no stream to iterate.
-            stream = _ResponseStream(response, request, body)
-            try:
-                content = await response.read()
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                raise _translate(exc, request) from exc
-            finally:
-                await stream.aclose()
+        if length is None or length > EAGER_BYTES:
             return httpx.Response(status_code=response.status, headers=response.raw_headers,
-                                  content=content, request=request, extensions=extensions)
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.raw_headers,
-            stream=_ResponseStream(response, request, body),
-            request=request,
-            extensions=extensions,
-        )
+                                  stream=stream, request=request, extensions=extensions)
+        # A short answer (every tus reply, most REST ones) is read here at once: the
+        # connection goes back to the pool now, and httpx's reads find it done.
+        try:
+            content = await response.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _translate(exc, request) from exc
+        finally:
+            await stream.aclose()
+        return httpx.Response(status_code=response.status, headers=response.raw_headers,
+                              content=content, request=request, extensions=extensions)
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
