@@ -158,9 +158,10 @@ def file_blocks(path: Path) -> Iterator[bytes]:
 
 
 def make_file(path: Path, size: int) -> None:
+    """Random blocks behind a neutral header (random leading bytes can look like a program)."""
     with open(path, "wb") as out:
         remaining = size
-        seed = os.urandom(8 * MiB)
+        seed = (b"\x00toolbox server benchmark\x00" * 4 + os.urandom(8 * MiB))[: 8 * MiB]
         while remaining > 0:
             n = min(len(seed), remaining)
             out.write(seed[:n])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.payloads import blob
 from toolbox_uploader.server.storage import Storage
 
 pytestmark = pytest.mark.interop
@@ -54,7 +54,7 @@ def test_tus_js_client_aborts_and_resumes(
     override: str,
 ) -> None:
     # Big enough that the single PATCH is still being sent when it is aborted.
-    payload = os.urandom((40 if abort == "abort-mid" else 6) * MiB + 321)
+    payload = blob((40 if abort == "abort-mid" else 6) * MiB + 321)
     source = tmp_path / "lesson-video.bin"
     source.write_bytes(payload)
     storage = tmp_path / "tus-urls.json"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
 from tusclient import client as tus_client
 
+from tests.support.payloads import blob
 from toolbox_uploader.server.storage import Storage
 
 pytestmark = pytest.mark.interop
@@ -34,7 +34,7 @@ def test_tuspy_uploads_byte_for_byte(
     live_server, server_config, tmp_path: Path, size: int, chunk_size: int, category: str,
     binary: bool,
 ) -> None:
-    payload = os.urandom(size) if binary else _text(size)
+    payload = blob(size) if binary else _text(size)
     source = tmp_path / "source.bin"
     source.write_bytes(payload)
     client = tus_client.TusClient(

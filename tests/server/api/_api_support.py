@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,11 +98,3 @@ def multipart(*parts: tuple[str, str | None, bytes], boundary: str = BOUNDARY) -
 
 MULTIPART_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
 
-
-def blob(size: int, seed: int = 7) -> bytes:
-    """Incompressible bytes that are the same on every run.
-
-    ``os.urandom`` now and then starts with a program's magic number (``MZ``), and the
-    validation rightly refuses programs; a fixed seed keeps the tests deterministic.
-    """
-    return random.Random(seed).randbytes(size)

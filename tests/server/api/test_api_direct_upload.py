@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from _api_support import ELF, MULTIPART_TYPE, Api, blob, error_of, multipart, png_bytes
+from _api_support import ELF, MULTIPART_TYPE, Api, error_of, multipart, png_bytes
 
+from tests.support.payloads import blob
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.config import ServerConfig
 

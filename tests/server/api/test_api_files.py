@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import unquote
 
-from _api_support import MULTIPART_TYPE, Api, bearer, blob, error_of, multipart, png_bytes
+from _api_support import MULTIPART_TYPE, Api, bearer, error_of, multipart, png_bytes
 
+from tests.support.payloads import blob
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.api.files import content_disposition
 

@@ -12,8 +12,9 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
-from _api_support import BOUNDARY, MULTIPART_TYPE, Api, bearer, blob, error_of
+from _api_support import BOUNDARY, MULTIPART_TYPE, Api, bearer, error_of
 
+from tests.support.payloads import blob
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.api.direct_upload import DIRECT_UPLOADS
 
