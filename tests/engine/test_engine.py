@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -160,6 +162,30 @@ def test_sign_in_pauses_the_queue_until_a_token_arrives(live_server: ServerHandl
     assert engine.wait_idle(5)
     engine.set_server(live_server.url, None, live_server.token)
     wait_for(lambda: (s := item(engine, "x.txt")) and s.state is S.DONE, 20)
+
+
+def test_a_small_file_is_sent_as_it_was_checked(live_server: ServerHandle, tmp_path: Path,
+                                                make_engine) -> None:
+    """Validation reads a small file once, and those bytes are the ones sent."""
+    engine = make_engine(server_url=live_server.url, token="wrong-token-0000000000")
+    engine.add_paths([text_file(tmp_path / "first.txt", 4000)])
+    wait_for(lambda: (s := item(engine, "first.txt")) and s.state is S.PAUSED, 20)
+    # Uploads wait for a sign-in now; validation goes on.
+    path = text_file(tmp_path / "sheet.txt", 50_000, seed=3)
+    checked = path.read_bytes()
+    engine.add_paths([path])
+    wait_for(lambda: (s := item(engine, "sheet.txt")) and s.state is S.READY, 20)
+    assert len(engine._bodies) == 1 and engine._bodies.used == len(checked)
+    # Same size, same mtime: only the bytes read at validation tell the two apart.
+    before = path.stat()
+    path.write_bytes(checked.upper())
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    engine.set_server(live_server.url, None, live_server.token)
+    wait_for(lambda: (s := item(engine, "sheet.txt")) and s.state is S.DONE, 20)
+    stored = {f["filename"]: f for f in server_files(live_server.url, live_server.token)}
+    assert stored["sheet.txt"]["sha256"] == hashlib.sha256(checked).hexdigest()
+    assert len(engine._bodies) == 0 and engine._bodies.used == 0
 
 
 def test_offline_server_is_retried_until_it_appears(tmp_path: Path, make_engine) -> None:

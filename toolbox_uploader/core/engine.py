@@ -28,6 +28,7 @@ from typing import Any
 
 from toolbox_uploader import paths
 from toolbox_uploader.core import pipeline
+from toolbox_uploader.core.body_cache import BODY_MAX_BYTES, BodyCache
 from toolbox_uploader.core.events import (
     BatchProgress,
     EngineEvent,
@@ -156,6 +157,7 @@ class Engine:
         self._pending_commands = 0
         self._idle_key = self._target().server_key  # items of other servers wait
         self._busy: set[int] = set()  # ids of this server's items with work ahead
+        self._bodies = BodyCache()  # small ready files' bytes, read once when validated
 
     # ------------------------------------------------------------------ life cycle (any thread)
 
@@ -433,8 +435,11 @@ class Engine:
         self._records[record.id] = record
         if moved and record.state in self._waiting:
             self._waiting[record.state].add(record.id)
+        if record.state is not S.READY:
+            self._bodies.drop(record.id)
 
     def _forget(self, item_id: int) -> None:
+        self._bodies.drop(item_id)
         old = self._records.pop(item_id, None)
         if old is not None:
             self._totals.count(old, -1)
@@ -657,7 +662,8 @@ class Engine:
     async def _prepare_item(self, item_id: int) -> None:
         record = self._records[item_id]
         checked: pipeline.Checked = await self._run_blocking(
-            pipeline.check_file, Path(record.source_path), record.category, record.display_name)
+            pipeline.check_file, Path(record.source_path), record.category, record.display_name,
+            keep_body=BODY_MAX_BYTES)
         if self._still(item_id, S.VALIDATING) is None:
             return  # paused, cancelled or removed meanwhile
         warnings = _merge(record.warnings, checked.warnings)
@@ -694,8 +700,10 @@ class Engine:
             optimized_size=optimized.size if optimized else None,
             **{**common, "warnings": warnings},
         )
-        if sha256 is not None:
-            self._mark_if_duplicate(record)
+        if sha256 is not None and self._mark_if_duplicate(record):
+            return
+        if checked.body is not None and optimized is None and record.state is S.READY:
+            self._bodies.put(item_id, checked.body)
 
     def _mark_if_duplicate(self, record: ItemRecord) -> bool:
         if record.sha256 is None:
@@ -717,10 +725,11 @@ class Engine:
 
     def _start_upload(self, item_id: int) -> None:
         assert self._connection is not None and self._loop is not None
+        body = self._bodies.take(item_id)
         record = self._set_state(item_id, S.UPLOADING, reason_code=None, reason_message=None,
                                  next_attempt_at=None)
         job = UploadJob(
-            record, self._connection,
+            record, self._connection, body=body,
             on_progress=lambda sent: self._on_progress(item_id, sent),
             on_url=lambda url, path: self._update(item_id, upload_url=url, upload_path=path),
             on_offset=lambda offset: self._server_offset(item_id, offset),

@@ -34,6 +34,8 @@ class Checked:
     reason: Reason | None = None
     warnings: tuple[Reason, ...] = ()
     optimizable: bool = False
+    #: The whole file as it was hashed, when it was small enough to keep (``keep_body``).
+    body: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +65,20 @@ def sha256_file(path: Path, limit: int | None = None) -> str:
     return digest.hexdigest()
 
 
-def check_file(path: Path, category: str, display_name: str) -> Checked:
-    """Validate with the same rules as the server (``core.validation``) and hash small files."""
+def _read_whole(path: Path, size: int) -> bytes | None:
+    """The file's bytes if it still has ``size`` of them, else ``None``."""
+    with open(path, "rb", buffering=0) as handle:
+        data = handle.read(size + 1)
+    return data if len(data) == size else None
+
+
+def check_file(path: Path, category: str, display_name: str, keep_body: int = 0) -> Checked:
+    """Validate with the same rules as the server (``core.validation``) and hash small files.
+
+    An accepted file of at most ``keep_body`` bytes is read once, hashed from memory and
+    returned as ``Checked.body``. A file that changed size meanwhile is hashed from disk;
+    the size and mtime taken first then tell the upload that it changed.
+    """
     from toolbox_uploader.core.categories import UnknownCategoryError
     from toolbox_uploader.core.validation import validate_file
 
@@ -78,9 +92,14 @@ def check_file(path: Path, category: str, display_name: str) -> Checked:
         reason = Reason(reasons[0].code, " ".join(r.message for r in reasons))
         return Checked(False, size, mtime, report.mime_type, reason=reason,
                        warnings=report.warnings)
-    digest = sha256_file(path) if size <= HASH_AHEAD_BYTES else None
+    optimizable = report.mime_type in _IMAGE_TYPES
+    body = _read_whole(path, size) if size <= keep_body and not optimizable else None
+    if body is not None:
+        digest: str | None = hashlib.sha256(body).hexdigest()
+    else:
+        digest = sha256_file(path) if size <= HASH_AHEAD_BYTES else None
     return Checked(True, size, mtime, report.mime_type, sha256=digest, warnings=report.warnings,
-                   optimizable=report.mime_type in _IMAGE_TYPES)
+                   optimizable=optimizable, body=body)
 
 
 def optimize_copy(path: Path, out_dir: Path, *, max_edge: int, quality: int | None,

@@ -171,6 +171,16 @@ def _read_piece(fd: int, position: int, size: int, hasher: HashState | None) -> 
     return data
 
 
+async def _memory_body(content: bytes, hasher: HashState | None,
+                       on_progress: ProgressCallback | None) -> AsyncIterator[bytes]:
+    """``content`` as one piece; hashed and reported like a piece read from the file."""
+    if hasher is not None:
+        hasher.update(content)
+    yield content
+    if on_progress is not None:
+        on_progress(len(content))
+
+
 @dataclass
 class _Prepared:
     """One PATCH ready to go: its range and its checksum header."""
@@ -325,10 +335,14 @@ class TusClient:
         upload_bytes: int = 0,
         hasher: HashState | None = None,
         on_progress: ProgressCallback | None = None,
+        content: bytes | None = None,
     ) -> tuple[str, int]:
         """POST a new upload, with its first ``upload_bytes`` when the server allows.
 
-        Returns the absolute upload URL and the offset the server holds afterwards.
+        ``content``, when given, is those bytes already in memory (a small file read when
+        it was validated); ``source`` is still needed to finish by PATCH if the server
+        takes less. Returns the absolute upload URL and the offset the server holds
+        afterwards.
         """
         info = await self.server_info()
         if length is not None and info.max_size is not None and length > info.max_size:
@@ -368,17 +382,21 @@ class TusClient:
         assert source is not None
         if hasher is not None:
             hasher.checkpoint()
-        fd = os.open(source, os.O_RDONLY)
-        try:
-            headers["Content-Type"] = OFFSET_CONTENT_TYPE
-            headers["Content-Length"] = str(upload_bytes)
-            body = self._body(fd, 0, upload_bytes, hasher, on_progress, None, None)
+        headers["Content-Type"] = OFFSET_CONTENT_TYPE
+        headers["Content-Length"] = str(upload_bytes)
+        if content is not None and len(content) == upload_bytes:
+            response = await self._send(
+                "POST", self.endpoint, headers, _memory_body(content, hasher, on_progress))
+        else:
+            fd = os.open(source, os.O_RDONLY)
             try:
-                response = await self._send("POST", self.endpoint, headers, body)
+                body = self._body(fd, 0, upload_bytes, hasher, on_progress, None, None)
+                try:
+                    response = await self._send("POST", self.endpoint, headers, body)
+                finally:
+                    await body.aclose()  # its read-ahead must finish before ``fd`` is closed
             finally:
-                await body.aclose()  # its read-ahead must finish before ``fd`` is closed
-        finally:
-            os.close(fd)
+                os.close(fd)
         if response.status_code != 201:
             raise classify_response(response)
         url = self._location(response)

@@ -174,8 +174,11 @@ class UploadJob:
         on_offset: Callable[[int], object],
         find_twin: Callable[[str], ItemRecord | None],
         has_twin_candidates: Callable[[int], bool],
+        body: bytes | None = None,
     ) -> None:
         self.record = record
+        #: The file's bytes as validated and hashed, for a small file sent from memory.
+        self.body = body
         self.connection = connection
         self._on_progress = on_progress
         self._on_url = on_url
@@ -275,7 +278,7 @@ class UploadJob:
                 url, offset = await tus.create(
                     length=size, metadata=metadata, source=source if first else None,
                     upload_bytes=first, hasher=self.hasher if first else None,
-                    on_progress=self._creation_progress(first))
+                    on_progress=self._creation_progress(first), content=self._body(size))
                 self.upload_url = url
                 self.may_have_arrived = False
                 if offset < size:  # bytes still to send: the URL must survive a crash now
@@ -338,6 +341,13 @@ class UploadJob:
         (``record.interrupted`` to keep)? Yes if this try's whole body went out unanswered,
         or an earlier one's did and this try did not get to ask."""
         return self.may_have_arrived or (record.interrupted and not self.asked_server)
+
+    def _body(self, size: int) -> bytes | None:
+        """The validated bytes, if they are what this try must send."""
+        body, self.body = self.body, None  # one try only: a retry reads the file again
+        if body is None or len(body) != size or self.record.optimized_path:
+            return None
+        return body
 
     def _creation_progress(self, body: int) -> Callable[[int], object]:
         def progress(sent: int) -> None:

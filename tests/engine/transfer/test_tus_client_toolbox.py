@@ -66,6 +66,25 @@ async def test_small_file_in_one_creation_request(
         assert await content(api, upload_id(url)) == source.read_bytes()
 
 
+async def test_small_file_sent_from_memory(live_server: ServerHandle, tmp_path: Path) -> None:
+    """Bytes already read (at validation) are sent as they are, hashed and reported."""
+    source = make_file(tmp_path / "notes.bin", 120_000)
+    checked = source.read_bytes()
+    source.write_bytes(bytes(reversed(checked)))  # the file on disk is not read again
+    digest = hashlib.sha256(checked).hexdigest()
+    progress: list[int] = []
+    async with TusClient(tus_endpoint(live_server.url), token=live_server.token) as client, \
+            ToolboxApi(live_server.url, live_server.token) as api:
+        hasher = HashState()
+        url, offset = await client.create(
+            length=120_000, metadata=metadata(source, sha256=digest), source=source,
+            upload_bytes=120_000, hasher=hasher, on_progress=progress.append, content=checked,
+        )
+        assert offset == 120_000 and progress == [120_000]
+        assert hasher.hexdigest() == digest
+        assert await content(api, upload_id(url)) == checked
+
+
 async def test_medium_file_in_several_checksummed_patches(
     live_server: ServerHandle, tmp_path: Path
 ) -> None:
