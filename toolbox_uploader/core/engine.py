@@ -357,6 +357,7 @@ class Engine:
         self._done_bytes = 0
         self._totals = _Totals()
         self._preparing.clear()
+        self._bodies.clear()
         self._live.clear()
         self._meters.clear()
         self._dirty.clear()
