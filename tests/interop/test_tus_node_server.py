@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fault_proxy import FaultProxy
+from tests.support.payloads import write_blob
 from tests.support.resume_loop import upload_resuming
 from tests.support.tus_node import node_available, tus_node_server
 from toolbox_uploader.core.hashing import HashState
@@ -43,11 +44,6 @@ def stored(store: Path, url: str) -> bytes:
     return (store / url.rstrip("/").rsplit("/", 1)[-1]).read_bytes()
 
 
-def random_file(path: Path, size: int) -> Path:
-    path.write_bytes(os.urandom(size))
-    return path
-
-
 def test_metadata_round_trip() -> None:
     values = {"filename": "Übung 3, Teil 2.pdf", "relativePath": "Klasse 7a/Übung.pdf", "x": ""}
     assert decode_metadata(encode_metadata(values)) == values
@@ -57,7 +53,7 @@ def test_metadata_round_trip() -> None:
 
 async def test_server_info_and_small_upload(node_endpoint: str, node_store: Path,
                                             tmp_path: Path) -> None:
-    source = random_file(tmp_path / "small.bin", 200_000)
+    source = write_blob(tmp_path / "small.bin", 200_000)
     async with TusClient(node_endpoint) as client:
         info = await client.server_info()
         assert "creation-with-upload" in info.extensions
@@ -76,7 +72,7 @@ async def test_server_info_and_small_upload(node_endpoint: str, node_store: Path
 
 async def test_chunked_and_deferred_uploads(node_endpoint: str, node_store: Path,
                                             tmp_path: Path) -> None:
-    source = random_file(tmp_path / "medium.bin", 4 * MIB + 9)
+    source = write_blob(tmp_path / "medium.bin", 4 * MIB + 9)
     async with TusClient(node_endpoint) as client:
         for length in (4 * MIB + 9, None):
             hasher = HashState()
@@ -104,7 +100,7 @@ async def test_terminate(node_endpoint: str, tmp_path: Path) -> None:
 async def test_resume_after_cut_connections(node_endpoint: str, node_store: Path,
                                             tmp_path: Path) -> None:
     size, chunk = 10 * MIB + 1, 2 * MIB
-    source = random_file(tmp_path / "cut.bin", size)
+    source = write_blob(tmp_path / "cut.bin", size)
     port = int(node_endpoint.split(":")[2].split("/")[0])
     async with FaultProxy("127.0.0.1", port, reset=0.4, truncate=0.3, seed=3, max_faults=4,
                           methods={"PATCH"}) as proxy:
@@ -151,7 +147,7 @@ async def test_memory_stays_flat_for_a_large_file(node_endpoint: str, node_store
 
 async def test_deferred_length_ending_on_a_chunk_edge(node_endpoint: str, node_store: Path,
                                                       tmp_path: Path) -> None:
-    source = random_file(tmp_path / "edge.bin", 2 * MIB)
+    source = write_blob(tmp_path / "edge.bin", 2 * MIB)
     async with TusClient(node_endpoint) as client:
         url, _ = await client.create(length=None, metadata={"filename": "edge.bin"})
         final = await client.upload_file(
