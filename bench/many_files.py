@@ -4,6 +4,11 @@ Both send the same number of 100 KB files to the same reference server, started 
 subprocess (``python -m toolbox_uploader serve``) so that it does not share the client's
 interpreter. Prints files/s for each and the ratio; it asserts nothing about time.
 
+A third line is a ceiling, not a peer: a bare client (aiohttp, one tus creation-with-upload
+request per file, as many in flight as the engine, nothing checked or recorded) shows how
+many files a second the server itself takes on this machine while sharing its CPUs with a
+client that costs next to nothing.
+
     .venv/bin/python bench/many_files.py              # 1,000 files of 100 KB
     .venv/bin/python bench/many_files.py --files 200  # while developing
 """
@@ -101,6 +106,37 @@ def run_tuspy(files: list[Path], url: str, token: str) -> float:
     return time.perf_counter() - started
 
 
+def run_bare(files: list[Path], url: str, token: str, concurrency: int) -> float:
+    import asyncio
+    import base64
+
+    import aiohttp
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    async def send_all() -> float:
+        endpoint = url + "/api/v1/storage/tus/"
+        slots = asyncio.Semaphore(concurrency)
+        async with aiohttp.ClientSession() as http:
+            async def send(path: Path) -> None:
+                body = path.read_bytes()
+                metadata = (f"filename {b64(path.name)},relativePath {b64('bare/' + path.name)},"
+                            f"category {b64('educational_content')}")
+                headers = {"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {token}",
+                           "Upload-Length": str(len(body)), "Upload-Metadata": metadata,
+                           "Content-Type": "application/offset+octet-stream"}
+                async with slots, http.post(endpoint, data=body, headers=headers) as response:
+                    if response.status != 201:
+                        raise SystemExit(f"bare client: {response.status} {await response.text()}")
+
+            started = time.perf_counter()
+            await asyncio.gather(*(send(path) for path in files))
+            return time.perf_counter() - started
+
+    return asyncio.run(send_all())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
@@ -112,11 +148,13 @@ def main() -> None:
         root = Path(tmp)
         engine_files = make_files(root / "engine" / "class-7b", args.files, args.size, args.seed)
         tuspy_files = make_files(root / "tuspy", args.files, args.size, args.seed + 1)
+        bare_files = make_files(root / "bare", args.files, args.size, args.seed + 2)
         server, url, token = start_server(root / "server")
         try:
             engine_s = run_engine(engine_files[0].parent, url, token, args.concurrency,
                                   root / "home")
             tuspy_s = run_tuspy(tuspy_files, url, token)
+            bare_s = run_bare(bare_files, url, token, args.concurrency)
         finally:
             server.terminate()
             server.wait(30)
@@ -129,6 +167,8 @@ def main() -> None:
     print(f"tuspy (upload only, sequential):              {tuspy_s:.2f} s = "
           f"{tuspy_rate:.0f} files/s")
     print(f"ratio engine/tuspy: {engine_rate / tuspy_rate:.2f}x  (goal: >= 500 files/s)")
+    print(f"ceiling, bare client (no validation, no store, {args.concurrency} in flight): "
+          f"{bare_s:.2f} s = {args.files / bare_s:.0f} files/s")
 
 
 if __name__ == "__main__":
