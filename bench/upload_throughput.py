@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.tus_node import INTEROP_DIR, tus_node_server  # noqa: E402
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 JS_UPLOADER = INTEROP_DIR / "tus_js_bench_upload.mjs"
 CATEGORY = "temporary"  # random bytes are plain data; this category takes them up to 1 GiB
 
@@ -47,7 +48,7 @@ async def _ours(endpoint: str, token: str, source: Path, checksums: bool = True)
 
     size = source.stat().st_size
     base = endpoint.split("/api/")[0]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     async with TusClient(endpoint, token=token, use_checksums=checksums) as client, \
             ToolboxApi(base, token) as api:
         hasher = HashState()
@@ -57,22 +58,23 @@ async def _ours(endpoint: str, token: str, source: Path, checksums: bool = True)
         await client.upload_file(
             url, source, offset=offset, length=size, hasher=hasher, on_progress=lambda _: None
         )
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         await api.verify(upload_id(url), sha256=hasher.hexdigest(), size=size)
-    print(json.dumps({"seconds": seconds, "bytes": size}))
+    print(json.dumps({"seconds": seconds, "bytes": size, "cpu": cpu}))
 
 
 def _tuspy(endpoint: str, token: str, source: Path) -> None:
     from tusclient import client as tus_client
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     client = tus_client.TusClient(endpoint, headers={"Authorization": f"Bearer {token}"})
     uploader = client.uploader(
         str(source), chunk_size=8 * MIB,
         metadata={"filename": source.name, "category": CATEGORY},
     )
     uploader.upload()
-    print(json.dumps({"seconds": time.perf_counter() - started, "bytes": source.stat().st_size}))
+    print(json.dumps({"seconds": time.perf_counter() - started, "bytes": source.stat().st_size,
+                      "cpu": time.process_time() - cpu_started}))
 
 
 def child_main(argv: list[str]) -> None:
@@ -87,7 +89,8 @@ def child_main(argv: list[str]) -> None:
 
 
 def run_measured(command: list[str], cwd: Path | None = None) -> tuple[dict, int]:
-    """Run a client; return its JSON line and its peak RSS in bytes (sampled every 20 ms)."""
+    """Run a client; return its JSON line (with ``cpu``, its CPU seconds while uploading,
+    where the client reports it) and its peak RSS in bytes (sampled every 20 ms)."""
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     watched = psutil.Process(process.pid)
@@ -136,6 +139,10 @@ class OurServer:
                 found[match.group(1)] = match.group(2)
         self.url, self.token = found["url"], found["token"]
 
+    def cpu_seconds(self) -> float:
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -159,19 +166,24 @@ def main() -> None:
         make_source(source, size)
         results: dict[str, float] = {}
 
-        def keep(name: str, data: dict, peak: int) -> None:
+        def keep(name: str, data: dict, peak: int, server_cpu: float = 0.0) -> None:
             results[name] = max(results.get(name, 0.0), data["bytes"] / data["seconds"] / 1e6)
             results[f"{name}_rss"] = max(results.get(f"{name}_rss", 0.0), peak / MIB)
+            for part, seconds in (("client", data.get("cpu", 0.0)), ("server", server_cpu)):
+                key = f"{name}_cpu_{part}"
+                results[key] = min(results.get(key, float("inf")), seconds * GIB / data["bytes"])
 
         for _ in range(max(1, args.repeat)):
             server = OurServer(work / "server")
             try:
                 endpoint = server.url + "/api/v1/storage/tus/"
                 for name in ("ours", "tuspy", "ours-nocheck"):
-                    keep(name, *run_measured(
+                    server_before = server.cpu_seconds()
+                    measured = run_measured(
                         [sys.executable, __file__, "--child", name, endpoint, server.token,
                          str(source)]
-                    ))
+                    )
+                    keep(name, *measured, server_cpu=server.cpu_seconds() - server_before)
             finally:
                 server.stop()
             with tus_node_server(work / "node-store") as node_endpoint:
@@ -193,6 +205,14 @@ def main() -> None:
     print(f"ratio ours/tuspy  : {results['ours'] / results['tuspy']:.2f}  (goal >= 1.6)")
     print(f"ratio ours/tus-js : {results['ours'] / results['tus-js']:.2f}  (goal >= 2.5)")
     print(f"our client's peak RSS: {results['ours_rss']:.0f} MiB  (goal <= 120)")
+    # What each byte costs in CPU, client and server together: with both on this machine's
+    # CPUs, that cost bounds the rate whatever the protocol does.
+    cpus = os.cpu_count() or 1
+    print(f"CPU seconds per GiB (client + server; {cpus} CPUs cap a pair at {cpus} / that):")
+    for name in ("ours", "ours-nocheck", "tuspy"):
+        client, server = results[f"{name}_cpu_client"], results[f"{name}_cpu_server"]
+        print(f"  {name:13s} {client:5.2f} + {server:5.2f} = {client + server:5.2f}"
+              f"  -> at most {cpus / (client + server) * GIB / 1e6:6.0f} MB/s")
 
 
 if __name__ == "__main__":
