@@ -137,6 +137,28 @@ def run_bare(files: list[Path], url: str, token: str, concurrency: int) -> float
     return asyncio.run(send_all())
 
 
+class CpuMeter:
+    """CPU seconds of this process (all its threads) and of the server, over one run."""
+
+    def __init__(self, server: subprocess.Popen[str]) -> None:
+        import psutil
+
+        self._server = psutil.Process(server.pid)
+        self.client = self.server = 0.0
+
+    def _server_seconds(self) -> float:
+        times = self._server.cpu_times()
+        return times.user + times.system
+
+    def __enter__(self) -> CpuMeter:
+        self._start = (time.process_time(), self._server_seconds())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client = time.process_time() - self._start[0]
+        self.server = self._server_seconds() - self._start[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
@@ -151,10 +173,13 @@ def main() -> None:
         bare_files = make_files(root / "bare", args.files, args.size, args.seed + 2)
         server, url, token = start_server(root / "server")
         try:
-            engine_s = run_engine(engine_files[0].parent, url, token, args.concurrency,
-                                  root / "home")
-            tuspy_s = run_tuspy(tuspy_files, url, token)
-            bare_s = run_bare(bare_files, url, token, args.concurrency)
+            with CpuMeter(server) as engine_cpu:
+                engine_s = run_engine(engine_files[0].parent, url, token, args.concurrency,
+                                      root / "home")
+            with CpuMeter(server) as tuspy_cpu:
+                tuspy_s = run_tuspy(tuspy_files, url, token)
+            with CpuMeter(server) as bare_cpu:
+                bare_s = run_bare(bare_files, url, token, args.concurrency)
         finally:
             server.terminate()
             server.wait(30)
@@ -169,6 +194,12 @@ def main() -> None:
     print(f"ratio engine/tuspy: {engine_rate / tuspy_rate:.2f}x  (goal: >= 500 files/s)")
     print(f"ceiling, bare client (no validation, no store, {args.concurrency} in flight): "
           f"{bare_s:.2f} s = {args.files / bare_s:.0f} files/s")
+    cpus = os.cpu_count() or 1
+    print(f"CPU ms per file (client + server; {cpus} CPUs cap a pair at {cpus} / that):")
+    for name, meter in (("engine", engine_cpu), ("tuspy", tuspy_cpu), ("bare", bare_cpu)):
+        client, served = meter.client / args.files * 1000, meter.server / args.files * 1000
+        print(f"  {name:6s} {client:4.2f} + {served:4.2f} = {client + served:4.2f}"
+              f"  -> at most {cpus * 1000 / (client + served):4.0f} files/s")
 
 
 if __name__ == "__main__":
