@@ -7,7 +7,8 @@ interpreter. Prints files/s for each and the ratio; it asserts nothing about tim
 A third line is a ceiling, not a peer: a bare client (aiohttp, one tus creation-with-upload
 request per file, as many in flight as the engine, nothing checked or recorded) shows how
 many files a second the server itself takes on this machine while sharing its CPUs with a
-client that costs next to nothing.
+client that costs next to nothing. Last, each run's CPU per file (this process's threads
+and the server's) and the rate at which that pair would fill this machine's CPUs.
 
     .venv/bin/python bench/many_files.py              # 1,000 files of 100 KB
     .venv/bin/python bench/many_files.py --files 200  # while developing

@@ -8,8 +8,9 @@
 3. tus-js-client (Node) → ``@tus/server`` + ``@tus/file-store``.
 
 Each client runs in its own process; the parent samples that process's RSS with psutil.
-Prints MB/s (10^6 bytes/s) per client, the ratios, and our client's peak RSS. Figures, not
-assertions: the machine may be busy.
+Prints MB/s (10^6 bytes/s) per client, the ratios, our client's peak RSS, and for each run
+against our server the CPU seconds per GiB of client and server with the rate at which that
+pair would fill this machine's CPUs. Figures, not assertions: the machine may be busy.
 """
 
 from __future__ import annotations
