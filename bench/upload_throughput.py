@@ -214,6 +214,10 @@ def main() -> None:
         client, server = results[f"{name}_cpu_client"], results[f"{name}_cpu_server"]
         print(f"  {name:13s} {client:5.2f} + {server:5.2f} = {client + server:5.2f}"
               f"  -> at most {cpus / (client + server) * GIB / 1e6:6.0f} MB/s")
+    # The server's share alone bounds any client that sends checksummed PATCHes to it.
+    server_only = cpus / results["ours_cpu_server"] * GIB / 1e6
+    print(f"even a client that cost nothing: at most {server_only:.0f} MB/s into this server; "
+          f"1.6 x tuspy would be {1.6 * results['tuspy']:.0f} MB/s")
 
 
 if __name__ == "__main__":
