@@ -199,8 +199,9 @@ def main() -> None:
     print(f"CPU ms per file (client + server; {cpus} CPUs cap a pair at {cpus} / that):")
     for name, meter in (("engine", engine_cpu), ("tuspy", tuspy_cpu), ("bare", bare_cpu)):
         client, served = meter.client / args.files * 1000, meter.server / args.files * 1000
+        bound = f"{cpus * 1000 / (client + served):4.0f}" if client + served > 0 else " n/a"
         print(f"  {name:6s} {client:4.2f} + {served:4.2f} = {client + served:4.2f}"
-              f"  -> at most {cpus * 1000 / (client + served):4.0f} files/s")
+              f"  -> at most {bound} files/s")
 
 
 if __name__ == "__main__":

@@ -213,11 +213,17 @@ def main() -> None:
     for name in ("ours", "ours-nocheck", "tuspy"):
         client, server = results[f"{name}_cpu_client"], results[f"{name}_cpu_server"]
         print(f"  {name:13s} {client:5.2f} + {server:5.2f} = {client + server:5.2f}"
-              f"  -> at most {cpus / (client + server) * GIB / 1e6:6.0f} MB/s")
+              f"  -> at most {_bound(cpus, client + server)} MB/s")
     # The server's share alone bounds any client that sends checksummed PATCHes to it.
-    server_only = cpus / results["ours_cpu_server"] * GIB / 1e6
-    print(f"even a client that cost nothing: at most {server_only:.0f} MB/s into this server; "
-          f"1.6 x tuspy would be {1.6 * results['tuspy']:.0f} MB/s")
+    print(f"even a client that cost nothing: at most {_bound(cpus, results['ours_cpu_server'])}"
+          f" MB/s into this server; 1.6 x tuspy would be {1.6 * results['tuspy']:.0f} MB/s")
+
+
+def _bound(cpus: int, seconds_per_gib: float) -> str:
+    """The rate at which ``cpus`` CPUs are full; a run too short to measure says so."""
+    if seconds_per_gib <= 0:
+        return "   n/a"
+    return f"{cpus / seconds_per_gib * GIB / 1e6:6.0f}"
 
 
 if __name__ == "__main__":
