@@ -85,19 +85,27 @@ def make_webp(folder: Path, name: str = "poster.webp") -> Path:
     return path
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
 def make_png_bomb(folder: Path, name: str = "bomb.png", side: int = 40_000) -> Path:
     """A PNG whose header claims side×side pixels (1.6 G pixels) over a few bytes of data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\0" * 4096, 9)
     path = folder / name
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-    )
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+                     + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b""))
+    return path
+
+
+def make_png_end_first(folder: Path, name: str = "scan.png") -> Path:
+    """A PNG whose IEND comes before its IDAT (Pillow's verify fails with an IndexError)."""
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    path = folder / name
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b"")
+                     + _png_chunk(b"IDAT", zlib.compress(b"\0\xff\0\0")))
     return path
 
 
@@ -395,6 +403,24 @@ def make_html_js_url(folder: Path, name: str = "links.html") -> Path:
                                    "click</a></body></html>")
 
 
+def make_html_broken_declaration(folder: Path, name: str = "page.html") -> Path:
+    """``<![`` without a name: Python's HTML parser stops with an AssertionError."""
+    path = folder / name
+    path.write_text("<!DOCTYPE html><html><head><title>Quiz</title></head><body>"
+                    "<p>The script of the play</p><![ x </body></html>", encoding="utf-8")
+    return path
+
+
+def make_zip_unnamed_entry(folder: Path, name: str = "notes.docx") -> Path:
+    """A zip with an entry whose name is empty (``ZipInfo.is_dir`` fails on it)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo(""), b"hello")
+    path = folder / name
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
 def make_svg_script(folder: Path, name: str = "logo.svg") -> Path:
     path = folder / name
     path.write_text(
@@ -499,6 +525,10 @@ BAD: dict[str, tuple[Maker, str, str]] = {
     "pdf_launch": (make_pdf_launch, "educational_content", "pdf_launch"),
     "pdf_truncated": (make_pdf_truncated, "educational_content", "pdf_damaged"),
     "png_bomb": (make_png_bomb, "educational_content", "image_bomb"),
+    "png_end_first": (make_png_end_first, "educational_content", "image_damaged"),
+    "html_broken_declaration": (make_html_broken_declaration, "educational_content",
+                                "script_content"),
+    "zip_unnamed_entry": (make_zip_unnamed_entry, "educational_content", "archive_damaged"),
     "empty": (make_empty, "educational_content", "empty_file"),
     "docm": (lambda d: make_ooxml(d, "docx", "plan.docm", macro=True), "educational_content",
              "macro_document"),

@@ -424,3 +424,19 @@ def test_server_hook_maps_reports_to_outcomes(tmp_path: Path) -> None:
     assert refused.message.startswith("The PDF tries to start a program")
     unknown = default_validator(part, "homework", "Worksheet.pdf")
     assert (unknown.accepted, unknown.code) == (False, "unknown_category")
+
+
+def test_a_parser_failing_in_an_unforeseen_way_refuses_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stands in for the next bug in a library parser (the standard zipfile here): the file
+    # is held back with a reason, and validate_file does not raise.
+    def broken(self: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+        raise TypeError("unexpected structure")
+
+    path = corpus.make_zip_ok(tmp_path)
+    monkeypatch.setattr(zipfile.ZipFile, "infolist", broken)
+    report = validate_file(path, "temporary")
+    assert report.verdict is Verdict.REJECT
+    assert codes(report) == ["content_unreadable"]
+    assert "TypeError" in report.reasons[0].message

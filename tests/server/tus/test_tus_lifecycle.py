@@ -68,6 +68,38 @@ async def test_validation_failure_is_422_and_nothing_is_stored(tus, data_dir) ->
     await tus.head(url, expect=410)
 
 
+async def test_a_file_that_trips_a_content_parser_is_refused_not_a_500(tus, data_dir) -> None:
+    # Python's HTML parser stops with an AssertionError on "<![ x"; the PATCH that completes
+    # the upload must get the validation's 422, and the upload must say it failed.
+    payload = (b"<!DOCTYPE html><html><body><p>The script of the play</p><![ x </body></html>"
+               + b" " * 2000)
+    url = await tus.create(len(payload), {"filename": "play.html"})
+    resp = await tus.patch(url, 0, payload, expect=422)
+    assert (await resp.json())["error"] == "script_content"
+    assert file_row(tus, url) is None
+    await tus.head(url, expect=410)
+
+
+async def test_an_unexpected_failure_while_storing_fails_the_upload_cleanly(
+    aiohttp_client, tus_config, make_tus
+) -> None:
+    def broken_validator(path, category, filename):  # a site's own hook with a bug in it
+        raise RuntimeError(f"cannot open {path}")
+
+    tus_config.validator = broken_validator
+    client = await aiohttp_client(create_app(tus_config))
+    tus = make_tus(client, client.app[keys.DEFAULT_TOKEN])
+    payload = tus.text(3000)
+    url = await tus.create(len(payload))
+    resp = await tus.patch(url, 0, payload, expect=500)
+    body = await resp.json()
+    assert body["error"] == "completion_failed"
+    assert str(tus_config.data_dir) not in body["message"]  # no server paths for clients
+    # Not a complete upload without a file: it failed, and says so.
+    await tus.head(url, expect=410)
+    assert not Storage(tus_config.data_dir).upload_path(tus.upload_id(url)).exists()
+
+
 async def test_empty_upload_fails_cleanly(tus) -> None:
     resp = await tus.client.post(TUS, headers=tus.headers({"Upload-Length": "0"}))
     assert resp.status == 422

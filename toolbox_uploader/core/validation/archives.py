@@ -140,6 +140,9 @@ def _walk(archive: zipfile.ZipFile, depth: int, totals: _Totals, findings: Findi
             )
             return
         name = info.filename
+        if not name:
+            findings.reject("archive_damaged", "The archive has an entry without a name.")
+            return
         parts = name.replace("\\", "/").split("/")
         if ".." in parts or name.startswith(("/", "\\")):
             findings.reject(

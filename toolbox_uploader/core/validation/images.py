@@ -100,7 +100,9 @@ def check_image(path: Path, mime: str, findings: Findings) -> None:
         # else libmagic guessed a rare image type (TGA, say) from a few bytes: not an image
         # after all, so the category's type list decides
         return
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except Exception as exc:  # Pillow's decoders raise whatever they run into
+        # Damaged or hostile files end in OSError, SyntaxError, ValueError or EOFError, but
+        # also in IndexError, KeyError, struct.error... (a PNG whose IEND comes before IDAT).
         findings.reject("image_damaged", f"The image cannot be read: it looks damaged ({exc}).")
         return
     if image_format in HEIF_FORMATS:

@@ -8,6 +8,7 @@ else). Only the head (64 KB) is read up front; type checks seek to what they nee
 
 from __future__ import annotations
 
+import logging
 import stat
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from toolbox_uploader.core.validation import (
 )
 from toolbox_uploader.core.validation.report import Findings, ValidationReport
 from toolbox_uploader.core.validation.scanner import ScanError, Scanner, ScanTooLarge
+
+_log = logging.getLogger(__name__)
 
 _OFFICE_ZIP_PREFIXES = (
     "application/vnd.openxmlformats-officedocument.",
@@ -117,7 +120,20 @@ def _check_content(path: Path, head: bytes, size: int, display: str, rules: Cate
         )
     if findings.stop:
         return mime
-    mime = _inspect(path, head, size, display, mime, rules, findings)
+    try:
+        mime = _inspect(path, head, size, display, mime, rules, findings)
+    except Exception as exc:
+        # A parser's own failure on a malformed or hostile file (each check catches the
+        # errors it knows): what could not be checked is not let through, and the caller
+        # gets a reason, not an exception (the server would answer 500).
+        _log.warning("content check of %r failed: %r", display, exc)
+        findings.reject(
+            "content_unreadable",
+            f"The content could not be checked as {mime}: it looks damaged "
+            f"({type(exc).__name__}).",
+            stop=True,
+        )
+        return mime
     sniff.check_extension(mime, display, findings)
     if findings.stop or findings.reasons:
         return mime

@@ -97,10 +97,14 @@ async def complete_upload(
         path.unlink(missing_ok=True)
         mark_failed(app, upload, exc, new)
         raise
-    except (OSError, ValueError) as exc:
+    except Exception:
+        # Whatever went wrong, the bytes are gone and the row says so: a HEAD must not
+        # report a complete upload that has no file (the details, paths included, go to
+        # the log, not to the client).
         log.exception("upload %s: completion failed", upload.id)
         path.unlink(missing_ok=True)
-        error = ApiError(500, "completion_failed", f"The upload could not be stored: {exc}")
+        error = ApiError(500, "completion_failed",
+                         "The upload could not be stored; the server's log says why.")
         mark_failed(app, upload, error, new)
         raise error from None
     app[STATE].forget(upload.id)
