@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from toolbox_uploader.core.categories import get_category
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.app import create_app
 from toolbox_uploader.server.storage import Storage
@@ -172,6 +173,45 @@ async def test_quota_is_enforced_at_creation(tus) -> None:
     deferred = await small.create(None)
     resp = await small.patch(deferred, 0, b"", expect=413, Upload_Length="500")
     assert (await resp.json())["error"] == "quota_exceeded"
+
+
+async def test_bytes_sent_before_a_deferred_length_keep_to_the_quota(tus) -> None:
+    app = tus.client.app
+    _account, token = app[keys.ACCOUNTS].create("deferring", quota_bytes=3000)
+    small = type(tus)(tus.client, token)
+    first = await small.create(None)
+    await small.patch(first, 0, small.text(2000))
+    second = await small.create(None)
+    # 1,000 bytes are left: a request that says it brings more is refused up front...
+    resp = await small.patch(second, 0, small.text(1500), expect=413)
+    assert (await resp.json())["error"] == "quota_exceeded"
+    # ...and one that does not say (chunked) is cut where it would pass it.
+    async def chunked():
+        yield small.text(600)
+        await asyncio.sleep(0.05)
+        yield small.text(600)
+
+    resp = await small.patch(second, 0, chunked(), expect=413)
+    body = await resp.json()
+    assert body["error"] == "quota_exceeded", body
+    head = await small.head(second)
+    kept = int(head.headers["Upload-Offset"])
+    assert f"{kept} bytes are kept" in body["message"] and 600 <= kept <= 1000
+    await small.patch(second, kept, small.text(1000 - kept))  # what fits still goes in
+    # The quota is now full: no new upload starts, whether its length is known or not.
+    resp = await small.client.post(TUS, headers=small.headers({"Upload-Defer-Length": "1"}))
+    assert resp.status == 413 and (await resp.json())["error"] == "quota_exceeded"
+    usage = await (await small.client.get("/api/v1/quota", headers=small.headers())).json()
+    assert usage["used"] + usage["reserved"] <= 3000
+
+
+async def test_bytes_sent_before_a_deferred_length_keep_to_the_category_limit(tus) -> None:
+    limit = get_category("avatar").max_size
+    url = await tus.create(None, {"filename": "me.png", "category": "avatar"})
+    resp = await tus.patch(url, 0, b"\0" * (limit + 1), expect=413)
+    body = await resp.json()
+    assert body["error"] == "too_large" and "category" in body["message"]
+    assert (await tus.head(url)).headers["Upload-Offset"] == "0"
 
 
 async def test_accounts_are_isolated(tus) -> None:

@@ -37,7 +37,7 @@ from toolbox_uploader.server.tus.receive import (
     next_piece,
 )
 from toolbox_uploader.server.tus.store import SINGLE, Upload
-from toolbox_uploader.server.tus.writing import body_error
+from toolbox_uploader.server.tus.writing import Limit, body_error
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ async def receive_whole(
             raise checksum_mismatch(checksum)
     if not outcome.received_all:
         _keep(request, upload, [] if checksum is not None else pieces)
-        error = body_error(outcome, upload, upload.length)
+        error = body_error(outcome, upload, Limit.length(upload.length))
         assert error is not None
         raise error
     upload.offset = upload.length

@@ -6,6 +6,7 @@ Shared by PATCH and by creation-with-upload. The caller holds the upload's lock.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -46,6 +47,39 @@ def declare_length(request: web.Request, account: Account, upload: Upload, lengt
     upload_store(request.app).set_length(upload, length)
 
 
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """How far an upload may grow, and what to say to data past it."""
+
+    size: int
+    code: str
+    what: str
+
+    @classmethod
+    def length(cls, length: int) -> Limit:
+        return cls(length, "too_large", f"the upload's length of {length} bytes")
+
+
+def body_limit(app: web.Application, account: Account, upload: Upload) -> Limit:
+    """The upload's length; for one whose length is still deferred, the smallest of the
+    server's Tus-Max-Size, the category's limit and what the quota leaves room for, so
+    that bytes sent before the length is declared are held to the same rules."""
+    if upload.length is not None:
+        return Limit.length(upload.length)
+    max_size = app[keys.CONFIG].max_size
+    limits = [Limit(max_size, "too_large", f"the server's limit of {max_size} bytes")]
+    if upload.kind != PARTIAL:
+        category_max = file_facts(upload.metadata).category.max_size
+        limits.append(Limit(category_max, "too_large",
+                            f"this category's limit of {category_max} bytes"))
+    if account.quota_bytes is not None:
+        available = app[keys.ACCOUNTS].usage(account).available
+        if available is not None:  # this upload's own bytes are counted as reserved
+            limits.append(Limit(upload.offset + available, "quota_exceeded",
+                                "what is left of the quota"))
+    return min(limits, key=lambda limit: limit.size)
+
+
 async def write_body(
     request: web.Request, account: Account, upload: Upload, checksum: ChunkChecksum | None
 ) -> None:
@@ -54,28 +88,24 @@ async def write_body(
     store = upload_store(app)
     path = app[keys.STORAGE].upload_path(upload.id)
     reconcile(store, upload, path)
-    limit = upload.length if upload.length is not None else app[keys.CONFIG].max_size
+    limit = body_limit(app, account, upload)
     declared = request.content_length
-    if declared is not None and upload.offset + declared > limit:
-        raise ApiError(
-            413, "too_large",
-            f"This request would take the upload past its length of {limit} bytes.",
-        )
+    if declared is not None and upload.offset + declared > limit.size:
+        raise ApiError(413, limit.code, f"This request would take the upload past {limit.what}.")
     running = await ensure_hasher(app[STATE], upload.id, path, upload.offset)
-    outcome = await receive_body(request, store, upload, path, running, limit, checksum)
+    outcome = await receive_body(request, store, upload, path, running, limit.size, checksum)
     error = body_error(outcome, upload, limit)
     if error is not None:
         raise error
     await after_write(request, account, upload)
 
 
-def body_error(outcome: Outcome, upload: Upload, limit: int) -> ApiError | None:
+def body_error(outcome: Outcome, upload: Upload, limit: Limit) -> ApiError | None:
     """Why a body that did not arrive whole is refused; ``upload.offset`` bytes are kept."""
     if outcome.too_large:
         return ApiError(
-            413, "too_large",
-            f"The data goes past the upload's length of {limit} bytes; "
-            f"{upload.offset} bytes are kept.",
+            413, limit.code,
+            f"The data goes past {limit.what}; {upload.offset} bytes are kept.",
         )
     if outcome.shutting_down:
         return ApiError(
