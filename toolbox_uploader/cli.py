@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from toolbox_uploader import __version__
+from toolbox_uploader.core.sqlite_db import StoreFailure
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -67,6 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``... --json | head -1``): stop quietly, and keep Python's
+        # own flush at exit from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except (OSError, StoreFailure) as exc:
+        # The app's folders or its store cannot be used (a file where a folder should be,
+        # a disk full, a damaged database): one line, not a traceback.
+        print(f"toolbox-uploader {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def gui_main() -> int:

@@ -87,6 +87,9 @@ def test_without_a_server_the_embedded_one_is_used(tmp_path: Path, app_home: Pat
     ["--server", "http://a", "--tus-endpoint", "http://b", "."],
     ["--concurrency", "0", "."],
     ["-", "extra.txt"],
+    ["--server", "http://[::1", "."],
+    ["--server", "http://127.0.0.1:99999", "."],
+    ["--server", "http://:8080", "."],
 ])
 def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc_info:
@@ -183,3 +186,60 @@ def test_tus_endpoint_targets_any_tus_server(tmp_path: Path, app_home: Path) -> 
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     uploaded = [p for p in store.iterdir() if p.suffix != ".json"]
     assert [sha256(p) for p in uploaded] == [sha256(path)]
+
+
+def test_a_name_that_is_not_text_is_refused_alone(live_server: ServerHandle, tmp_path: Path,
+                                                  app_home: Path) -> None:
+    folder = tmp_path / "Old stick"
+    good = text_file(folder / "good.txt", 3000)
+    odd = Path(os.fsdecode(bytes(folder) + b"/caf\xe9.txt"))  # Latin-1 bytes, not UTF-8
+    odd.write_bytes(b"menu\n")
+    other = text_file(tmp_path / "notes.txt", 2000, seed=2)
+    result = _run(str(folder), str(other), "--server", live_server.url,
+                  f"--token={live_server.token}", "--json", home=app_home)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    summary = _events(result.stdout)[-1]
+    assert summary["uploaded"] == 2
+    assert [(p["relative_path"], p["reason"]["code"]) for p in summary["problems"]] == [
+        ("Old stick/caf\\xe9.txt", "name_not_text")]
+    stored = {f["relative_path"] for f in server_files(live_server.url, live_server.token)}
+    assert stored == {f"Old stick/{good.name}", other.name}
+
+
+def test_a_damaged_store_or_home_is_one_line_and_exit_1(tmp_path: Path, app_home: Path) -> None:
+    path = text_file(tmp_path / "plan.txt", 1000)
+    store = app_home / "data" / "sessions.sqlite3"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    junk = bytes(range(256)) * 20
+    store.write_bytes(junk)
+    result = _run(str(path), home=app_home)
+    assert result.returncode == 1
+    assert "cannot be read as a database" in result.stderr and "Traceback" not in result.stderr
+    assert store.read_bytes() == junk  # left as it was, for whoever wants to look at it
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    result = _run(str(path), home=blocked / "home")
+    assert result.returncode == 1
+    assert "Not a directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_json_quietly(live_server: ServerHandle,
+                                                      tmp_path: Path, app_home: Path) -> None:
+    folder = tmp_path / "Many"
+    for n in range(20):
+        text_file(folder / f"sheet{n}.txt", 2000 + n, seed=n)
+    env = {**os.environ, "TOOLBOX_UPLOADER_HOME": str(app_home)}
+    upload = subprocess.Popen(
+        [sys.executable, "-m", "toolbox_uploader", "upload", str(folder), "--json",
+         "--server", live_server.url, f"--token={live_server.token}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert upload.stdout is not None and upload.stderr is not None
+    assert upload.stdout.readline()  # like ``| head -1``
+    upload.stdout.close()
+    try:
+        upload.wait(timeout=60)
+    finally:
+        upload.kill()
+    assert "Traceback" not in upload.stderr.read()
+    assert len(server_files(live_server.url, live_server.token)) == 20

@@ -87,3 +87,19 @@ def test_usage_errors_exit_2(tmp_path: Path, app_home: Path) -> None:
     assert bad_clamd.returncode == 2 and "clamd address" in bad_clamd.stderr
     for result in (unknown, missing, bad_clamd):
         assert "Traceback" not in result.stderr
+
+
+def test_a_name_that_is_not_text_is_refused_not_a_traceback(tmp_path: Path,
+                                                            app_home: Path) -> None:
+    root = _good_folder(tmp_path)
+    odd = Path(os.fsdecode(bytes(root) + b"/r\xe9sum\xe9.txt"))
+    odd.write_bytes(b"notes\n")
+    for extra in ([], ["--json"]):
+        result = _run(root, *extra, home=app_home)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    refused = [r for r in rows if r["verdict"] == "reject"]
+    assert [(r["relative_path"], r["reasons"][0]["code"]) for r in refused] == [
+        ("Week 1/r\\xe9sum\\xe9.txt", "name_not_text")]
+    assert len(rows) == 4  # the other files were checked too

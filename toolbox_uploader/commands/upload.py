@@ -88,8 +88,12 @@ def _url(text: str, option: str) -> str:
 
     from toolbox_uploader.cli import UsageError
 
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{option} needs an http(s) URL, not {text!r}")
     return text
 
@@ -246,6 +250,7 @@ class _JsonView:
     def __init__(self, mine: Callable[[str], bool], server_key: str) -> None:
         self._mine = mine
         self._key = server_key
+        self._reader_gone = False
 
     def on_events(self, batch: list[EngineEvent]) -> None:
         from toolbox_uploader.core.events import (
@@ -273,9 +278,12 @@ class _JsonView:
             elif isinstance(event, ServerStatus):
                 lines.append({"event": "server", "reachable": event.reachable,
                               "message": event.message, "needs_sign_in": event.needs_sign_in})
-        if lines:
-            sys.stdout.write("".join(json.dumps(line) + "\n" for line in lines))
-            sys.stdout.flush()
+        if lines and not self._reader_gone:
+            try:
+                sys.stdout.write("".join(json.dumps(line) + "\n" for line in lines))
+                sys.stdout.flush()
+            except BrokenPipeError:  # ``... --json | head``: the uploads go on, unprinted
+                self._reader_gone = True
 
     def refresh(self) -> None:
         pass

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from toolbox_uploader.core.categories import CATEGORIES, DEFAULT_CATEGORY
+from toolbox_uploader.core.validation.names import printable_name
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _json_line(entry: Any, report: Any, optimization: Any) -> dict[str, Any]:
     data = report.to_json()
-    data["path"] = str(entry.path)
-    data["relative_path"] = entry.relative_path
+    data["path"] = printable_name(str(entry.path))
+    data["relative_path"] = printable_name(entry.relative_path)
     if optimization is not None:
         data["optimization"] = optimization.to_json()
     return data
@@ -124,7 +125,8 @@ def _print_table(results: Any, label: str, optimize: bool) -> int:
                 Verdict.REJECT: "refused"}[report.verdict]
         notes = [f"{r.message} [{r.code}]" for r in report.reasons]
         notes += [f"{w.message} [{w.code}]" for w in report.warnings]
-        row = [Text(entry.relative_path), Text(word, style=style), short_type(report.mime_type),
+        row = [Text(printable_name(entry.relative_path)), Text(word, style=style),
+               short_type(report.mime_type),
                human_size(report.size) if report.size or report.accepted else "-"]
         if optimize:
             row.append(_savings(optimization, human_size))

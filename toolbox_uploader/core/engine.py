@@ -56,6 +56,7 @@ from toolbox_uploader.core.upload_job import (
     Uploaded,
     UploadJob,
 )
+from toolbox_uploader.core.validation.names import printable_name
 
 __all__ = ["Engine", "EngineBusyError", "EngineConfig"]
 
@@ -909,7 +910,7 @@ class Engine:
         errors: list[Reason | None] = []
         queued_now: set[str] = set()  # a file named twice in one drop is queued once
         for path, relative, error in found:
-            source = str(path)
+            source = printable_name(str(path))  # the walk refused a name that is not text
             if source in queued_now:
                 continue
             existing = self.store.find_by_source(server_key, source)
@@ -923,7 +924,8 @@ class Engine:
                 size, mtime = pipeline.file_stat(path)
             except OSError:
                 size, mtime = None, None
-            new.append(NewItem(server_key, source, relative, path.name, category, size, mtime))
+            new.append(NewItem(server_key, source, printable_name(relative),
+                               printable_name(path.name), category, size, mtime))
             errors.append(error)
             queued_now.add(source)
         for record, error in zip(self.store.add_many(new), errors, strict=True):

@@ -33,6 +33,7 @@ from toolbox_uploader.core.optimize import (
     optimize_image,
 )
 from toolbox_uploader.core.validation import ValidationReport, Verdict, validate_file
+from toolbox_uploader.core.validation.names import printable_name
 from toolbox_uploader.core.validation.scanner import Scanner
 from toolbox_uploader.core.walk import WalkEntry
 
@@ -72,9 +73,9 @@ def _process_batch(batch: list[WalkEntry], category: str, optimize: OptimizeSett
 def _walk_error_report(entry: WalkEntry, category: str) -> ValidationReport:
     assert entry.error is not None
     return ValidationReport(
-        path=entry.path, filename=entry.relative_path.rsplit("/", 1)[-1], category=category,
-        verdict=Verdict.REJECT, mime_type="application/octet-stream", size=0,
-        reasons=(entry.error,), warnings=(), storage_name=entry.path.name,
+        path=entry.path, filename=printable_name(entry.relative_path.rsplit("/", 1)[-1]),
+        category=category, verdict=Verdict.REJECT, mime_type="application/octet-stream",
+        size=0, reasons=(entry.error,), warnings=(), storage_name=printable_name(entry.path.name),
     )
 
 

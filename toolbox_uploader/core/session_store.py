@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from toolbox_uploader.core.events import Reason
-from toolbox_uploader.core.sqlite_db import SchemaTooNewError, SQLiteDatabase
+from toolbox_uploader.core.sqlite_db import SQLiteDatabase, StoreFailure
 from toolbox_uploader.core.states import INTERRUPTED, ItemState, check_transition
 
 
@@ -147,7 +147,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-class StoreError(RuntimeError):
+class StoreError(StoreFailure):
     pass
 
 
@@ -177,7 +177,7 @@ class SessionStore:
         self.path = Path(path)
         try:
             self._db = SQLiteDatabase(self.path, _MIGRATIONS)
-        except SchemaTooNewError as exc:
+        except StoreFailure as exc:  # a newer schema, a damaged file
             raise StoreError(str(exc)) from None
         self._lock = self._db.lock
         self._conn = self._db.conn

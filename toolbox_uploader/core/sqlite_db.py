@@ -19,8 +19,16 @@ from pathlib import Path
 Migrations = Sequence[Sequence[str]]
 
 
-class SchemaTooNewError(RuntimeError):
+class StoreFailure(RuntimeError):
+    """A store could not do what was asked; the message says why, in a sentence."""
+
+
+class SchemaTooNewError(StoreFailure):
     """The file was written by a newer version of the program."""
+
+
+class DamagedStoreError(StoreFailure):
+    """The file is not a database this program can open (damaged, or something else)."""
 
 
 class SQLiteDatabase:
@@ -32,10 +40,19 @@ class SQLiteDatabase:
             self.path, isolation_level=None, check_same_thread=False, timeout=30
         )
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self._migrate(migrations)
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate(migrations)
+        except sqlite3.DatabaseError as exc:  # not OperationalError: a locked file is not damaged
+            if isinstance(exc, sqlite3.OperationalError):
+                raise
+            self.conn.close()
+            raise DamagedStoreError(
+                f"{self.path} cannot be read as a database ({exc}); move it aside and an "
+                "empty one is made in its place."
+            ) from None
 
     def _migrate(self, migrations: Migrations) -> None:
         target = len(migrations)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolbox_uploader.core.events import Reason
+from toolbox_uploader.core.validation.names import NOT_TEXT_CODE, NOT_TEXT_MESSAGE, printable_name
 
 JUNK_FILES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"})
 JUNK_PREFIXES = ("~$", "._")
@@ -112,6 +113,8 @@ def _walk_folder(root: Path, root_name: str, root_info: os.stat_result) -> Itera
 
 
 def _file_entry(path: Path, rel: str) -> WalkEntry:
+    if printable_name(str(path)) != str(path):
+        return WalkEntry(path, rel, Reason(NOT_TEXT_CODE, NOT_TEXT_MESSAGE))
     if not os.access(path, os.R_OK):
         return WalkEntry(path, rel, Reason(
             "unreadable", "You do not have permission to read this file."))

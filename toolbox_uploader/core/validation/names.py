@@ -9,6 +9,7 @@ a warning. Hidden names (``.notes.txt``) are fine here: the folder walker is wha
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 
@@ -32,6 +33,26 @@ _RESERVED = frozenset(
     | {f"com{i}" for i in range(1, 10)}
     | {f"lpt{i}" for i in range(1, 10)}
 )
+
+
+NOT_TEXT_CODE = "name_not_text"
+NOT_TEXT_MESSAGE = ("The name is not readable text (it was written in another character set); "
+                    "rename the file.")
+
+
+def printable_name(name: str) -> str:
+    """``name`` as text that can be stored and shown.
+
+    A file name whose bytes are not UTF-8 reaches Python as lone surrogates, which SQLite,
+    JSON and a terminal all refuse; its odd bytes are shown as ``\\xNN`` instead."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        try:
+            return os.fsencode(name).decode("utf-8", "backslashreplace")
+        except UnicodeError:  # surrogates that did not come from the file system
+            return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def effective_extension(name: str) -> str:
