@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -468,3 +469,19 @@ def test_an_engine_can_be_stopped_and_started_again(live_server: ServerHandle, t
     engine.add_paths([path])
     assert engine.wait_idle(20)
     assert [s.state for s in engine.snapshot()] == [S.DONE]
+
+
+def test_the_bandwidth_limit_holds_for_small_files_too(live_server: ServerHandle,
+                                                       tmp_path: Path, make_engine) -> None:
+    # Files under 10 MB go in their creation request; the cap applies to those bytes too.
+    files = [text_file(tmp_path / "Week 1" / f"sheet{n}.txt", 400_000, seed=n) for n in range(3)]
+    engine = make_engine(server_url=live_server.url, token=live_server.token,
+                         bandwidth_limit=1_000_000)
+    started = time.monotonic()
+    engine.add_paths([tmp_path / "Week 1"])
+    wait_for(lambda: all((s := item(engine, p.name)) and s.state is S.DONE for p in files), 30,
+             describe=engine.snapshot)
+    # 1.2 MB at 1 MB/s, less the limiter's quarter-second burst: close to a second.
+    assert time.monotonic() - started >= 0.8
+    stored = {f["sha256"] for f in server_files(live_server.url, live_server.token)}
+    assert stored == {sha256(p) for p in files}

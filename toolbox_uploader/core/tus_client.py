@@ -336,13 +336,14 @@ class TusClient:
         hasher: HashState | None = None,
         on_progress: ProgressCallback | None = None,
         content: bytes | None = None,
+        limiter: RateLimiter | None = None,
     ) -> tuple[str, int]:
         """POST a new upload, with its first ``upload_bytes`` when the server allows.
 
         ``content``, when given, is those bytes already in memory (a small file read when
         it was validated); ``source`` is still needed to finish by PATCH if the server
-        takes less. Returns the absolute upload URL and the offset the server holds
-        afterwards.
+        takes less. ``limiter`` paces the body like a PATCH's. Returns the absolute upload
+        URL and the offset the server holds afterwards.
         """
         info = await self.server_info()
         if length is not None and info.max_size is not None and length > info.max_size:
@@ -384,13 +385,14 @@ class TusClient:
             hasher.checkpoint()
         headers["Content-Type"] = OFFSET_CONTENT_TYPE
         headers["Content-Length"] = str(upload_bytes)
-        if content is not None and len(content) == upload_bytes:
+        paced = limiter is not None and limiter.rate is not None
+        if content is not None and len(content) == upload_bytes and not paced:
             response = await self._send(
                 "POST", self.endpoint, headers, _memory_body(content, hasher, on_progress))
         else:
             fd = os.open(source, os.O_RDONLY)
             try:
-                body = self._body(fd, 0, upload_bytes, hasher, on_progress, None, None)
+                body = self._body(fd, 0, upload_bytes, hasher, on_progress, limiter, None)
                 try:
                     response = await self._send("POST", self.endpoint, headers, body)
                 finally:

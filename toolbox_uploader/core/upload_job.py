@@ -278,7 +278,8 @@ class UploadJob:
                 url, offset = await tus.create(
                     length=size, metadata=metadata, source=source if first else None,
                     upload_bytes=first, hasher=self.hasher if first else None,
-                    on_progress=self._creation_progress(first), content=self._body(size))
+                    on_progress=self._creation_progress(first), content=self._body(size),
+                    limiter=self.connection.limiter)
                 self.upload_url = url
                 self.may_have_arrived = False
                 if offset < size:  # bytes still to send: the URL must survive a crash now
