@@ -92,7 +92,11 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
     try:
         data = json.loads(content)
     except (ValueError, UnicodeDecodeError):
-        text = content[:300].decode("utf-8", "replace").strip()
+        # A short plain-text answer says something; an HTML error page (a web server that
+        # is not a tus server, a proxy) would only bury the status under markup.
+        if not response.headers.get("Content-Type", "").lower().startswith("text/plain"):
+            return None, None
+        text = " ".join(content[:300].decode("utf-8", "replace").split())
         return None, text or None
     if not isinstance(data, dict):
         return None, None

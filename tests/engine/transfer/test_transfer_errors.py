@@ -78,6 +78,15 @@ def test_non_json_body_becomes_the_message() -> None:
     assert classify_response(response(503)).message.startswith("The server answered 503")
 
 
+def test_an_html_error_page_is_not_the_message() -> None:
+    # A web server that is not a tus server (``python -m http.server``) answers with a page.
+    page = ("<!DOCTYPE HTML>\n<html lang='en'><head><title>Error response</title></head>"
+            "<body><h1>Error response</h1><p>Error code: 501</p></body></html>")
+    error = classify_response(response(501, text=page,
+                                       headers={"Content-Type": "text/html;charset=utf-8"}))
+    assert error.message == "The server answered 501 Not Implemented."
+
+
 def test_retry_after_seconds_and_date() -> None:
     assert classify_response(response(429, headers={"Retry-After": "7"})).retry_after == 7.0
     now = time.time()
