@@ -440,3 +440,11 @@ def test_a_parser_failing_in_an_unforeseen_way_refuses_the_file(
     assert report.verdict is Verdict.REJECT
     assert codes(report) == ["content_unreadable"]
     assert "TypeError" in report.reasons[0].message
+
+
+def test_a_name_that_reads_backwards_is_refused(tmp_path: Path) -> None:
+    path = corpus.make_text(tmp_path, "homework\u202etxt.exe")
+    report = validate_file(path, "educational_content")
+    assert "control_characters" in codes(report)
+    path = corpus.make_text(tmp_path, "\u2067notes\u2069.txt")
+    assert codes(validate_file(path, "educational_content")) == ["control_characters"]

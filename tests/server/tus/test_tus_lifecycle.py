@@ -12,6 +12,7 @@ import pytest
 
 from toolbox_uploader.core.categories import get_category
 from toolbox_uploader.server import keys
+from toolbox_uploader.server.api import params
 from toolbox_uploader.server.app import create_app
 from toolbox_uploader.server.storage import Storage
 from toolbox_uploader.server.tus.expiry import expire_uploads
@@ -238,18 +239,26 @@ async def test_accounts_are_isolated(tus) -> None:
     ("..\\..\\boot.txt", "C:\\Windows\\system32\\evil.txt"),
     ("a" * 200 + ".txt", "/".join(["deep"] * 150)),
     ("\u202eevil\u202dfdp.txt", "\u00fcber/\u30c6\u30b9\u30c8/\U0001f600.txt"),
+    ("cafe\u0301.txt", "Le\u0301gumes/cafe\u0301.txt"),
     ("con.txt", "nul/aux/prn"),
 ])
 async def test_hostile_names_are_data_only(tus, data_dir, filename, relative_path) -> None:
-    """Stored as data with the literal names, or refused by validation; never a path."""
+    """Stored as data, cleaned as multipart fields are (the name's last segment, the path's
+    safe segments), refused (bidi controls: 400) or refused by validation; never a path."""
     payload = tus.text(300)
-    url = await tus.create(len(payload), {"filename": filename, "relativePath": relative_path})
+    metadata = tus.metadata({"filename": filename, "relativePath": relative_path})
+    created = await tus.client.post(TUS, headers=tus.headers(
+        {"Upload-Length": str(len(payload)), "Upload-Metadata": metadata}))
+    if created.status == 400:
+        assert "\u202e" in filename and (await created.json())["error"] == "invalid_field"
+        return
+    url = created.headers["Location"]
     resp = await tus.patch(url, 0, payload, expect=None)
     row = file_row(tus, url)
     stored = Storage(data_dir).file_path(tus.upload_id(url))
     if resp.status == 204:
-        assert row["filename"] == filename
-        assert row["relative_path"] == relative_path
+        assert row["filename"] == params.filename(filename)
+        assert row["relative_path"] == params.relative_path(relative_path)
         assert stored.read_bytes() == payload
     else:  # the validation rules refuse such names (e.g. 422 path_traversal)
         assert resp.status == 422, await resp.text()

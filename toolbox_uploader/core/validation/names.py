@@ -27,7 +27,9 @@ EXECUTABLE_EXTENSIONS = frozenset(
 )
 
 _UNPORTABLE = re.compile(r'[<>:"/\\|?*]')
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: C0/C1 controls, and the bidi embeddings, overrides and isolates that make a name read
+#: backwards on screen (``\u202egpj.exe`` shows as ``exe.jpg``).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _RESERVED = frozenset(
     {"con", "prn", "aux", "nul"}
     | {f"com{i}" for i in range(1, 10)}
@@ -77,7 +79,8 @@ def check_name(filename: str, findings: Findings) -> str:
     if _CONTROL.search(filename):
         findings.reject(
             "control_characters",
-            "The name contains invisible control characters (such as NUL); rename the file.",
+            "The name contains invisible control characters (such as NUL, or ones that "
+            "reverse how it reads); rename the file.",
         )
     if len(filename.encode("utf-8")) > MAX_NAME_BYTES:
         findings.reject(

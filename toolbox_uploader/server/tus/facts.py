@@ -42,7 +42,10 @@ def _bounded(metadata: dict[str, str | None], key: str) -> str | None:
 
 def file_facts(metadata: dict[str, str | None]) -> FileFacts:
     """Decode and check the metadata a stored file needs; 400 for anything unusable."""
-    filename = (_bounded(metadata, "filename") or "").strip() or "upload"
+    # Cleaned as the multipart upload cleans its fields: NFC, the last path segment, no
+    # control or bidi characters (they make ``gpj.exe`` read as ``exe.jpg``), bounded.
+    raw_name = _bounded(metadata, "filename") or ""
+    filename = params.filename(raw_name) if raw_name.strip() else "upload"
     # Cleaned as the multipart upload cleans it, so a file is found by its path whichever
     # way it came (``GET /api/v1/files?relative_path=``).
     relative_path = params.relative_path(_bounded(metadata, "relativePath"))
@@ -59,6 +62,7 @@ def file_facts(metadata: dict[str, str | None]) -> FileFacts:
         relative_path=relative_path,
         category=category,
         sha256=sha256.lower() if sha256 else None,
-        title=_bounded(metadata, "title"),
-        description=metadata_text(metadata, "description"),
+        title=params.text(metadata_text(metadata, "title"), "title", params.MAX_TITLE),
+        description=params.text(metadata_text(metadata, "description"), "description",
+                                params.MAX_DESCRIPTION),
     )
