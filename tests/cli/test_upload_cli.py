@@ -243,3 +243,26 @@ def test_a_reader_that_goes_away_ends_the_json_quietly(live_server: ServerHandle
         upload.kill()
     assert "Traceback" not in upload.stderr.read()
     assert len(server_files(live_server.url, live_server.token)) == 20
+
+
+def test_json_counts_only_this_commands_files_once_each(live_server: ServerHandle,
+                                                        tmp_path: Path, app_home: Path) -> None:
+    server = ("--server", live_server.url, f"--token={live_server.token}", "--json")
+    other = text_file(tmp_path / "other" / "old.txt", 3000, seed=1)
+    assert _run(str(other), *server, home=app_home).returncode == 0
+    plan = tmp_path / "plan.txt"
+    plan.write_text("version one\n")
+    assert _run(str(plan), *server, home=app_home).returncode == 0
+    plan.write_text("version two, a little longer\n")  # edited: queued again as a new item
+    result = _run(str(plan), *server, home=app_home)
+    assert result.returncode == 0, result.stderr
+    events = _events(result.stdout)
+    assert events[-1]["uploaded"] == 1
+    batches = [e for e in events if e["event"] == "batch"]
+    assert batches and all(b["files_total"] == 1 for b in batches)
+    assert batches[-1]["bytes_total"] == plan.stat().st_size
+    order = ["queued", "validating", "optimizing", "ready", "uploading", "verifying", "done"]
+    for item_id in {e["id"] for e in events if e["event"] == "item"}:
+        states = [e["state"] for e in events if e["event"] == "item" and e["id"] == item_id]
+        ranks = [order.index(s) for s in states if s in order]
+        assert ranks == sorted(ranks), (item_id, states)  # no step back to "queued"

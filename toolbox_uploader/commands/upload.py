@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -204,9 +204,53 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     return _summarise(items, args.json)
 
 
+def _current(items: Iterable[ItemSnapshot]) -> list[ItemSnapshot]:
+    """One item per file: the newest. A file edited after it was sent is queued again as a
+    new item, and the old one stays in the store as history."""
+    latest: dict[str, ItemSnapshot] = {}
+    for snap in items:
+        kept = latest.get(snap.source_path)
+        if kept is None or snap.id > kept.id:
+            latest[snap.source_path] = snap
+    return sorted(latest.values(), key=lambda snap: snap.id)
+
+
+def _totals(items: Iterable[ItemSnapshot]) -> dict[str, int]:
+    from toolbox_uploader.core.states import ItemState
+
+    current = [s for s in _current(items) if s.state is not ItemState.CANCELLED]
+    failed = (ItemState.FAILED, ItemState.REJECTED)
+    return {
+        "files_total": len(current),
+        "files_done": sum(1 for s in current if s.state is ItemState.DONE),
+        "files_failed": sum(1 for s in current if s.state in failed),
+        "bytes_total": sum(s.size or 0 for s in current),
+        "bytes_done": sum((s.size or 0) if s.state is ItemState.DONE else s.bytes_sent
+                          for s in current),
+    }
+
+
+def _newer(latest: dict[int, ItemSnapshot], snaps: Iterable[ItemSnapshot], *, added: bool,
+           server_key: str, mine: Callable[[str], bool]) -> list[ItemSnapshot]:
+    """Keep this command's snapshots in ``latest`` and return the ones that are news.
+
+    An ``ItemsAdded`` snapshot is the item as it was when added; when the item has already
+    moved on (a file found on the server is done at once) it is old news, not a step back."""
+    news = []
+    for snap in snaps:
+        if snap.server != server_key or not mine(snap.source_path):
+            continue
+        if added and snap.id in latest:
+            continue
+        latest[snap.id] = snap
+        news.append(snap)
+    return news
+
+
 def _summarise(items: list[ItemSnapshot], as_json: bool) -> int:
     from toolbox_uploader.core.states import ItemState
 
+    items = _current(items)
     done = [s for s in items if s.state is ItemState.DONE]
     problems = [s for s in items if s.state is not ItemState.DONE]
     code = EXIT_OK if not problems else EXIT_FAILED
@@ -251,6 +295,7 @@ class _JsonView:
         self._mine = mine
         self._key = server_key
         self._reader_gone = False
+        self._latest: dict[int, ItemSnapshot] = {}
 
     def on_events(self, batch: list[EngineEvent]) -> None:
         from toolbox_uploader.core.events import (
@@ -262,19 +307,18 @@ class _JsonView:
 
         lines = []
         for event in batch:
-            if isinstance(event, ItemsAdded):
-                lines += [_item_json(s) for s in event.items
-                          if s.server == self._key and self._mine(s.source_path)]
-            elif isinstance(event, ItemChanged):
-                if event.item.server == self._key and self._mine(event.item.source_path):
-                    lines.append(_item_json(event.item))
+            if isinstance(event, ItemsAdded | ItemChanged):
+                snaps = event.items if isinstance(event, ItemsAdded) else (event.item,)
+                for snap in _newer(self._latest, snaps, added=isinstance(event, ItemsAdded),
+                                   server_key=self._key, mine=self._mine):
+                    lines.append(_item_json(snap))
             elif isinstance(event, BatchProgress):
-                lines.append({"event": "batch", "files_total": event.files_total,
-                              "files_done": event.files_done,
-                              "files_failed": event.files_failed,
-                              "bytes_total": event.bytes_total, "bytes_done": event.bytes_done,
-                              "speed": round(event.speed, 1),
-                              "eta": None if event.eta is None else round(event.eta, 1)})
+                # The engine's totals cover its whole queue; these cover this command's files.
+                totals = _totals(self._latest.values())
+                remaining = totals["bytes_total"] - totals["bytes_done"]
+                lines.append({"event": "batch", **totals, "speed": round(event.speed, 1),
+                              "eta": round(remaining / event.speed, 1)
+                              if event.speed > 0 and remaining > 0 else None})
             elif isinstance(event, ServerStatus):
                 lines.append({"event": "server", "reachable": event.reachable,
                               "message": event.message, "needs_sign_in": event.needs_sign_in})
@@ -345,10 +389,9 @@ class _TerminalView:
                     self._batch = event
                 elif isinstance(event, ServerStatus):
                     self._status = event
-                for snap in snaps:
-                    if snap.server == self._key and self._mine(snap.source_path):
-                        self._latest[snap.id] = snap
-                        self._changed.add(snap.id)
+                for snap in _newer(self._latest, snaps, added=isinstance(event, ItemsAdded),
+                                   server_key=self._key, mine=self._mine):
+                    self._changed.add(snap.id)
 
     def refresh(self) -> None:
         from toolbox_uploader.core.states import FINISHED, ItemState
@@ -372,11 +415,11 @@ class _TerminalView:
                 del self._tasks[snap.id]
             if snap.state in FINISHED or snap.state is ItemState.FAILED:
                 self._report(snap)
-        total = sum(s.size or 0 for s in mine if s.state is not ItemState.CANCELLED)
-        done = sum((s.size or 0) if s.state is ItemState.DONE else s.bytes_sent for s in mine)
-        files_done = sum(1 for s in mine if s.state is ItemState.DONE)
-        self._progress.update(self._total, total=total or None, completed=done,
-                              description=f"total {files_done}/{len(mine)} files")
+        totals = _totals(mine)
+        self._progress.update(self._total, total=totals["bytes_total"] or None,
+                              completed=totals["bytes_done"],
+                              description=f"total {totals['files_done']}/"
+                                          f"{totals['files_total']} files")
 
     def _report(self, snap: ItemSnapshot) -> None:
         from toolbox_uploader.core.states import ItemState
