@@ -209,3 +209,28 @@ async def test_wrong_content_type_is_415(api: Api) -> None:
             **api.headers, "Content-Type": "application/json"})
         assert r.status == 415
         assert error_of(await r.json()) == "unsupported_media_type"
+
+
+async def test_a_body_that_stops_arriving_is_400_not_a_hang(
+    aiohttp_client, server_config: ServerConfig
+) -> None:
+    import asyncio
+    import time
+
+    from toolbox_uploader.server.app import create_app
+
+    server_config.options["tus_idle_timeout"] = 0.5
+    client = await aiohttp_client(create_app(server_config))
+    api = Api(client, client.server.app[keys.DEFAULT_TOKEN], "")
+    body = multipart(("file", "notes.txt", b"The quick brown fox. " * 3000))
+
+    async def stalls():
+        yield body[:20000]
+        await asyncio.sleep(5)  # never reached: the server answers first
+        yield body[20000:]
+
+    started = time.monotonic()
+    r = await post(api, stalls(), **{"Content-Length": str(len(body))})  # type: ignore[arg-type]
+    assert r.status == 400 and error_of(await r.json()) == "incomplete_body"
+    assert time.monotonic() - started < 4
+    assert stored_files(api) == [] and temp_files(api) == []

@@ -7,7 +7,9 @@ Size limits are enforced as bytes arrive: an oversized file is refused at the fi
 byte over the limit, not after it has filled the disk.
 
 aiohttp's ``MultipartReader`` raises ``ValueError``/``AssertionError``/``RuntimeError``
-on malformed bodies; ``multipart_errors`` turns all of those into a 400.
+on malformed bodies; ``multipart_errors`` turns all of those into a 400. A body that stops
+arriving for the server's idle timeout (as for tus, ``tus_idle_timeout``) is a 400 too,
+rather than a request that holds its temporary file open forever.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import asyncio
 import errno
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.client_exceptions import ClientPayloadError
@@ -28,6 +31,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.tus.receive import DEFAULT_IDLE_TIMEOUT, idle_timeout
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,18 @@ FLUSH_BYTES = 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 MAX_MANIFEST_BYTES = 1024 * 1024
 _IDENTITY = {"", "identity", "binary", "7bit", "8bit"}
+_T = TypeVar("_T")
+#: The idle timeout of the request being read (set by ``open_multipart``, per handler task).
+_IDLE: ContextVar[float] = ContextVar("multipart_idle_timeout", default=DEFAULT_IDLE_TIMEOUT)
+
+
+async def _within_idle(read: Awaitable[_T]) -> _T:
+    """``read``, or ``TimeoutError`` when the body sends nothing for the idle timeout."""
+    return await asyncio.wait_for(read, _IDLE.get())
+
+
+async def _chunk(part: BodyPartReader) -> bytes:
+    return await _within_idle(part.read_chunk(READ_BYTES))
 
 
 @contextmanager
@@ -45,6 +61,11 @@ def multipart_errors() -> Iterator[None]:
         yield
     except ApiError:
         raise
+    except TimeoutError:
+        raise ApiError(
+            400, "incomplete_body",
+            f"The request body stopped arriving ({_IDLE.get():.0f} s without data).",
+        ) from None
     except (ValueError, AssertionError, RuntimeError, LookupError) as exc:
         raise ApiError(400, "bad_multipart", f"The multipart body is malformed: {exc}") from None
     except (ClientPayloadError, HttpProcessingError, RequestPayloadError) as exc:
@@ -58,13 +79,14 @@ async def open_multipart(request: web.Request) -> MultipartReader:
         raise ApiError(
             415, "unsupported_media_type", "Send the file as multipart/form-data."
         )
+    _IDLE.set(idle_timeout(request.app))
     with multipart_errors():
         return await request.multipart()
 
 
 async def next_part(reader: MultipartReader) -> BodyPartReader | None:
     with multipart_errors():
-        part = await reader.next()
+        part = await _within_idle(reader.next())
     if part is None:
         return None
     if not isinstance(part, BodyPartReader):
@@ -84,7 +106,7 @@ async def read_field(part: BodyPartReader, limit: int = MAX_FIELD_BYTES) -> str:
     """A text field, refused (400) when longer than ``limit`` bytes or not valid text."""
     data = bytearray()
     with multipart_errors():
-        while chunk := await part.read_chunk(READ_BYTES):
+        while chunk := await _chunk(part):
             data += chunk
             if len(data) > limit:
                 raise ApiError(
@@ -105,7 +127,7 @@ async def drain(part: BodyPartReader, limit: int, too_much: ApiError) -> None:
     Skipped bytes are bounded too, or a chunked body could be endless.
     """
     with multipart_errors():
-        while chunk := await part.read_chunk(READ_BYTES):
+        while chunk := await _chunk(part):
             limit -= len(chunk)
             if limit < 0:
                 raise too_much
@@ -153,7 +175,7 @@ async def receive_file(
     handle = open(dest, "xb")  # noqa: SIM115 - a one-syscall open; closed below
     try:
         with multipart_errors():
-            while chunk := await part.read_chunk(READ_BYTES):
+            while chunk := await _chunk(part):
                 size += len(chunk)
                 if size > limit:
                     raise SizeExceeded(limit, size)
