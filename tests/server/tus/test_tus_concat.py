@@ -7,6 +7,7 @@ import hashlib
 
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.storage import Storage
+from toolbox_uploader.server.tus.state import STATE
 
 TUS = "/api/v1/storage/tus/"
 
@@ -117,6 +118,36 @@ async def test_terminated_partial_fails_the_final_upload(tus) -> None:
     assert resp.status == 204
     await tus.patch(a, 0, b"hello")
     resp = await tus.head(final, expect=410)
+
+
+async def test_a_terminated_partial_fails_its_final_at_once_and_frees_the_others(tus) -> None:
+    a = await tus.create(5, {}, Upload_Concat="partial")
+    b = await tus.create(5, {}, Upload_Concat="partial")
+    await tus.patch(a, 0, b"hello")
+    resp = await tus.client.post(TUS, headers=tus.headers({"Upload-Concat": f"final;{a} {b}"}))
+    final = tus.rel(resp.headers["Location"])
+    assert (await tus.client.delete(b, headers=tus.headers())).status == 204
+    await tus.head(final, expect=410)  # not only when another part finishes
+    c = await tus.create(3, {}, Upload_Concat="partial")
+    await tus.patch(c, 0, b"!!!")
+    resp = await tus.client.post(TUS, headers=tus.headers({"Upload-Concat": f"final;{a} {c}"}))
+    assert resp.status == 201, await resp.text()  # ``a`` is free to be joined again
+    head = await tus.head(tus.rel(resp.headers["Location"]))
+    assert head.headers["Upload-Offset"] == "8"
+
+
+async def test_a_partial_being_joined_cannot_be_terminated(tus) -> None:
+    a = await tus.create(5, {}, Upload_Concat="partial")
+    b = await tus.create(5, {}, Upload_Concat="partial")
+    await tus.patch(a, 0, b"hello")
+    resp = await tus.client.post(TUS, headers=tus.headers({"Upload-Concat": f"final;{a} {b}"}))
+    final_id = tus.upload_id(resp.headers["Location"])
+    # While the final upload is being assembled (its lock held), its parts stay.
+    async with tus.client.app[STATE].exclusive(final_id):
+        resp = await tus.client.delete(a, headers=tus.headers())
+        assert resp.status == 423
+        assert (await resp.json())["error"] == "upload_locked"
+    assert (await tus.head(a)).headers["Upload-Offset"] == "5"
 
 
 async def test_partials_finishing_together_complete_the_final_once(tus, data_dir) -> None:

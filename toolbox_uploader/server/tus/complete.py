@@ -137,9 +137,16 @@ async def complete_final_if_ready(app: web.Application, account: Account, final:
         size, sha256 = await loop.run_in_executor(
             None, assemble, sources, storage.upload_path(final.id)
         )
-    except OSError as exc:
+    except FileNotFoundError:  # a part's file went while it was being read
+        error = ApiError(
+            410, "partial_upload_gone", "A partial upload of this final upload was removed."
+        )
+        mark_failed(app, final, error)
+        raise error from None
+    except OSError:
         log.exception("final upload %s: assembly failed", final.id)
-        error = ApiError(500, "concatenation_failed", f"The parts could not be joined: {exc}")
+        error = ApiError(500, "concatenation_failed",
+                         "The parts could not be joined; the server's log says why.")
         mark_failed(app, final, error)
         raise error from None
     if final.length is None:

@@ -24,7 +24,7 @@ from toolbox_uploader.server.tus.access import (
     upload_url,
 )
 from toolbox_uploader.server.tus.checksum import ADVERTISED, parse_upload_checksum
-from toolbox_uploader.server.tus.complete import upload_store
+from toolbox_uploader.server.tus.complete import mark_failed, upload_store
 from toolbox_uploader.server.tus.headers import (
     OFFSET_CONTENT_TYPE,
     TUS_EXTENSIONS,
@@ -139,6 +139,12 @@ async def delete(request: web.Request) -> web.Response:
         upload = store.get(account.id, upload_id)
         if upload is None:
             raise not_found()
+        finals = store.finals_waiting_for(upload.id) if upload.kind == PARTIAL else []
+        if any(request.app[STATE].busy(final.id) for final in finals):
+            raise ApiError(
+                423, "upload_locked",
+                "This partial upload is being joined into its final upload; retry after that.",
+            )
         store.delete(upload.id)
         request.app[STATE].forget(upload.id)
         if upload.status != COMPLETED:
@@ -146,6 +152,13 @@ async def delete(request: web.Request) -> web.Response:
             request.app[keys.PROGRESS].publish(
                 upload.id, upload.offset, upload.length, "terminated"
             )
+        # A final upload waiting for this part can never complete now: it says so at once
+        # (410), and its other parts are free to be used again.
+        for final in finals:
+            mark_failed(request.app, final, ApiError(
+                410, "partial_upload_gone",
+                "A partial upload of this final upload was terminated.",
+            ))
     return reply(204)
 
 
