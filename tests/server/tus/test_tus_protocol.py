@@ -265,6 +265,16 @@ async def test_method_override(tus, data_dir) -> None:
     await tus.head(url2, expect=404)
     resp = await tus.client.post(url2, headers=tus.headers({"X-HTTP-Method-Override": "GET"}))
     assert resp.status == 405
+    # The header wins whatever method carries it, on the collection as on an upload.
+    url3 = await tus.create(30)
+    resp = await tus.client.patch(url3, data=b"", headers=tus.headers({
+        "X-HTTP-Method-Override": "DELETE", "Upload-Offset": "0", "Content-Type": tus.OCTET}))
+    assert resp.status == 204
+    await tus.head(url3, expect=404)
+    resp = await tus.client.post(TUS, headers=tus.headers({"X-HTTP-Method-Override": "OPTIONS"}))
+    assert resp.status == 204 and "creation" in resp.headers["Tus-Extension"]
+    resp = await tus.client.post(TUS, headers=tus.headers({"X-HTTP-Method-Override": "DELETE"}))
+    assert resp.status == 405 and "POST" in resp.headers["Allow"]
 
 
 async def test_cors_preflight_and_exposed_headers(tus) -> None:

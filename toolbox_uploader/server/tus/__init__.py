@@ -24,16 +24,16 @@ def setup(app: web.Application) -> None:
     """Add the tus routes and the expired-upload clean-up task."""
     app[STATE] = TusState()
     router = app.router
+    on_collection = handlers.dispatcher({"POST": creation.create, "OPTIONS": handlers.options})
     for collection in (f"{TUS_PREFIX}/", TUS_PREFIX):
         resource = router.add_resource(collection)
-        resource.add_route("POST", creation.create)
-        resource.add_route("OPTIONS", handlers.options)
+        for method in ("POST", "OPTIONS"):
+            resource.add_route(method, on_collection)
+    on_item = handlers.dispatcher({"HEAD": handlers.head, "PATCH": handlers.patch,
+                                   "DELETE": handlers.delete, "OPTIONS": handlers.options})
     item = router.add_resource(TUS_PREFIX + "/{upload_id}")
-    item.add_route("HEAD", handlers.head)
-    item.add_route("PATCH", handlers.patch)
-    item.add_route("DELETE", handlers.delete)
-    item.add_route("POST", handlers.override)
-    item.add_route("OPTIONS", handlers.options)
+    for method in ("HEAD", "PATCH", "DELETE", "POST", "OPTIONS"):  # POST: overrides only
+        item.add_route(method, on_item)
     app.cleanup_ctx.append(expiry.cleanup_context)
 
 

@@ -9,6 +9,8 @@ lock so that another account cannot learn that an upload exists.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from toolbox_uploader.server import keys
@@ -37,8 +39,6 @@ from toolbox_uploader.server.tus.headers import (
 from toolbox_uploader.server.tus.state import STATE
 from toolbox_uploader.server.tus.store import COMPLETED, FINAL, PARTIAL, RECEIVING, reconcile
 from toolbox_uploader.server.tus.writing import declare_length, write_body
-
-OVERRIDABLE = ("PATCH", "DELETE", "HEAD")
 
 
 async def options(request: web.Request) -> web.Response:
@@ -163,14 +163,25 @@ async def delete(request: web.Request) -> web.Response:
 
 
 
-async def override(request: web.Request) -> web.StreamResponse:
-    """POST with ``X-HTTP-Method-Override`` for clients that cannot send PATCH/DELETE."""
-    method = request.headers.get("X-HTTP-Method-Override", "").strip().upper()
-    if method not in OVERRIDABLE:
-        raise ApiError(
-            405, "method_not_allowed",
-            "POST on an upload needs X-HTTP-Method-Override: PATCH, DELETE or HEAD.",
-            {"Allow": "HEAD, PATCH, DELETE, OPTIONS"},
-        )
-    handler = {"PATCH": patch, "DELETE": delete, "HEAD": head}[method]
-    return await handler(request)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def dispatcher(routes: dict[str, Handler]) -> Handler:
+    """One handler for a tus resource that honours ``X-HTTP-Method-Override``.
+
+    The tus spec says a server MUST take the header's value as the request's method,
+    whatever method carried it (clients behind proxies that only pass GET and POST)."""
+    allowed = ", ".join(routes)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        method = request.headers.get("X-HTTP-Method-Override", "").strip().upper()
+        handler = routes.get(method or request.method)
+        if handler is None:
+            raise ApiError(
+                405, "method_not_allowed",
+                f"{method or request.method} is not allowed here; use {allowed}.",
+                {"Allow": allowed},
+            )
+        return await handler(request)
+
+    return handle
