@@ -126,11 +126,40 @@ def classify_response(response: httpx.Response) -> TransferError:
     return TransferError(kind, message, status=status, code=code, retry_after=retry_after)
 
 
+#: TLS errors that a later try may not meet (a connection cut mid-handshake).
+_PASSING_TLS_ERRORS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError,
+                       ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """What went wrong in TLS, when the failure (or what caused it) is one that waiting
+    will not mend: an untrusted certificate, or HTTPS to a port that speaks plain HTTP."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain of causes is short; bounded all the same
+        if seen is None:
+            return None
+        if isinstance(seen, _PASSING_TLS_ERRORS):
+            return None
+        # aiohttp's wrappers are SSLErrors too, without the ``reason`` of the real one.
+        reason = getattr(seen, "reason", None) if isinstance(seen, ssl.SSLError) else None
+        if reason:
+            return str(reason)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def classify_exception(exc: BaseException) -> TransferError:
     """Classify an exception raised while talking to the server or reading the source."""
     if isinstance(exc, TransferError):
         return exc
     detail = str(exc) or type(exc).__name__
+    tls = _tls_failure(exc)
+    if tls is not None:
+        return TransferError(
+            ErrorKind.FATAL,
+            f"The secure connection failed ({tls}); check whether the address should start "
+            "with http or https, and the server's certificate.",
+        )
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return TransferError(ErrorKind.OFFLINE, f"The server cannot be reached ({detail}).")
     if isinstance(exc, httpx.TimeoutException):
@@ -139,8 +168,8 @@ def classify_exception(exc: BaseException) -> TransferError:
         return TransferError(ErrorKind.TRANSIENT, f"The connection was interrupted ({detail}).")
     if isinstance(exc, httpx.HTTPStatusError):
         return classify_response(exc.response)
-    if isinstance(exc, ssl.SSLError):
-        return TransferError(ErrorKind.FATAL, f"Secure connection failed ({detail}).")
+    if isinstance(exc, ssl.SSLError):  # one of the passing kinds: try again
+        return TransferError(ErrorKind.TRANSIENT, f"The secure connection was cut ({detail}).")
     if isinstance(exc, ConnectionRefusedError):
         return TransferError(ErrorKind.OFFLINE, f"The server cannot be reached ({detail}).")
     if isinstance(exc, ConnectionError | TimeoutError | asyncio.TimeoutError):

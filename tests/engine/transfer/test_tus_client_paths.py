@@ -207,6 +207,18 @@ async def test_unreachable_server_is_offline(unused_tcp_port: int) -> None:
     assert caught.value.kind is ErrorKind.OFFLINE
 
 
+async def test_https_to_a_plain_http_port_is_fatal_not_offline(
+    scripted_tus: ScriptedTus
+) -> None:
+    # Waiting would never help: the address should say http, not https.
+    endpoint = scripted_tus.url.replace("http://", "https://", 1)
+    async with TusClient(endpoint) as client:
+        with pytest.raises(TransferError) as caught:
+            await client.server_info()
+    assert caught.value.kind is ErrorKind.FATAL
+    assert "http or https" in caught.value.message
+
+
 async def test_deferred_length_streams_a_growing_file(
     scripted_tus: ScriptedTus, tmp_path: Path
 ) -> None:
