@@ -14,6 +14,7 @@ import re
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.api import params
@@ -79,22 +80,42 @@ def _download_type(mime: str | None) -> str:
     return mime
 
 
-def _unsatisfiable(request: web.Request, size: int) -> bool:
-    """True when ``Range`` asks for bytes the file does not have (or cannot be parsed)."""
+def _range_answer(request: web.Request, size: int) -> str:
+    """What to do with ``Range`` (RFC 9110 §14): ``"serve"`` it (or there is none),
+    ``"ignore"`` it and send the whole file, or answer 416 (``"unsatisfiable"``).
+
+    An unknown unit must be ignored; several ranges, or one that is not a valid byte range,
+    may be: the whole file is always a correct answer. With ``If-Range`` an unsatisfiable
+    range is ignored too, rather than letting ``FileResponse`` send a plain-text 416."""
     header = request.headers.get("Range")
-    if header is None or "If-Range" in request.headers:
-        return False  # with If-Range, FileResponse may rightly answer 200 instead
+    if header is None:
+        return "serve"
     match = _RANGE.match(header.strip())
     if match is None:
-        return True
+        return "ignore"
     first, last = match.groups()
     if first == "" and last == "":
-        return True
+        return "ignore"
     if first == "":
-        return int(last) == 0 or size == 0  # suffix range: the last N bytes
-    if last != "" and int(last) < int(first):
-        return True
-    return int(first) >= size
+        unsatisfiable = int(last) == 0 or size == 0  # suffix range: the last N bytes
+    elif last != "" and int(last) < int(first):
+        return "ignore"
+    else:
+        unsatisfiable = int(first) >= size
+    if not unsatisfiable:
+        return "serve"
+    return "ignore" if "If-Range" in request.headers else "unsatisfiable"
+
+
+class _WholeFileResponse(web.FileResponse):
+    """The whole file, whatever ``Range`` said (``FileResponse`` reads it from the request
+    it is prepared with, so it gets one without it)."""
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        headers = request.headers.copy()
+        for name in ("Range", "If-Range"):
+            headers.popall(name, None)
+        return await super().prepare(request.clone(headers=headers))
 
 
 async def file_content(request: web.Request) -> web.StreamResponse:
@@ -103,13 +124,15 @@ async def file_content(request: web.Request) -> web.StreamResponse:
     if not path.is_file():
         raise ApiError(410, "gone", "The file's bytes are no longer on the server.")
     size = path.stat().st_size
-    if _unsatisfiable(request, size):
+    answer = _range_answer(request, size)
+    if answer == "unsatisfiable":
         raise ApiError(
             416, "range_not_satisfiable", f"The file has {size} bytes; that range is outside it.",
             {"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
         )
     digest = base64.b64encode(bytes.fromhex(record.sha256)).decode("ascii")
-    return web.FileResponse(path, headers={
+    response = _WholeFileResponse if answer == "ignore" else web.FileResponse
+    return response(path, headers={
         "Content-Type": _download_type(record.mime_type),
         "Content-Disposition": content_disposition(record.filename),
         "X-Content-Type-Options": "nosniff",
