@@ -407,7 +407,12 @@ class Engine:
         for item_id in list(self._live):
             self._save_progress(item_id)
         if self._background:  # let a just-cancelled upload's DELETE reach the server
-            await asyncio.wait(list(self._background), timeout=2.0)
+            _, late = await asyncio.wait(list(self._background), timeout=2.0)
+            for task in late:  # still retrying: the server's expiry removes those uploads
+                task.cancel()
+            if late:
+                log.info("%d upload(s) left for the server's expiry to remove", len(late))
+                await asyncio.wait(late, timeout=0.5)
         for timer in self._timers.values():
             timer.cancel()
         if self._ticker is not None:
