@@ -120,12 +120,18 @@ async def test_terminated_partial_fails_the_final_upload(tus) -> None:
     resp = await tus.head(final, expect=410)
 
 
-async def test_a_terminated_partial_fails_its_final_at_once_and_frees_the_others(tus) -> None:
+async def one_part_done_one_waiting(tus) -> tuple[str, str, str]:
+    """Partial ``a`` finished, partial ``b`` empty, and the final upload of both."""
     a = await tus.create(5, {}, Upload_Concat="partial")
     b = await tus.create(5, {}, Upload_Concat="partial")
     await tus.patch(a, 0, b"hello")
     resp = await tus.client.post(TUS, headers=tus.headers({"Upload-Concat": f"final;{a} {b}"}))
-    final = tus.rel(resp.headers["Location"])
+    assert resp.status == 201, await resp.text()
+    return a, b, tus.rel(resp.headers["Location"])
+
+
+async def test_a_terminated_partial_fails_its_final_at_once_and_frees_the_others(tus) -> None:
+    a, b, final = await one_part_done_one_waiting(tus)
     assert (await tus.client.delete(b, headers=tus.headers())).status == 204
     await tus.head(final, expect=410)  # not only when another part finishes
     c = await tus.create(3, {}, Upload_Concat="partial")
@@ -137,11 +143,8 @@ async def test_a_terminated_partial_fails_its_final_at_once_and_frees_the_others
 
 
 async def test_a_partial_being_joined_cannot_be_terminated(tus) -> None:
-    a = await tus.create(5, {}, Upload_Concat="partial")
-    b = await tus.create(5, {}, Upload_Concat="partial")
-    await tus.patch(a, 0, b"hello")
-    resp = await tus.client.post(TUS, headers=tus.headers({"Upload-Concat": f"final;{a} {b}"}))
-    final_id = tus.upload_id(resp.headers["Location"])
+    a, _b, final = await one_part_done_one_waiting(tus)
+    final_id = tus.upload_id(final)
     # While the final upload is being assembled (its lock held), its parts stay.
     async with tus.client.app[STATE].exclusive(final_id):
         resp = await tus.client.delete(a, headers=tus.headers())
