@@ -108,6 +108,12 @@ class AccountStore:
         used, reserved = (row[0] or 0, row[1] or 0) if row else (0, 0)
         return Usage(int(used), int(reserved), account.quota_bytes)
 
+    def available(self, account: Account) -> int | None:
+        """Bytes the account may still store; ``None`` without a quota (and no lookup)."""
+        if account.quota_bytes is None:
+            return None
+        return self.usage(account).available
+
     def ensure_default(
         self, data_dir: Path, name: str, quota_bytes: int | None, token: str | None
     ) -> str:

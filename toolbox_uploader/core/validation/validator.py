@@ -62,9 +62,10 @@ def validate_file(path: Path, category: str, *, filename: str | None = None,
     rules = get_category(category)
     display = filename if filename is not None else path.name
     findings = Findings()
-    if names.printable_name(display) != display:
+    printable = names.printable_name(display)
+    if printable != display:
         findings.reject(names.NOT_TEXT_CODE, names.NOT_TEXT_MESSAGE)
-        display = names.printable_name(display)
+        display = printable
     storage = names.check_name(display, findings)
     size, mime = 0, "application/octet-stream"
     head = _read_head(path, findings)

@@ -106,12 +106,6 @@ def quota_exceeded(available: int) -> ApiError:
     )
 
 
-def _available(app: web.Application, account: Account) -> int | None:
-    if account.quota_bytes is None:  # no quota: no usage to look up
-        return None
-    return app[keys.ACCOUNTS].usage(account).available
-
-
 def check_declared(app: web.Application, account: Account, fields: FileFields) -> None:
     """Refuse up front when the client said how big the file is and it cannot fit."""
     if fields.size is None:
@@ -119,7 +113,7 @@ def check_declared(app: web.Application, account: Account, fields: FileFields) -
     limit = size_limit(app, fields.category)
     if fields.size > limit:
         raise too_large(limit)
-    available = _available(app, account)
+    available = app[keys.ACCOUNTS].available(account)
     if available is not None and fields.size > available:
         raise quota_exceeded(available)
 
@@ -210,7 +204,7 @@ async def upload_single(request: web.Request) -> web.Response:
                 check_declared(app, account, fields)
                 filename = params.filename(part.filename)
                 limit = size_limit(app, fields.category)
-                available = _available(app, account)
+                available = app[keys.ACCOUNTS].available(account)
                 try:
                     received = await _receive(
                         request, account, part, file_id,

@@ -72,14 +72,12 @@ def check_size(request: web.Request, account: Account, length: int, category_max
         raise ApiError(
             413, "too_large", f"This category accepts files up to {category_max} bytes."
         )
-    if reserve and account.quota_bytes is not None:  # no quota: no usage to look up
-        usage = request.app[keys.ACCOUNTS].usage(account)
-        if usage.available is not None and length > usage.available:
-            raise ApiError(
-                413, "quota_exceeded",
-                f"The upload needs {length} bytes but only {usage.available} are left"
-                " in the quota.",
-            )
+    available = request.app[keys.ACCOUNTS].available(account) if reserve else None
+    if available is not None and length > available:
+        raise ApiError(
+            413, "quota_exceeded",
+            f"The upload needs {length} bytes but only {available} are left in the quota.",
+        )
 
 
 def reply(status: int, headers: dict[str, str] | None = None) -> web.Response:

@@ -72,7 +72,7 @@ async def create(request: web.Request) -> web.Response:
     category_max = None if kind == PARTIAL else file_facts(metadata).category.max_size
     if length is not None:
         check_size(request, account, length, category_max, reserve=True)
-    elif _quota_full(request, account):  # a deferred length: its bytes are checked as they come
+    elif request.app[keys.ACCOUNTS].available(account) == 0:  # deferred: checked as bytes come
         raise ApiError(413, "quota_exceeded", "The quota is full: there is no room left.")
     upload = Upload(new_id(), account.id, length, 0, metadata, kind=kind)
     whole = with_body and sent_whole(request, upload)
@@ -97,12 +97,6 @@ async def create(request: web.Request) -> web.Response:
     if not with_body:
         headers.pop("Upload-Offset")
     return reply(201, headers)
-
-
-def _quota_full(request: web.Request, account: Account) -> bool:
-    if account.quota_bytes is None:
-        return False
-    return request.app[keys.ACCOUNTS].usage(account).available == 0
 
 
 async def _create_final(

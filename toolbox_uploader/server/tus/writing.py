@@ -37,13 +37,12 @@ def declare_length(request: web.Request, account: Account, upload: Upload, lengt
     category_max = None if upload.kind == PARTIAL else file_facts(upload.metadata).category.max_size
     # The bytes already received are reserved already; only the rest needs room.
     check_size(request, account, length, category_max, reserve=False)
-    if account.quota_bytes is not None:
-        usage = request.app[keys.ACCOUNTS].usage(account)
-        if usage.available is not None and length - upload.offset > usage.available:
-            raise ApiError(
-                413, "quota_exceeded",
-                f"The upload needs {length} bytes but the quota does not leave room for them.",
-            )
+    available = request.app[keys.ACCOUNTS].available(account)
+    if available is not None and length - upload.offset > available:
+        raise ApiError(
+            413, "quota_exceeded",
+            f"The upload needs {length} bytes but the quota does not leave room for them.",
+        )
     upload_store(request.app).set_length(upload, length)
 
 
@@ -72,11 +71,10 @@ def body_limit(app: web.Application, account: Account, upload: Upload) -> Limit:
         category_max = file_facts(upload.metadata).category.max_size
         limits.append(Limit(category_max, "too_large",
                             f"this category's limit of {category_max} bytes"))
-    if account.quota_bytes is not None:
-        available = app[keys.ACCOUNTS].usage(account).available
-        if available is not None:  # this upload's own bytes are counted as reserved
-            limits.append(Limit(upload.offset + available, "quota_exceeded",
-                                "what is left of the quota"))
+    available = app[keys.ACCOUNTS].available(account)
+    if available is not None:  # this upload's own bytes are counted as reserved
+        limits.append(Limit(upload.offset + available, "quota_exceeded",
+                            "what is left of the quota"))
     return min(limits, key=lambda limit: limit.size)
 
 
