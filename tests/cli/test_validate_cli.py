@@ -85,7 +85,11 @@ def test_usage_errors_exit_2(tmp_path: Path, app_home: Path) -> None:
     assert "no such file or folder" in missing.stderr
     bad_clamd = _run(tmp_path, "--clamd", "nonsense", home=app_home)
     assert bad_clamd.returncode == 2 and "clamd address" in bad_clamd.stderr
-    for result in (unknown, missing, bad_clamd):
+    bad_port = _run(tmp_path, "--clamd", "tcp:127.0.0.1:99999", home=app_home)
+    assert bad_port.returncode == 2 and "port must be 1 to 65535" in bad_port.stderr
+    too_many = _run(tmp_path, "--jobs", "62", home=app_home)
+    assert too_many.returncode == 2 and "between 1 and 61" in too_many.stderr
+    for result in (unknown, missing, bad_clamd, bad_port, too_many):
         assert "Traceback" not in result.stderr
 
 

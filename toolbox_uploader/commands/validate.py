@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="scan with ClamAV's clamd at unix:/path or tcp:host:port "
                         "(default: $TOOLBOX_UPLOADER_CLAMD; off when unset)")
     parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                        help="worker processes (default: one per core)")
+                        help="worker processes, 1 to 61 (default: one per core)")
     parser.set_defaults(run=run)
 
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from toolbox_uploader.cli import EXIT_FAILED, EXIT_OK, UsageError
     from toolbox_uploader.core.categories import get_category
     from toolbox_uploader.core.optimize import OptimizeSettings
-    from toolbox_uploader.core.parallel import validate_many
+    from toolbox_uploader.core.parallel import MAX_WORKERS, validate_many
     from toolbox_uploader.core.validation.scanner import SCANNER_ENV, ClamdScanner
     from toolbox_uploader.core.walk import walk_paths
     from toolbox_uploader.paths import optimized_cache_dir
@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     missing = [str(p) for p in args.paths if not os.path.lexists(p)]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    if args.jobs is not None and not 1 <= args.jobs <= MAX_WORKERS:
+        raise UsageError(f"--jobs must be between 1 and {MAX_WORKERS}")
     address = args.clamd or os.environ.get(SCANNER_ENV, "").strip() or None
     try:
         scanner = ClamdScanner.from_address(address) if address else None

@@ -42,6 +42,8 @@ BATCH_FILES = 16
 BATCH_BYTES = 4 * 1024 * 1024
 #: Below this many files the pool's start-up (about a second) costs more than it saves.
 INLINE_BELOW = 4
+#: The most worker processes a pool may have on every platform (Windows refuses more than 61).
+MAX_WORKERS = 61
 
 Result = tuple[WalkEntry, ValidationReport, OptimizationResult | None]
 
@@ -107,7 +109,7 @@ def validate_many(entries: Iterable[WalkEntry], category: str, *,
     get_category(category)  # fail fast on a bad category, before any process starts
     if optimize is not None and out_dir is None:
         raise ValueError("optimize needs an out_dir (usually paths.optimized_cache_dir())")
-    workers = workers or os.cpu_count() or 1
+    workers = min(workers or os.cpu_count() or 1, MAX_WORKERS)
     iterator = iter(entries)
     first = list(islice(iterator, INLINE_BELOW))
     if workers == 1 or len(first) < INLINE_BELOW:

@@ -66,6 +66,8 @@ class ClamdScanner:
             raise ValueError(
                 f"clamd address {address!r} is neither unix:/path/to/socket nor tcp:host:port"
             )
+        if not 0 < int(port) < 65536:
+            raise ValueError(f"clamd address {address!r}: the port must be 1 to 65535")
         return cls(host=host, port=int(port), timeout=timeout)
 
     def _connect(self) -> socket.socket:
