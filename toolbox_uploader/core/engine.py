@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import gc
 import itertools
 import logging
@@ -138,6 +139,7 @@ class Engine:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._preparing: set[int] = set()
         self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._held_twins: set[int] = set()  # ready, but its twin was being sent
         self._meters: dict[int, SpeedMeter] = {}
         self._live: dict[int, int] = {}
         self._dirty: set[int] = set()
@@ -447,6 +449,7 @@ class Engine:
 
     def _forget(self, item_id: int) -> None:
         self._bodies.drop(item_id)
+        self._held_twins.discard(item_id)
         old = self._records.pop(item_id, None)
         if old is not None:
             self._totals.count(old, -1)
@@ -481,7 +484,7 @@ class Engine:
         eta = meter.eta(size - sent) if meter and size is not None else None
         return ItemSnapshot(
             id=record.id, source_path=record.source_path, relative_path=record.relative_path,
-            display_name=record.display_name, category=record.category, size=size,
+            display_name=record.display_name, category=record.category, size=record.size,
             state=record.state, bytes_sent=sent, speed=speed, eta=eta, reason=record.reason,
             warnings=tuple(record.warnings), retryable=record.retryable,
             next_attempt_at=record.next_attempt_at, attempts=record.attempts,
@@ -525,7 +528,9 @@ class Engine:
             if record is not None and _counts_live(record.state):
                 bytes_done += sent - record.bytes_sent
         speed = self._total_meter.speed
-        eta = (t.bytes_total - bytes_done) / speed if speed > 0 else None
+        left = t.bytes_total - bytes_done
+        # Only while something is sending: a finished or waiting batch has no time left.
+        eta = left / speed if speed > 0 and left > 0 and self._live else None
         return BatchProgress(t.total, t.done, t.failed, t.bytes_total, bytes_done, speed, eta)
 
     async def _tick(self) -> None:
@@ -612,10 +617,25 @@ class Engine:
         active = {i: self._records[i].upload_size for i in self._tasks}
         if not self._lanes.has_room(active):
             return
+        # The same content for the same place, twice in one drop: one goes, the other
+        # waits and is then found already uploaded.
+        sending = {_content_key(self._records[i]) for i in self._tasks}
+
+        def candidates(ids: Iterator[int]) -> Iterator[tuple[int, int | None]]:
+            for i in ids:
+                record = self._records[i]
+                if i in self._tasks or record.server_key != key:
+                    continue
+                content = _content_key(record)
+                if content is not None:
+                    if content in sending:
+                        self._held_twins.add(i)
+                        continue
+                    sending.add(content)
+                yield i, record.upload_size
+
         with contextlib.closing(self._waiting[S.READY].ascending()) as ids:
-            ready = ((i, self._records[i].upload_size) for i in ids
-                     if i not in self._tasks and self._records[i].server_key == key)
-            picked = self._lanes.pick(ready, active)
+            picked = self._lanes.pick(candidates(ids), active)
         for item_id in picked:
             self._start_upload(item_id)
 
@@ -650,6 +670,17 @@ class Engine:
         record = self._records.get(item_id)
         return record if record is not None and record.state is state else None
 
+    def _still_for(self, item_id: int, state: ItemState, category: str) -> bool:
+        """Still in ``state`` and in the category it was checked for; a category changed
+        meanwhile sends it back to be checked under the new rules."""
+        record = self._still(item_id, state)
+        if record is None:
+            return False
+        if record.category != category:
+            self._set_state(item_id, S.QUEUED)
+            return False
+        return True
+
     async def _prepare(self, item_id: int) -> None:
         try:
             await self._prepare_item(item_id)
@@ -671,8 +702,8 @@ class Engine:
         checked: pipeline.Checked = await self._run_blocking(
             pipeline.check_file, Path(record.source_path), record.category, record.display_name,
             keep_body=BODY_MAX_BYTES)
-        if self._still(item_id, S.VALIDATING) is None:
-            return  # paused, cancelled or removed meanwhile
+        if not self._still_for(item_id, S.VALIDATING, record.category):
+            return  # paused, cancelled, removed or put in another category meanwhile
         warnings = _merge(record.warnings, checked.warnings)
         common = {"size": checked.size, "mtime": checked.mtime, "mime_type": checked.mime_type,
                   "warnings": warnings}
@@ -696,7 +727,7 @@ class Engine:
                 warnings = _merge(warnings, (Reason("not_optimized",
                                                     "Could not shrink this picture; "
                                                     "the original is sent."),))
-            if self._still(item_id, S.OPTIMIZING) is None:
+            if not self._still_for(item_id, S.OPTIMIZING, record.category):
                 return
             if optimized is not None:
                 sha256 = optimized.sha256
@@ -716,7 +747,7 @@ class Engine:
         if record.sha256 is None:
             return False
         twin = self.store.find_done(record.server_key, record.sha256, record.relative_path,
-                                    exclude=record.id)
+                                    record.category, exclude=record.id)
         if twin is None:
             return False
         self._set_state(
@@ -732,18 +763,24 @@ class Engine:
 
     def _start_upload(self, item_id: int) -> None:
         assert self._connection is not None and self._loop is not None
+        if item_id in self._held_twins:
+            self._held_twins.discard(item_id)
+            if self._mark_if_duplicate(self._records[item_id]):
+                return
         body = self._bodies.take(item_id)
         record = self._set_state(item_id, S.UPLOADING, reason_code=None, reason_message=None,
                                  next_attempt_at=None)
         job = UploadJob(
             record, self._connection, body=body,
             on_progress=lambda sent: self._on_progress(item_id, sent),
-            on_url=lambda url, path: self._update(item_id, upload_url=url, upload_path=path),
+            on_url=lambda url, path: self._upload_created(item_id, url, path),
             on_offset=lambda offset: self._server_offset(item_id, offset),
             find_twin=lambda sha: self.store.find_done(record.server_key, sha,
-                                                       record.relative_path, exclude=item_id),
+                                                       record.relative_path, record.category,
+                                                       exclude=item_id),
             has_twin_candidates=lambda size: bool(self.store.find_done_candidates(
-                record.server_key, record.relative_path, size, exclude=item_id)),
+                record.server_key, record.relative_path, size, record.category,
+                exclude=item_id)),
         )
         self._jobs[item_id] = job
         self._live[item_id] = record.bytes_sent
@@ -767,7 +804,15 @@ class Engine:
         finally:
             self._tasks.pop(item_id, None)
             self._jobs.pop(item_id, None)
+            if job.then is not None and not self._stopping:
+                job.then()  # a command given while the request wound down: it wins now
             self._kick()
+
+    def _upload_created(self, item_id: int, url: str, path: str | None) -> None:
+        if item_id in self._records:
+            self._update(item_id, upload_url=url, upload_path=path)
+        else:  # removed while the creation was on its way: nothing may stay on the server
+            self._terminate_later(url)
 
     async def _after_outcome(self, item_id: int, outcome: object, job: UploadJob) -> None:
         record = self._records.get(item_id)
@@ -992,6 +1037,10 @@ class Engine:
     def _resume(self, ids: list[int]) -> None:
         for item_id in ids:
             record = self._records.get(item_id)
+            job = self._jobs.get(item_id)
+            if job is not None and job.stop_reason in ("pause", "auth"):
+                job.then = functools.partial(self._resume, [item_id])  # once it is paused
+                continue
             if record is None or record.state is not S.PAUSED:
                 continue
             target = S.READY if record.validated_at is not None else S.QUEUED
@@ -1026,6 +1075,10 @@ class Engine:
     def _retry(self, ids: list[int]) -> None:
         for item_id in ids:
             record = self._records.get(item_id)
+            job = self._jobs.get(item_id)
+            if job is not None and job.stop_reason == "cancel":
+                job.then = functools.partial(self._retry, [item_id])  # once it is cancelled
+                continue
             if record is None or record.state not in (S.FAILED, S.CANCELLED, S.REJECTED):
                 continue
             self._cancel_timer(item_id)
@@ -1057,17 +1110,45 @@ class Engine:
             self._idle.notify_all()
 
     def _set_category(self, item_id: int, category: str) -> None:
+        """The new category's rules apply: the file is checked again, and an upload begun
+        under the old category (its metadata says so) is thrown away and sent anew."""
         record = self._records.get(item_id)
-        if record is None or record.state in (S.DONE, S.UPLOADING, S.VERIFYING):
+        if record is None or record.state in (S.DONE, S.VERIFYING) or (
+                record.category == category):
             return
-        self._update(item_id, category=category)
-        if record.state is S.REJECTED:
-            self._set_state(item_id, S.QUEUED, reason_code=None, reason_message=None)
-        elif record.state in (S.READY, S.FAILED):
-            # the new category's rules apply: check again
-            if record.state is S.FAILED:
-                self._cancel_timer(item_id)
-            self._set_state(item_id, S.QUEUED, validated_at=None, next_attempt_at=None)
+        job = self._jobs.get(item_id)
+        if job is None:
+            self._recategorize(item_id, category)
+            return
+        # Uploading: wind the request down first, change, then do what was asked next.
+        if job.stop_reason is None:
+            job.stop("pause")
+            job.then = functools.partial(self._resume, [item_id])
+        after = job.then
+
+        def then() -> None:
+            self._recategorize(item_id, category)
+            if after is not None:
+                after()
+
+        job.then = then
+
+    def _recategorize(self, item_id: int, category: str) -> None:
+        record = self._records.get(item_id)
+        if record is None or record.state in (S.DONE, S.VERIFYING, S.UPLOADING):
+            return
+        changes: dict[str, Any] = {"category": category, "validated_at": None}
+        if record.upload_url or record.upload_path:
+            self._terminate_later(record.upload_url)
+            changes.update(upload_url=None, upload_path=None, upload_offset=0, bytes_sent=0,
+                           prefix_offset=0, prefix_sha256=None, interrupted=False)
+        self._cancel_timer(item_id)
+        # Validating or optimizing: the worker's verdict is for the old category; the
+        # preparation notices the change and checks again.
+        self._update(item_id, **changes)
+        if record.state in (S.READY, S.FAILED, S.REJECTED):
+            self._set_state(item_id, S.QUEUED, next_attempt_at=None, reason_code=None,
+                            reason_message=None)
         else:
             self._publish(self._records[item_id])
 
@@ -1090,6 +1171,13 @@ class Engine:
             self._resume([i for i, r in self._records.items()
                           if r.state is S.PAUSED and r.reason_code == "sign_in_needed"])
         self._kick()
+
+
+def _content_key(record: ItemRecord) -> tuple[str, str, str] | None:
+    """What makes two items the same file on the server, once the content's hash is known."""
+    if record.sha256 is None:
+        return None
+    return record.sha256, record.relative_path, record.category
 
 
 def _counts_live(state: ItemState) -> bool:
@@ -1117,7 +1205,7 @@ class _Totals:
             self.done += sign
             self.bytes_total += sign * size
             self.bytes_done += sign * size
-        elif state in (S.FAILED, S.REJECTED):
+        elif state is S.REJECTED or (state is S.FAILED and record.next_attempt_at is None):
             self.failed += sign
         else:
             self.bytes_total += sign * size

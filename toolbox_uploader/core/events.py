@@ -29,7 +29,7 @@ class ItemSnapshot:
     relative_path: str  # from the dropped folder; the bare file name for single files
     display_name: str
     category: str
-    size: int | None
+    size: int | None  # the file's own size; ``optimized_size`` is what is sent when smaller
     state: ItemState
     bytes_sent: int = 0  # confirmed by the server plus what is in flight
     speed: float = 0.0  # bytes per second, moving average
@@ -45,13 +45,18 @@ class ItemSnapshot:
     server: str = ""
 
     @property
+    def upload_size(self) -> int | None:
+        """The bytes that go to the server: the optimized copy's when there is one."""
+        return self.optimized_size if self.optimized_size is not None else self.size
+
+    @property
     def progress(self) -> float:
         """0.0 to 1.0."""
         if self.state is ItemState.DONE:
             return 1.0
-        if not self.size:
+        if not self.upload_size:
             return 0.0
-        return min(1.0, self.bytes_sent / self.size)
+        return min(1.0, self.bytes_sent / self.upload_size)
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,24 +225,26 @@ class SessionStore:
             ).fetchone()
         return self._record(row) if row else None
 
-    def find_done(self, server_key: str, sha256: str, relative_path: str,
+    def find_done(self, server_key: str, sha256: str, relative_path: str, category: str,
                   exclude: int | None = None) -> ItemRecord | None:
+        """A done item with this content at this place: the same file sent under another
+        category is a different file on the server."""
         with self._lock:
             row = self._conn.execute(
                 "SELECT * FROM items WHERE server_key = ? AND sha256 = ? AND relative_path = ? "
-                "AND state = 'done' AND id != ? ORDER BY id LIMIT 1",
-                (server_key, sha256, relative_path, exclude or -1),
+                "AND category = ? AND state = 'done' AND id != ? ORDER BY id LIMIT 1",
+                (server_key, sha256, relative_path, category, exclude or -1),
             ).fetchone()
         return self._record(row) if row else None
 
     def find_done_candidates(self, server_key: str, relative_path: str, size: int,
-                             exclude: int | None = None) -> list[ItemRecord]:
+                             category: str, exclude: int | None = None) -> list[ItemRecord]:
         """Done items a big file might duplicate; only then is it worth hashing it first."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT * FROM items WHERE server_key = ? AND relative_path = ? AND size = ? "
-                "AND state = 'done' AND sha256 IS NOT NULL AND id != ?",
-                (server_key, relative_path, size, exclude or -1),
+                "AND category = ? AND state = 'done' AND sha256 IS NOT NULL AND id != ?",
+                (server_key, relative_path, size, category, exclude or -1),
             ).fetchall()
         return [self._record(r) for r in rows]
 

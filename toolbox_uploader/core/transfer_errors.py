@@ -64,21 +64,27 @@ _RESTART_CODES = frozenset({"checksum_mismatch", "sha256_mismatch", "size_mismat
 _TRANSIENT_STATUSES = frozenset({408, 409, 423, 425, 429, 500, 502, 503, 504})
 
 
+#: The longest ``Retry-After`` honoured, in seconds.
+RETRY_AFTER_CAP = 24 * 3600.0
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
+
+    Capped at a day: a server's typo must not park an upload for years (or overflow)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return RETRY_AFTER_CAP if len(value) > 6 else min(float(value), RETRY_AFTER_CAP)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when is None:
         return None
     current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    return min(max(0.0, when.timestamp() - current), RETRY_AFTER_CAP)
 
 
 def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:

@@ -337,13 +337,16 @@ class TusClient:
         on_progress: ProgressCallback | None = None,
         content: bytes | None = None,
         limiter: RateLimiter | None = None,
+        cancel: asyncio.Event | None = None,
     ) -> tuple[str, int]:
         """POST a new upload, with its first ``upload_bytes`` when the server allows.
 
         ``content``, when given, is those bytes already in memory (a small file read when
         it was validated); ``source`` is still needed to finish by PATCH if the server
-        takes less. ``limiter`` paces the body like a PATCH's. Returns the absolute upload
-        URL and the offset the server holds afterwards.
+        takes less. ``limiter`` paces the body like a PATCH's. ``cancel`` (a pause, a
+        cancel) abandons a request with a body at once, with a ``stopped`` TransferError:
+        without an answer there is no upload URL to come back to. Returns the absolute
+        upload URL and the offset the server holds afterwards.
         """
         info = await self.server_info()
         if length is not None and info.max_size is not None and length > info.max_size:
@@ -386,19 +389,25 @@ class TusClient:
         headers["Content-Type"] = OFFSET_CONTENT_TYPE
         headers["Content-Length"] = str(upload_bytes)
         paced = limiter is not None and limiter.rate is not None
-        if content is not None and len(content) == upload_bytes and not paced:
-            response = await self._send(
-                "POST", self.endpoint, headers, _memory_body(content, hasher, on_progress))
-        else:
-            fd = os.open(source, os.O_RDONLY)
-            try:
-                body = self._body(fd, 0, upload_bytes, hasher, on_progress, limiter, None)
+        try:
+            if content is not None and len(content) == upload_bytes and not paced:
+                response = await self._send_unless_cancelled(
+                    "POST", self.endpoint, headers, _memory_body(content, hasher, on_progress),
+                    cancel)
+            else:
+                fd = os.open(source, os.O_RDONLY)
                 try:
-                    response = await self._send("POST", self.endpoint, headers, body)
+                    body = self._body(fd, 0, upload_bytes, hasher, on_progress, limiter, cancel)
+                    try:
+                        response = await self._send_unless_cancelled(
+                            "POST", self.endpoint, headers, body, cancel)
+                    finally:
+                        await body.aclose()  # its read-ahead must end before ``fd`` is closed
                 finally:
-                    await body.aclose()  # its read-ahead must finish before ``fd`` is closed
-            finally:
-                os.close(fd)
+                    os.close(fd)
+        except _Cancelled:
+            raise TransferError(ErrorKind.TRANSIENT, "Stopped before the server answered.",
+                                code="stopped") from None
         if response.status_code != 201:
             raise classify_response(response)
         url = self._location(response)
@@ -711,25 +720,26 @@ class TusClient:
             headers["Upload-Checksum"] = prepared.checksum
         body = self._body(fd, prepared.offset, prepared.size, feed, on_progress, limiter, cancel)
         try:
-            return await self._send_unless_cancelled(url, headers, body, cancel)
+            return await self._send_unless_cancelled("PATCH", url, headers, body, cancel)
         finally:
             await body.aclose()  # its read-ahead must finish before ``fd`` can be closed
 
     async def _send_unless_cancelled(
         self,
+        method: str,
         url: str,
         headers: Mapping[str, str],
         body: AsyncIterator[bytes],
         cancel: asyncio.Event | None,
     ) -> httpx.Response:
-        """The PATCH, abandoned at once when ``cancel`` is set.
+        """The request, abandoned at once when ``cancel`` is set.
 
         The body generator notices a pause between pieces, but a stalled server can keep
         one socket write waiting until the timeout; a pause must not wait for that.
         """
         if cancel is None:
-            return await self._send("PATCH", url, headers, body)
-        sending = asyncio.ensure_future(self._send("PATCH", url, headers, body))
+            return await self._send(method, url, headers, body)
+        sending = asyncio.ensure_future(self._send(method, url, headers, body))
         waiting = asyncio.ensure_future(cancel.wait())
         try:
             await asyncio.wait({sending, waiting}, return_when=asyncio.FIRST_COMPLETED)

@@ -163,6 +163,14 @@ _CHANGE_MESSAGES = {
 }
 
 
+def _while_sending(change: str) -> str:
+    """A file gone is not "edited": saying so would send the teacher looking for an edit."""
+    return _CHANGE_MESSAGES["missing" if change == "missing" else "during"]
+
+
+_STOP_RANK = {"auth": 0, "pause": 1, "cancel": 1, "stop": 2}
+
+
 class UploadJob:
     def __init__(
         self,
@@ -187,6 +195,9 @@ class UploadJob:
         self._has_twin_candidates = has_twin_candidates
         self.cancel_event = asyncio.Event()
         self.stop_reason: str | None = None
+        #: A command given while the request winds down (resume after a pause, retry after
+        #: a cancel), run by the engine once this job has ended.
+        self.then: Callable[[], object] | None = None
         self.upload_url: str | None = None
         #: The whole body of a one-request upload went out and no answer came back (yet):
         #: the server may have stored the file, so a retry asks it first.
@@ -197,9 +208,14 @@ class UploadJob:
         self._edited: str | None = None
 
     def stop(self, why: str) -> None:
-        """Pause/cancel/stop: the request in flight is cut at the next piece."""
-        if self.stop_reason is None:
+        """Pause/cancel/stop: the request in flight is cut at the next piece.
+
+        A person's latest pause or cancel wins over their earlier one and over the engine's
+        sign-in stop ("auth"); the engine shutting down ("stop") wins over everything."""
+        rank = _STOP_RANK[why]
+        if self.stop_reason is None or rank >= _STOP_RANK[self.stop_reason]:
             self.stop_reason = why
+            self.then = None
         self.cancel_event.set()
 
     def fingerprint(self) -> tuple[int, str] | None:
@@ -279,7 +295,7 @@ class UploadJob:
                     length=size, metadata=metadata, source=source if first else None,
                     upload_bytes=first, hasher=self.hasher if first else None,
                     on_progress=self._creation_progress(first), content=self._body(size),
-                    limiter=self.connection.limiter)
+                    limiter=self.connection.limiter, cancel=self.cancel_event)
                 self.upload_url = url
                 self.may_have_arrived = False
                 if offset < size:  # bytes still to send: the URL must survive a crash now
@@ -296,7 +312,7 @@ class UploadJob:
             if watcher is not None:
                 watcher.cancel()
         if self._edited:
-            return SourceChanged(_CHANGE_MESSAGES["during"])
+            return SourceChanged(_while_sending(self._edited))
         if self.stop_reason is not None and offset < size:
             return Stopped(self.stop_reason)
         if offset < size:
@@ -305,8 +321,8 @@ class UploadJob:
         # sha256 was checked by the server as it completed; there is nothing left to verify.
         if not (sha256 is not None and choose_strategy(size) is Strategy.DIRECT):
             on_verifying()
-        if pipeline.source_changed(record):
-            return SourceChanged(_CHANGE_MESSAGES["during"])
+        if changed := pipeline.source_changed(record):
+            return SourceChanged(_while_sending(str(changed)))
         digest = self.hasher.hexdigest() if self.hasher.offset == size else None
         if digest is None:  # resumed after a complete upload: hash what was sent
             digest = str(await self._blocking(pipeline.sha256_file, source))

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from toolbox_uploader.core.transfer_errors import (
+    RETRY_AFTER_CAP,
     ErrorKind,
     TransferError,
     backoff_delay,
@@ -93,6 +94,11 @@ def test_retry_after_seconds_and_date() -> None:
     date = email.utils.formatdate(now + 30, usegmt=True)
     assert parse_retry_after(date, now=now) == pytest.approx(30, abs=1.5)
     assert parse_retry_after("garbage") is None
+    # a server's typo neither overflows nor parks an upload for years; "²" is not a number
+    assert parse_retry_after("9" * 400) == RETRY_AFTER_CAP
+    assert parse_retry_after("999999999") == RETRY_AFTER_CAP
+    assert parse_retry_after("\xb2") is None
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=now) == RETRY_AFTER_CAP
     assert parse_retry_after(None) is None
 
 

@@ -1,0 +1,201 @@
+"""Commands that arrive at awkward moments: while a request winds down, mid-creation, or a
+category change after bytes have gone. The real engine against the real server."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.engine.engine_support import (
+    free_port,
+    item,
+    random_file,
+    server_files,
+    sha256,
+    text_file,
+    wait_for,
+)
+from toolbox_uploader.core.engine import Engine
+from toolbox_uploader.core.events import BatchProgress, EngineEvent, ItemSnapshot
+from toolbox_uploader.core.states import ItemState
+from toolbox_uploader.server.embedded import ServerHandle
+
+S = ItemState
+MIB = 1024 * 1024
+
+
+def _snap(engine: Engine, name: str) -> ItemSnapshot:
+    snap = item(engine, name)
+    assert snap is not None, name
+    return snap
+
+
+def _sending(engine: Engine, name: str, at_least: int) -> bool:
+    snap = item(engine, name)
+    return bool(snap and snap.state is S.UPLOADING and snap.bytes_sent >= at_least)
+
+
+def _gone(server: ServerHandle, url: str) -> bool:
+    headers = {"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {server.token}"}
+    return httpx.head(url, headers=headers).status_code in (404, 410)
+
+
+@pytest.mark.parametrize(("first", "then", "ends"), [
+    ("pause", "resume", S.DONE),      # a double click on the pause/resume button
+    ("pause", "cancel", S.CANCELLED),
+    ("cancel", "retry", S.DONE),
+])
+def test_the_last_command_wins_while_a_request_winds_down(
+        live_server: ServerHandle, tmp_path: Path, make_engine, first: str, then: str,
+        ends: ItemState) -> None:
+    path = random_file(tmp_path / "clip.bin", 12 * MIB)
+    engine = make_engine(server_url=live_server.url, token=live_server.token,
+                         bandwidth_limit=6 * MIB)
+    engine.add_paths([path], category="temporary")
+    wait_for(lambda: _sending(engine, "clip.bin", MIB), 20, describe=engine.snapshot)
+    snap = _snap(engine, "clip.bin")
+    assert snap.upload_url
+    getattr(engine, first)([snap.id])
+    getattr(engine, then)([snap.id])  # before the cut request has wound down
+    wait_for(lambda: _snap(engine, "clip.bin").state is ends, 40, describe=engine.snapshot)
+    stored = server_files(live_server.url, live_server.token)
+    if ends is S.DONE:
+        assert [f["sha256"] for f in stored] == [sha256(path)]
+    else:
+        assert stored == []
+        wait_for(lambda: _gone(live_server, snap.upload_url), 10)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", ["pause", "cancel", "remove"])
+def test_a_small_file_in_its_one_request_stops_at_once(
+        live_server: ServerHandle, tmp_path: Path, make_engine, command: str) -> None:
+    # Under 10 MB the whole file goes with the creation request: 3 MB at 1 MB/s.
+    path = random_file(tmp_path / "notes.bin", 3_000_000)
+    engine = make_engine(server_url=live_server.url, token=live_server.token,
+                         bandwidth_limit=1_000_000)
+    engine.add_paths([path], category="temporary")
+    wait_for(lambda: _sending(engine, "notes.bin", 500_000), 20, describe=engine.snapshot)
+    item_id = _snap(engine, "notes.bin").id
+    getattr(engine, command)([item_id])
+    expected = {"pause": S.PAUSED, "cancel": S.CANCELLED, "remove": None}[command]
+    # Well before the 2 s the rest of the body would take.
+
+    def stopped() -> bool:
+        snap = item(engine, "notes.bin")
+        return snap is None if expected is None else snap is not None and snap.state is expected
+
+    wait_for(stopped, 1.5, describe=engine.snapshot)
+    if command == "pause":
+        engine.resume([item_id])
+        wait_for(lambda: _snap(engine, "notes.bin").state is S.DONE, 30)
+        assert [f["sha256"] for f in server_files(live_server.url, live_server.token)] == [
+            sha256(path)]
+    else:
+        other = text_file(tmp_path / "after.txt", 2000)  # sent after the cut request's time
+        engine.add_paths([other], category="temporary")
+        wait_for(lambda: (s := item(engine, "after.txt")) is not None and s.state is S.DONE,
+                 30)
+        assert [f["relative_path"] for f in server_files(live_server.url,
+                                                         live_server.token)] == ["after.txt"]
+
+
+def test_a_new_category_after_bytes_went_starts_the_upload_over_under_its_rules(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    path = text_file(tmp_path / "reader.txt", 12 * MIB)
+    engine = make_engine(server_url=live_server.url, token=live_server.token,
+                         bandwidth_limit=6 * MIB)
+    engine.add_paths([path], category="temporary")
+    wait_for(lambda: _sending(engine, "reader.txt", MIB), 20, describe=engine.snapshot)
+    first = _snap(engine, "reader.txt")
+    engine.pause([first.id])
+    wait_for(lambda: _snap(engine, "reader.txt").state is S.PAUSED, 10)
+    engine.set_category(first.id, "avatar")  # text is no profile picture: checked again
+    engine.resume([first.id])
+    wait_for(lambda: _snap(engine, "reader.txt").state is S.REJECTED, 20,
+             describe=engine.snapshot)
+    assert first.upload_url is not None
+    wait_for(lambda: _gone(live_server, first.upload_url), 10)  # type: ignore[arg-type]
+    # Changed while uploading: the request is wound down and sent anew under the new one.
+    engine.set_category(first.id, "temporary")
+    wait_for(lambda: _sending(engine, "reader.txt", MIB), 20, describe=engine.snapshot)
+    engine.set_category(first.id, "educational_content")
+    wait_for(lambda: _snap(engine, "reader.txt").state is S.DONE, 40, describe=engine.snapshot)
+    (stored,) = server_files(live_server.url, live_server.token)
+    assert stored["category"] == "educational_content"
+    assert stored["sha256"] == sha256(path)
+    assert _snap(engine, "reader.txt").category == "educational_content"
+
+
+def test_the_same_file_twice_in_one_drop_is_sent_once(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    plan = text_file(tmp_path / "a" / "plan.txt", 50_000)
+    twin = tmp_path / "b" / "plan.txt"
+    twin.parent.mkdir()
+    shutil.copy(plan, twin)
+    engine = make_engine(server_url=live_server.url, token=live_server.token)
+    engine.add_paths([plan, twin])
+    assert engine.wait_idle(20)
+    snaps = engine.snapshot()
+    assert [s.state for s in snaps] == [S.DONE, S.DONE]
+    assert sorted((s.reason.code if s.reason else "") for s in snaps) == ["",
+                                                                          "already_uploaded"]
+    assert len(server_files(live_server.url, live_server.token)) == 1
+
+
+def test_the_same_content_in_another_category_is_another_file(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    plan = text_file(tmp_path / "a" / "plan.txt", 5000)
+    copy = tmp_path / "b" / "plan.txt"
+    copy.parent.mkdir()
+    shutil.copy(plan, copy)
+    engine = make_engine(server_url=live_server.url, token=live_server.token)
+    engine.add_paths([plan], category="temporary")
+    assert engine.wait_idle(20)
+    engine.add_paths([copy], category="report")
+    assert engine.wait_idle(20)
+    stored = server_files(live_server.url, live_server.token)
+    assert sorted(f["category"] for f in stored) == ["report", "temporary"]
+
+
+def test_a_file_deleted_while_sent_is_not_called_edited(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    path = random_file(tmp_path / "clip.bin", 12 * MIB)
+    engine = make_engine(server_url=live_server.url, token=live_server.token,
+                         bandwidth_limit=6 * MIB)
+    engine.add_paths([path], category="temporary")
+    wait_for(lambda: _sending(engine, "clip.bin", MIB), 20, describe=engine.snapshot)
+    path.unlink()
+    wait_for(lambda: _snap(engine, "clip.bin").state in (S.FAILED, S.REJECTED), 20,
+             describe=engine.snapshot)
+    notes = [w.message for w in _snap(engine, "clip.bin").warnings]
+    assert notes and not any("edited" in n for n in notes), notes
+
+
+def test_waiting_for_the_network_is_not_counted_as_failed(tmp_path: Path,
+                                                          make_engine) -> None:
+    path = text_file(tmp_path / "late.txt", 4000)
+    engine = make_engine(server_url=f"http://127.0.0.1:{free_port()}", server_key="local")
+    seen: list[BatchProgress] = []
+    lock = threading.Lock()
+
+    def listen(batch: list[EngineEvent]) -> None:
+        with lock:
+            seen.extend(e for e in batch if isinstance(e, BatchProgress))
+
+    engine.subscribe(listen)
+    engine.add_paths([path])
+    wait_for(lambda: (s := item(engine, "late.txt")) is not None and s.state is S.FAILED
+             and s.next_attempt_at is not None, 20)
+
+    def latest() -> BatchProgress | None:
+        with lock:
+            return seen[-1] if seen else None
+
+    wait_for(lambda: (b := latest()) is not None and b.files_total == 1, 5)
+    batch = latest()
+    assert batch is not None
+    assert (batch.files_failed, batch.bytes_total, batch.eta) == (0, 4000, None), batch
