@@ -399,6 +399,11 @@ class Engine:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1)
+        preparing = list(self._prepare_tasks)  # a check in a worker: asked again next start
+        for task in preparing:
+            task.cancel()
+        if preparing:
+            await asyncio.wait(preparing, timeout=1)
         # Whatever is still mid-work goes back to where a restart would put it (marked
         # interrupted, as ``SessionStore.restore_interrupted`` does after a crash).
         for item_id, record in list(self._records.items()):
