@@ -56,6 +56,11 @@ def server_data_dir() -> Path:
     return _ensure(data_dir() / "server")
 
 
+def local_server_port_path() -> Path:
+    """The embedded server's last port: kept so links to its files survive a restart."""
+    return server_data_dir() / "last-port.json"
+
+
 def session_db_path() -> Path:
     """The desktop app's and CLI's upload queue (SQLite)."""
     return data_dir() / "sessions.sqlite3"

@@ -8,7 +8,8 @@ length (tus ``Upload-Defer-Length``); that one cannot resume after the command e
 because the bytes of a pipe are gone.
 
 Exit codes: 0 all uploaded, 1 something failed or was rejected (listed with reasons),
-2 usage error, 130 interrupted (items stay resumable).
+2 usage error, 130 interrupted (items stay resumable). Stored items of files deleted since
+an earlier run are not this run's files: they are mentioned, never counted.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,7 +141,9 @@ def run(args: argparse.Namespace) -> int:
         from toolbox_uploader.server.config import ServerConfig
         from toolbox_uploader.server.embedded import EmbeddedServer
 
-        embedded = EmbeddedServer(ServerConfig(data_dir=app_paths.server_data_dir(), port=0))
+        # The app's local server, on its last port: links it handed out stay valid.
+        embedded = EmbeddedServer(ServerConfig(data_dir=app_paths.server_data_dir(), port=0),
+                                  port_file=app_paths.local_server_port_path())
         try:
             handle = embedded.start()
         except (RuntimeError, TimeoutError, OSError) as exc:
@@ -170,9 +173,29 @@ def _belongs(paths: list[Path]) -> Callable[[str], bool]:
     return check
 
 
+def _gone_before(stored: Iterable[ItemSnapshot], server_key: str,
+                 belongs: Callable[[str], bool], paths: list[Path]) -> set[str]:
+    """Sources of stored items under ``paths`` whose file was deleted before this run and
+    that the walk does not find again: an earlier run's files, not this command's.
+
+    Checked before the files are queued, so a file that goes away while this run works on
+    it still counts (and fails the run). Names that are not text are stored escaped and
+    never exist as written; the walk tells whether those are still there."""
+    candidates = {s.source_path for s in stored if s.server == server_key
+                  and belongs(s.source_path) and not os.path.lexists(s.source_path)}
+    if not candidates:
+        return set()
+    from toolbox_uploader.core.validation.names import printable_name
+    from toolbox_uploader.core.walk import walk_paths
+
+    found = {printable_name(str(entry.path.absolute())) for entry in walk_paths(paths)}
+    return candidates - found
+
+
 def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
                   category: str) -> int:
     from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
+    from toolbox_uploader.core.states import ItemState
 
     engine = Engine(EngineConfig(
         server_url=target.server_url, tus_endpoint=target.tus_endpoint, token=target.token,
@@ -185,8 +208,13 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     except EngineBusyError as exc:
         print(f"toolbox-uploader upload: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    mine = _belongs(paths)
+    belongs = _belongs(paths)
     key = engine.server_key
+    gone = _gone_before(engine.snapshot(), key, belongs, paths)
+
+    def mine(source: str) -> bool:
+        return belongs(source) and source not in gone
+
     view = _JsonView(mine, key) if args.json else _TerminalView(mine, key)
     engine.subscribe(view.on_events)
     try:
@@ -198,10 +226,13 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         view.close()
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    items = [s for s in engine.snapshot() if s.server == key and mine(s.source_path)]
+    stored = [s for s in engine.snapshot() if s.server == key and belongs(s.source_path)]
     engine.stop()  # delivers the last coalesced batch, then ends
     view.close()
-    return _summarise(items, args.json)
+    items = [s for s in stored if s.source_path not in gone]
+    left = [s for s in _current(s for s in stored if s.source_path in gone)
+            if s.state is not ItemState.DONE]
+    return _summarise(items, args.json, left)
 
 
 def _current(items: Iterable[ItemSnapshot]) -> list[ItemSnapshot]:
@@ -224,8 +255,8 @@ def _totals(items: Iterable[ItemSnapshot]) -> dict[str, int]:
         "files_total": len(current),
         "files_done": sum(1 for s in current if s.state is ItemState.DONE),
         "files_failed": sum(1 for s in current if s.state in failed),
-        "bytes_total": sum(s.size or 0 for s in current),
-        "bytes_done": sum((s.size or 0) if s.state is ItemState.DONE else s.bytes_sent
+        "bytes_total": sum(s.upload_size or 0 for s in current),
+        "bytes_done": sum((s.upload_size or 0) if s.state is ItemState.DONE else s.bytes_sent
                           for s in current),
     }
 
@@ -247,7 +278,10 @@ def _newer(latest: dict[int, ItemSnapshot], snaps: Iterable[ItemSnapshot], *, ad
     return news
 
 
-def _summarise(items: list[ItemSnapshot], as_json: bool) -> int:
+def _summarise(items: list[ItemSnapshot], as_json: bool,
+               gone: Sequence[ItemSnapshot] = ()) -> int:
+    """Print the outcome, return the exit code. ``gone``: unfinished items of files deleted
+    since an earlier run, mentioned but not failing this one."""
     from toolbox_uploader.core.states import ItemState
 
     items = _current(items)
@@ -258,6 +292,7 @@ def _summarise(items: list[ItemSnapshot], as_json: bool) -> int:
         print(json.dumps({
             "event": "summary", "uploaded": len(done), "exit_code": code,
             "problems": [_item_json(s) for s in problems],
+            "gone": [_item_json(s) for s in gone],
         }), flush=True)
         return code
     already = sum(1 for s in done if s.reason and s.reason.code == "already_uploaded")
@@ -268,6 +303,8 @@ def _summarise(items: list[ItemSnapshot], as_json: bool) -> int:
     for snap in problems:
         why = snap.reason.message if snap.reason else "not sent yet"
         print(f"  {snap.state.value.upper():9} {snap.relative_path}: {why}")
+    for snap in gone:
+        print(f"  {'GONE':9} {snap.relative_path}: no longer there; not counted")
     if any(s.reason and s.reason.code == "sign_in_needed" for s in problems):
         print("The server did not accept the token: pass --token=VALUE, set TOOLBOX_UPLOADER_TOKEN "
               "or sign in from the app, then run the same command again.", file=sys.stderr)
@@ -408,8 +445,8 @@ class _TerminalView:
             if snap.state is ItemState.UPLOADING:
                 if task is None:
                     task = self._tasks[snap.id] = self._progress.add_task(
-                        snap.relative_path[-40:], total=snap.size)
-                self._progress.update(task, completed=snap.bytes_sent, total=snap.size)
+                        snap.relative_path[-40:], total=snap.upload_size)
+                self._progress.update(task, completed=snap.bytes_sent, total=snap.upload_size)
             elif task is not None:
                 self._progress.remove_task(task)
                 del self._tasks[snap.id]

@@ -4,16 +4,26 @@
 (when no server is configured), the engine, the bridge, the window, the tray icon and the
 single-instance listener. Nothing is global; tests create one per test. ``run`` is what
 ``toolbox-uploader gui`` calls.
+
+Settings that need a new engine or another server are applied on a worker thread: stopping
+an engine waits for its uploads to wind down and stopping the local server waits for the
+request bodies it is receiving, seconds in which the window must not freeze. Meanwhile the
+window's commands are held and replayed on the new engine, which starts only once the old
+one has stopped and let go of the queue's lock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -23,6 +33,7 @@ from toolbox_uploader import paths
 from toolbox_uploader import settings as settings_io
 from toolbox_uploader.core import credentials
 from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
+from toolbox_uploader.core.events import EngineEvent, ItemChanged, ItemsAdded, ItemSnapshot
 from toolbox_uploader.settings import Settings
 from toolbox_uploader.ui import icons
 from toolbox_uploader.ui.background_priority import background_threads
@@ -32,12 +43,18 @@ from toolbox_uploader.ui.settings_dialog import SettingsDialog
 from toolbox_uploader.ui.single_instance import InstanceServer, hand_over
 from toolbox_uploader.ui.tray import TrayController
 
+if TYPE_CHECKING:
+    from toolbox_uploader.server.embedded import EmbeddedServer, ServerHandle
+
 log = logging.getLogger(__name__)
 
 LOCAL_SERVER_KEY = "local"
 #: Settings that only take effect in a new engine (the engine has no setters for them).
+#: The default category is not one: the app always passes the window's category.
 _ENGINE_FIELDS = ("concurrency", "optimize_images", "max_image_edge", "image_quality",
-                  "strip_location", "bandwidth_limit_kib", "auto_resume", "default_category")
+                  "strip_location", "bandwidth_limit_kib", "auto_resume")
+#: How long quitting waits for a settings change still stopping or starting things.
+_SWITCH_JOIN_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +65,161 @@ class ServerTarget:
     local: bool
 
 
+def start_local_server() -> EmbeddedServer:
+    """The built-in server, on the port it had last time so earlier links keep working."""
+    from toolbox_uploader.server.config import ServerConfig
+    from toolbox_uploader.server.embedded import EmbeddedServer
+
+    server = EmbeddedServer(ServerConfig(data_dir=paths.server_data_dir(), port=0),
+                            port_file=paths.local_server_port_path())
+    server.start()
+    return server
+
+
+def _local_target(server: EmbeddedServer) -> ServerTarget:
+    handle = server.handle
+    assert handle is not None
+    return ServerTarget(handle.url, handle.token, LOCAL_SERVER_KEY, local=True)
+
+
+def _make_engine(s: Settings, t: ServerTarget, store_path: Path) -> Engine:
+    return Engine(EngineConfig(
+        store_path=store_path, server_url=t.url, token=t.token, server_key=t.server_key,
+        concurrency=s.concurrency, optimize_images=s.optimize_images,
+        max_image_edge=s.max_image_edge, image_quality=s.image_quality,
+        strip_location=s.strip_location, bandwidth_limit=s.bandwidth_limit,
+        auto_resume=s.auto_resume, default_category=s.default_category,
+    ))
+
+
+def current_links(events: list[EngineEvent], handle: ServerHandle) -> list[EngineEvent]:
+    """``events`` with the local server's links moved to where it listens now.
+
+    A finished item keeps the absolute link it got when it was uploaded; when the port the
+    local server had then is taken by the time the app opens again, the server moves and
+    the old link would lead nowhere."""
+    prefix = handle.url + "/"
+
+    def fix(snap: ItemSnapshot) -> ItemSnapshot:
+        url = snap.file_url
+        if snap.server != LOCAL_SERVER_KEY or not url or url.startswith(prefix):
+            return snap
+        return dataclasses.replace(snap, file_url=handle.rebase(url))
+
+    out: list[EngineEvent] = []
+    for event in events:
+        if isinstance(event, ItemsAdded):
+            items = tuple(fix(s) for s in event.items)
+            if any(new is not old for new, old in zip(items, event.items, strict=True)):
+                event = ItemsAdded(items)
+        elif isinstance(event, ItemChanged) and (item := fix(event.item)) is not event.item:
+            event = ItemChanged(item)
+        out.append(event)
+    return out
+
+
+class _HeldCommands:
+    """Stands in for the engine while a new one starts: what the teacher drops or clicks
+    in that moment is kept and given to the new engine in order, not lost."""
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def _hold(self, name: str, *args: Any) -> None:
+        self._calls.append((name, args))
+
+    def add_paths(self, paths_: Sequence[Path], category: str | None = None) -> None:
+        self._hold("add_paths", list(paths_), category)
+
+    def pause(self, ids: Iterable[int]) -> None:
+        self._hold("pause", list(ids))
+
+    def resume(self, ids: Iterable[int]) -> None:
+        self._hold("resume", list(ids))
+
+    def retry(self, ids: Iterable[int]) -> None:
+        self._hold("retry", list(ids))
+
+    def remove(self, ids: Iterable[int]) -> None:
+        self._hold("remove", list(ids))
+
+    def set_category(self, item_id: int, category: str) -> None:
+        self._hold("set_category", item_id, category)
+
+    def pause_all(self) -> None:
+        self._hold("pause_all")
+
+    def resume_all(self) -> None:
+        self._hold("resume_all")
+
+    def retry_failed(self) -> None:
+        self._hold("retry_failed")
+
+    def clear_finished(self) -> None:
+        self._hold("clear_finished")
+
+    def replay(self, engine: Engine) -> None:
+        calls, self._calls = self._calls, []
+        for name, args in calls:
+            getattr(engine, name)(*args)
+
+
+@dataclass(eq=False)
+class _Switch:
+    """One settings change on its way: what to stop and start, and what came of it.
+
+    ``run`` does the slow part on a worker thread, in this order: the old engine stops (and
+    releases the store), the old local server stops, then the new server and engine start.
+    """
+
+    settings: Settings
+    store_path: Path
+    target: ServerTarget | None  # None: the local server this switch starts
+    old_engine: Engine | None = None
+    old_server: EmbeddedServer | None = None
+    new_engine: bool = False
+    cancelled: bool = False  # set when the app quits meanwhile: start nothing new
+    server: EmbeddedServer | None = None
+    engine: Engine | None = None
+    error: BaseException | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def in_background(self) -> bool:
+        return bool(self.old_engine or self.old_server or self.new_engine
+                    or self.target is None)
+
+    def run(self) -> None:
+        try:
+            if self.old_engine is not None:
+                self.old_engine.stop()
+            if self.old_server is not None:
+                self.old_server.stop()
+            if self.target is None and not self.cancelled:
+                self.server = start_local_server()
+                self.target = _local_target(self.server)
+            if self.new_engine and not self.cancelled:
+                assert self.target is not None
+                engine = _make_engine(self.settings, self.target, self.store_path)
+                engine.start()
+                self.engine = engine
+        except Exception as exc:  # shown by the app when it takes the result
+            log.exception("applying the settings failed")
+            self.error = exc
+
+
 class UploaderApp(QObject):
     """One running desktop app.
 
-    Signals: ``engine_restarted()`` after settings made a new engine; ``stopped()`` once
-    ``shutdown`` finished.
+    Signals: ``engine_restarted()`` after settings made a new engine; ``settings_applied()``
+    once a settings change has fully taken effect (old engine and server stopped, new ones
+    running); ``stopped()`` once ``shutdown`` finished.
     """
 
     engine_restarted = Signal()
+    settings_applied = Signal()
     stopped = Signal()
+    _switch_finished = Signal(object)  # worker thread -> GUI thread (queued)
 
     def __init__(self, settings: Settings, *, server_url: str | None = None,
                  store_path: Path | None = None, instance_name: str | None = None,
@@ -65,9 +228,13 @@ class UploaderApp(QObject):
         self.settings = settings
         self.server_override = server_url  # --server: this run only, not saved
         self.store_path = store_path or paths.session_db_path()
-        self.local_server = None  # EmbeddedServer while the local server is in use
+        self.local_server: EmbeddedServer | None = None  # while the local server is in use
         self.target: ServerTarget | None = None
         self.engine: Engine | None = None
+        self._applied = settings  # what the running engine was made with
+        self._switch: _Switch | None = None
+        self._held: _HeldCommands | None = None
+        self._links: ServerHandle | None = None  # where the local server listens now
         self._unsubscribe = None
         self._stopped = False
         self.bridge = EngineBridge(self)
@@ -83,8 +250,15 @@ class UploaderApp(QObject):
         self.tray.show_requested.connect(self.show_window)
         self.tray.quit_requested.connect(self.window.request_quit)
         self.bridge.batch_progress.connect(self.tray.on_batch_progress)
+        self._switch_finished.connect(self._on_switch_finished,
+                                      Qt.ConnectionType.QueuedConnection)
         if self.instance is not None:
             self.instance.paths_received.connect(self.on_handed_over)
+
+    @property
+    def switching(self) -> bool:
+        """A settings change is still stopping or starting things in the background."""
+        return self._switch is not None
 
     # ------------------------------------------------------------------ start and stop
     def start(self) -> None:
@@ -92,70 +266,89 @@ class UploaderApp(QObject):
         if self.instance is not None and not self.instance.listen():
             log.warning("could not listen for other launches on %s", self.instance.name)
         with background_threads():
-            self.target = self._connect_target()
-            self.engine = self._make_engine()
+            url = self._wanted_url()
+            if url:
+                self.target = self._remote_target(url)
+            else:
+                self._use_local_server(start_local_server())
+            assert self.target is not None
+            self.engine = _make_engine(self.settings, self.target, self.store_path)
             self.engine.start()
-        self._subscribe()
-        self.window.engine = self.engine
+        self._applied = self.settings
+        self._show_target()
+        self._attach(self.engine)
         self.window.restore_window_state()
         self.window.show()
         for problem in self.settings.warnings:
             self.window.statusBar().showMessage(f"Settings: {problem}", 15000)
 
-    def _connect_target(self) -> ServerTarget:
-        url = self.server_override or self.settings.server_url
-        if url:
-            self._stop_local_server()
-            target = ServerTarget(url, credentials.resolve_token(None, url), None, local=False)
-            note = "" if target.token else " — not signed in (Settings → Sign in)"
-            self.window.set_server_text(f"Server: {url}{note}")
-            return target
-        if self.local_server is None:
-            from toolbox_uploader.server.config import ServerConfig
-            from toolbox_uploader.server.embedded import EmbeddedServer
+    def _wanted_url(self) -> str:
+        """The server the settings ask for; ``""`` is the local server."""
+        return self.server_override or self.settings.server_url
 
-            self.local_server = EmbeddedServer(
-                ServerConfig(data_dir=paths.server_data_dir(), port=0))
-            self.local_server.start()
-        handle = self.local_server.handle
-        assert handle is not None
-        self.window.set_server_text(f"Local server — files kept in {paths.server_data_dir()}")
-        return ServerTarget(handle.url, handle.token, LOCAL_SERVER_KEY, local=True)
+    def _remote_target(self, url: str) -> ServerTarget:
+        return ServerTarget(url, credentials.resolve_token(None, url), None, local=False)
+
+    def _use_local_server(self, server: EmbeddedServer) -> None:
+        self.local_server = server
+        self._links = server.handle
+        self.target = _local_target(server)
+
+    def _show_target(self) -> None:
+        t = self.target
+        if t is None:
+            return
+        if t.local:
+            self.window.set_server_text(
+                f"Local server — files kept in {paths.server_data_dir()}")
+        else:
+            note = "" if t.token else " — not signed in (Settings → Sign in)"
+            self.window.set_server_text(f"Server: {t.url}{note}")
+
+    def _listener(self, events: list[EngineEvent]) -> None:
+        """Runs on the engine thread: links brought up to date, then handed to the bridge."""
+        handle = self._links
+        self.bridge.listener(current_links(events, handle) if handle is not None else events)
+
+    def _attach(self, engine: Engine) -> None:
+        self.engine = engine
+        self._unsubscribe = engine.subscribe(self._listener)
+        self.window.engine = engine
+
+    def _detach(self, *, hold: bool) -> Engine | None:
+        """Take the engine out of use; with ``hold`` the window's commands wait for the next."""
+        engine, self.engine = self.engine, None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._held = _HeldCommands() if hold else None
+        self.window.engine = self._held
+        return engine
+
+    def _stop_engine(self) -> None:
+        engine = self._detach(hold=False)
+        if engine is not None:
+            engine.stop()
 
     def _stop_local_server(self) -> None:
         if self.local_server is not None:
             self.local_server.stop()
             self.local_server = None
 
-    def _make_engine(self) -> Engine:
-        s, t = self.settings, self.target
-        assert t is not None
-        return Engine(EngineConfig(
-            store_path=self.store_path, server_url=t.url, token=t.token, server_key=t.server_key,
-            concurrency=s.concurrency, optimize_images=s.optimize_images,
-            max_image_edge=s.max_image_edge, image_quality=s.image_quality,
-            strip_location=s.strip_location, bandwidth_limit=s.bandwidth_limit,
-            auto_resume=s.auto_resume, default_category=s.default_category,
-        ))
-
-    def _subscribe(self) -> None:
-        assert self.engine is not None
-        self._unsubscribe = self.engine.subscribe(self.bridge.listener)
-
-    def _stop_engine(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        if self.engine is not None:
-            self.engine.stop()
-            self.engine = None
-            self.window.engine = None
-
     def shutdown(self) -> None:
         """Stop the engine (every unfinished item stays resumable), then the local server."""
         if self._stopped:
             return
         self._stopped = True
+        job, self._switch = self._switch, None
+        if job is not None:  # let it finish, then stop whatever it started
+            job.cancelled = True
+            if job.thread is not None:
+                job.thread.join(_SWITCH_JOIN_SECONDS)
+                if job.thread.is_alive():
+                    log.warning("a settings change was still running when the app quit")
+            self.engine = self.engine or job.engine
+            self.local_server = self.local_server or job.server
         self._stop_engine()
         self._stop_local_server()
         self.tray.hide()
@@ -174,8 +367,9 @@ class UploaderApp(QObject):
 
     # ------------------------------------------------------------------ interaction
     def add_paths(self, found: Sequence[Path], category: str | None = None) -> None:
-        if found and self.engine is not None:
-            self.engine.add_paths(list(found), category or self.window.category)
+        commands = self.engine if self.engine is not None else self._held
+        if found and commands is not None:
+            commands.add_paths(list(found), category or self.window.category)
 
     def on_handed_over(self, found: list[Path], category: str | None) -> None:
         self.add_paths(found, category)
@@ -202,17 +396,20 @@ class UploaderApp(QObject):
 
     def _on_credentials_changed(self, url: str) -> None:
         current = self.target
-        if current is not None and not current.local and current.url == url:
-            self.target = ServerTarget(url, credentials.resolve_token(None, url), None, False)
+        if current is None or current.local or current.url != url:
+            return
+        token = credentials.resolve_token(None, url)
+        if token != current.token:
+            self.target = ServerTarget(url, token, None, False)
             if self.engine is not None:
-                self.engine.set_server(url, None, self.target.token, None)
-            note = "" if self.target.token else " — not signed in (Settings → Sign in)"
-            self.window.set_server_text(f"Server: {url}{note}")
+                self.engine.set_server(url, None, token, None)
+        self._show_target()
 
     def apply_settings(self, new: Settings) -> None:
         """Save, then apply: server changes go to the running engine; upload settings that the
-        engine only reads at start make a new engine (unfinished items resume)."""
-        old, self.settings = self.settings, new
+        engine only reads at start make a new engine (unfinished items resume). Returns at
+        once; ``settings_applied`` tells when the change has taken effect."""
+        self.settings = new
         try:
             settings_io.save(new)
         except (OSError, settings_io.SettingsError) as exc:
@@ -220,29 +417,81 @@ class UploaderApp(QObject):
         self.window.set_default_category(new.default_category)
         self.window.keep_running_in_tray = new.keep_running_in_tray
         self.tray.notifications_enabled = new.notifications
-        server_changed = new.server_url != old.server_url and self.server_override is None
-        engine_changed = any(getattr(new, f) != getattr(old, f) for f in _ENGINE_FIELDS)
-        if not (server_changed or engine_changed):
+        self._reconfigure()
+
+    def _reconfigure(self) -> None:
+        """Bring the engine and the server in line with ``self.settings``.
+
+        While a change is still on its way this waits; its end calls here again, so the
+        latest settings win whatever the teacher pressed in between."""
+        if self._stopped or self._switch is not None or self.target is None:
             return
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            if engine_changed:
-                self._stop_engine()
-            with background_threads():
-                if server_changed:
-                    self.target = self._connect_target()
-                if engine_changed:
-                    self.engine = self._make_engine()
-                    self.engine.start()
-            if engine_changed:
-                self._subscribe()
-                self.window.engine = self.engine
+        s = self.settings
+        url = self._wanted_url()
+        server_changed = url != ("" if self.target.local else self.target.url)
+        engine_changed = any(getattr(s, f) != getattr(self._applied, f) for f in _ENGINE_FIELDS)
+        if not (server_changed or engine_changed):
+            self._applied = s
+            return
+        job = _Switch(s, self.store_path, self.target if not server_changed else None)
+        if server_changed and url:
+            job.target = self._remote_target(url)
+            job.old_server, self.local_server = self.local_server, None
+        if engine_changed:
+            job.new_engine = True
+            job.old_engine = self._detach(hold=True)
+        if not job.in_background:
+            self._switch = job
+            self._on_switch_finished(job)
+            return
+        self._switch = job
+        job.thread = threading.Thread(target=self._run_switch, args=(job,),
+                                      name="toolbox-settings", daemon=True)
+        with background_threads():  # the engine and server it starts inherit the priority
+            job.thread.start()
+
+    def _run_switch(self, job: _Switch) -> None:
+        """Worker thread: the slow part, then back to the GUI thread by a queued signal."""
+        job.run()
+        with contextlib.suppress(RuntimeError):  # the app object is gone: nothing to tell
+            self._switch_finished.emit(job)
+
+    def _use_target(self, target: ServerTarget | None) -> None:
+        if target is None or target == self.target:
+            return
+        self.target = target
+        self._show_target()
+        if self.engine is not None:
+            self.engine.set_server(target.url, None, target.token, target.server_key)
+
+    def _on_switch_finished(self, job: _Switch) -> None:
+        if job is not self._switch:
+            return  # the app quit meanwhile and took care of what it started
+        self._switch = None
+        self._applied = job.settings
+        if job.server is not None:
+            self.local_server = job.server
+            self._links = job.server.handle
+        self._use_target(job.target)
+        if job.new_engine:
+            held, self._held = self._held, None
+            if job.engine is not None:
+                self._attach(job.engine)
+                if held is not None:
+                    held.replay(job.engine)
                 self.engine_restarted.emit()
-            elif self.engine is not None and self.target is not None:
-                t = self.target
-                self.engine.set_server(t.url, None, t.token, t.server_key)
-        finally:
-            QGuiApplication.restoreOverrideCursor()
+            else:
+                self.window.engine = None
+        if self.target is not None and not self.target.local:
+            self._on_credentials_changed(self.target.url)  # signed in meanwhile?
+        if job.error is not None:  # no second try on its own: it would fail again
+            self.window.statusBar().showMessage(f"Settings not applied: {job.error}", 30000)
+            QMessageBox.warning(self.window, "Settings not applied",
+                                f"ToolBox Uploader could not apply the settings: {job.error}")
+        else:
+            self._reconfigure()  # changes made meanwhile
+        if self._switch is None:
+            self.settings_applied.emit()
 
 
 def _configure_application(app: QApplication) -> None:

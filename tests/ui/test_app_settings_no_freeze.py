@@ -1,0 +1,172 @@
+"""Saving settings during an upload never freezes the window.
+
+A new engine, or a switch away from the built-in server, means stopping things that wait
+for uploads to wind down (seconds). That happens off the GUI thread; what the teacher does
+meanwhile is kept for the new engine, and quitting in the middle stops everything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QTimer
+from pytestqt.qtbot import QtBot
+
+from tests.engine.engine_support import text_file
+from toolbox_uploader.core.engine import Engine, EngineConfig
+from toolbox_uploader.core.states import ItemState
+from toolbox_uploader.server.embedded import ServerHandle
+from toolbox_uploader.settings import Settings
+
+S = ItemState
+WaitItem = Callable[..., Any]
+#: Far below the 7-10 s the window used to freeze, with room for a busy test machine.
+MAX_STALL = 0.5
+
+
+class Heartbeat:
+    """A 10 ms timer on the GUI thread: ``max_gap`` is the longest the thread was busy."""
+
+    def __init__(self) -> None:
+        self.max_gap = 0.0
+        self._last = time.monotonic()
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._beat)
+
+    def _beat(self) -> None:
+        now = time.monotonic()
+        self.max_gap = max(self.max_gap, now - self._last)
+        self._last = now
+
+    def __enter__(self) -> Heartbeat:
+        self._last = time.monotonic()
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._beat()
+        self._timer.stop()
+
+
+class SilentServer:
+    """Accepts connections (the kernel does) and never answers: an engine stopping while
+    a request to it is open waits for that request, seconds, like a stalled school server."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        """Pending connections are reset: the engine's requests end at once."""
+        self._sock.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.slow
+def test_new_uploads_at_a_time_while_a_request_hangs_does_not_freeze(
+        qtbot: QtBot, start_app: Any, wait_item: WaitItem, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, silent_server: SilentServer) -> None:
+    monkeypatch.setenv("TOOLBOX_UPLOADER_TOKEN", "class-7b")
+    settings = Settings(server_url=silent_server.url)
+    app = start_app(settings)
+    app.add_paths([text_file(tmp_path / "plan.txt", 4000)])
+    wait_item(app, lambda i: i.state is S.UPLOADING)
+    old = app.engine
+    late = text_file(tmp_path / "late.txt", 3000, seed=1)
+
+    with Heartbeat() as beat:
+        began = time.monotonic()
+        app.apply_settings(dataclasses.replace(settings, concurrency=2))
+        took = time.monotonic() - began
+        assert app.switching and app.engine is None
+        app.window.add_paths([late])  # dropped while the engine restarts: kept
+        app.window.engine.retry_failed()  # a toolbar button meanwhile
+        with qtbot.waitSignal(app.settings_applied, timeout=30000):
+            pass
+    assert took < MAX_STALL, f"apply_settings took {took:.2f} s"
+    assert beat.max_gap < MAX_STALL, f"the GUI thread stalled {beat.max_gap:.2f} s"
+    assert app.engine is not None and app.engine is not old
+    assert app.engine.config.concurrency == 2
+    assert app.window.engine is app.engine
+    wait_item(app, lambda i: i.display_name == "late.txt")
+    silent_server.close()
+
+
+@pytest.mark.slow
+def test_leaving_the_local_server_while_it_receives_a_file_does_not_freeze(
+        qtbot: QtBot, start_app: Any, wait_item: WaitItem, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, live_server: ServerHandle) -> None:
+    monkeypatch.setenv("TOOLBOX_UPLOADER_TOKEN", live_server.token)
+    big = tmp_path / "assembly recording.txt"
+    big.write_text(("z" * 99 + "\n") * 200_000)  # 20 MB at 1 MiB/s: still going
+    settings = Settings(bandwidth_limit_kib=1024)
+    app = start_app(settings)
+    app.add_paths([big])
+    wait_item(app, lambda i: i.state is S.UPLOADING and i.bytes_sent > 1_000_000)
+
+    with Heartbeat() as beat:
+        began = time.monotonic()
+        app.apply_settings(dataclasses.replace(settings, server_url=live_server.url))
+        took = time.monotonic() - began
+        with qtbot.waitSignal(app.settings_applied, timeout=30000):
+            pass
+    assert took < MAX_STALL, f"apply_settings took {took:.2f} s"
+    assert beat.max_gap < MAX_STALL, f"the GUI thread stalled {beat.max_gap:.2f} s"
+    assert app.local_server is None
+    assert app.window.server_label.text() == f"Server: {live_server.url}"
+    sheet = text_file(tmp_path / "rota.txt", 2000)
+    app.add_paths([sheet])
+    done = wait_item(app, lambda i: i.display_name == "rota.txt" and i.state is S.DONE)
+    assert done.file_url.startswith(live_server.url)
+
+
+def test_the_latest_of_quick_changes_wins(qtbot: QtBot, start_app: Any) -> None:
+    settings = Settings()
+    app = start_app(settings)
+    app.apply_settings(dataclasses.replace(settings, concurrency=2))
+    app.apply_settings(dataclasses.replace(settings, concurrency=4, optimize_images=False))
+    qtbot.waitUntil(lambda: not app.switching, timeout=30000)
+    assert app.engine is not None and app.engine.config.concurrency == 4
+    assert app.engine.config.optimize_images is False
+
+
+def test_a_new_default_category_needs_no_new_engine(start_app: Any) -> None:
+    settings = Settings()
+    app = start_app(settings)
+    engine = app.engine
+    app.apply_settings(dataclasses.replace(settings, default_category="assessment"))
+    assert not app.switching and app.engine is engine
+    assert app.window.category == "assessment"
+
+
+def test_quitting_while_settings_apply_stops_everything(
+        qtbot: QtBot, start_app: Any, wait_item: WaitItem, tmp_path: Path) -> None:
+    big = tmp_path / "lesson video.txt"
+    big.write_text(("q" * 99 + "\n") * 120_000)
+    settings = Settings(bandwidth_limit_kib=1024)
+    app = start_app(settings)
+    app.add_paths([big])
+    item = wait_item(app, lambda i: i.state is S.UPLOADING and i.bytes_sent > 0)
+    app.apply_settings(dataclasses.replace(settings, concurrency=1))
+    with qtbot.waitSignal(app.stopped, timeout=30000):
+        app.shutdown()
+    assert app.engine is None and app.local_server is None and not app.switching
+    # Nothing is left holding the queue: another engine can open it, the item resumable.
+    with Engine(EngineConfig(store_path=app.store_path, auto_resume=False)) as engine:
+        snap = next(s for s in engine.snapshot() if s.id == item.id)
+        assert snap.state in (S.READY, S.PAUSED)
