@@ -39,6 +39,14 @@ def _sending(engine: Engine, name: str, at_least: int) -> bool:
     return bool(snap and snap.state is S.UPLOADING and snap.bytes_sent >= at_least)
 
 
+def _sending_slowly(make_engine, server: ServerHandle, path: Path) -> Engine:
+    """An engine sending ``path`` at 6 MiB/s, caught once a MiB has gone."""
+    engine = make_engine(server_url=server.url, token=server.token, bandwidth_limit=6 * MIB)
+    engine.add_paths([path], category="temporary")
+    wait_for(lambda: _sending(engine, path.name, MIB), 20, describe=engine.snapshot)
+    return engine
+
+
 def _gone(server: ServerHandle, url: str) -> bool:
     headers = {"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {server.token}"}
     return httpx.head(url, headers=headers).status_code in (404, 410)
@@ -53,10 +61,7 @@ def test_the_last_command_wins_while_a_request_winds_down(
         live_server: ServerHandle, tmp_path: Path, make_engine, first: str, then: str,
         ends: ItemState) -> None:
     path = random_file(tmp_path / "clip.bin", 12 * MIB)
-    engine = make_engine(server_url=live_server.url, token=live_server.token,
-                         bandwidth_limit=6 * MIB)
-    engine.add_paths([path], category="temporary")
-    wait_for(lambda: _sending(engine, "clip.bin", MIB), 20, describe=engine.snapshot)
+    engine = _sending_slowly(make_engine, live_server, path)
     snap = _snap(engine, "clip.bin")
     assert snap.upload_url
     getattr(engine, first)([snap.id])
@@ -106,10 +111,7 @@ def test_a_small_file_in_its_one_request_stops_at_once(
 def test_a_new_category_after_bytes_went_starts_the_upload_over_under_its_rules(
         live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
     path = text_file(tmp_path / "reader.txt", 12 * MIB)
-    engine = make_engine(server_url=live_server.url, token=live_server.token,
-                         bandwidth_limit=6 * MIB)
-    engine.add_paths([path], category="temporary")
-    wait_for(lambda: _sending(engine, "reader.txt", MIB), 20, describe=engine.snapshot)
+    engine = _sending_slowly(make_engine, live_server, path)
     first = _snap(engine, "reader.txt")
     engine.pause([first.id])
     wait_for(lambda: _snap(engine, "reader.txt").state is S.PAUSED, 10)
@@ -130,12 +132,18 @@ def test_a_new_category_after_bytes_went_starts_the_upload_over_under_its_rules(
     assert _snap(engine, "reader.txt").category == "educational_content"
 
 
-def test_the_same_file_twice_in_one_drop_is_sent_once(
-        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
-    plan = text_file(tmp_path / "a" / "plan.txt", 50_000)
-    twin = tmp_path / "b" / "plan.txt"
+def _twins(folder: Path) -> tuple[Path, Path]:
+    """``a/plan.txt`` and ``b/plan.txt``, the same worksheet in two folders."""
+    plan = text_file(folder / "a" / "plan.txt", 50_000)
+    twin = folder / "b" / "plan.txt"
     twin.parent.mkdir()
     shutil.copy(plan, twin)
+    return plan, twin
+
+
+def test_the_same_file_twice_in_one_drop_is_sent_once(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    plan, twin = _twins(tmp_path)
     engine = make_engine(server_url=live_server.url, token=live_server.token)
     engine.add_paths([plan, twin])
     assert engine.wait_idle(20)
@@ -148,10 +156,7 @@ def test_the_same_file_twice_in_one_drop_is_sent_once(
 
 def test_the_same_content_in_another_category_is_another_file(
         live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
-    plan = text_file(tmp_path / "a" / "plan.txt", 5000)
-    copy = tmp_path / "b" / "plan.txt"
-    copy.parent.mkdir()
-    shutil.copy(plan, copy)
+    plan, copy = _twins(tmp_path)
     engine = make_engine(server_url=live_server.url, token=live_server.token)
     engine.add_paths([plan], category="temporary")
     assert engine.wait_idle(20)
@@ -164,10 +169,7 @@ def test_the_same_content_in_another_category_is_another_file(
 def test_a_file_deleted_while_sent_is_not_called_edited(
         live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
     path = random_file(tmp_path / "clip.bin", 12 * MIB)
-    engine = make_engine(server_url=live_server.url, token=live_server.token,
-                         bandwidth_limit=6 * MIB)
-    engine.add_paths([path], category="temporary")
-    wait_for(lambda: _sending(engine, "clip.bin", MIB), 20, describe=engine.snapshot)
+    engine = _sending_slowly(make_engine, live_server, path)
     path.unlink()
     wait_for(lambda: _snap(engine, "clip.bin").state in (S.FAILED, S.REJECTED), 20,
              describe=engine.snapshot)
