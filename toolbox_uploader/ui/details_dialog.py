@@ -89,21 +89,27 @@ def report_html(item: ItemSnapshot) -> str:
     return "".join(parts)
 
 
+def headline_text(item: ItemSnapshot) -> str:
+    return _HEADLINES.get(item.state, fmt.status_text(item))
+
+
 class DetailsDialog(QDialog):
+    """One file's report; ``set_item`` keeps it current while it stays open (the window
+    passes on the item's later snapshots), so a row that finishes meanwhile shows its link."""
+
     def __init__(self, item: ItemSnapshot, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.item = item
-        self.setWindowTitle(f"Details — {item.display_name}")
         self.resize(560, 420)
-        headline = QLabel(_HEADLINES.get(item.state, fmt.status_text(item)), self)
-        font = headline.font()
+        self.headline = QLabel(self)
+        font = self.headline.font()
         font.setPointSizeF(font.pointSizeF() * 1.2)
         font.setBold(True)
-        headline.setFont(font)
+        self.headline.setFont(font)
         self.browser = QTextBrowser(self)
         self.browser.setAccessibleName("Report")
         self.browser.setOpenExternalLinks(False)
-        self.browser.setHtml(report_html(item))
+        self._html = ""
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         copy = QPushButton("Copy report", self)
         copy.setAccessibleName("Copy report")
@@ -111,10 +117,25 @@ class DetailsDialog(QDialog):
         copy.clicked.connect(self.copy_report)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(headline)
+        layout.addWidget(self.headline)
         layout.addWidget(self.browser, 1)
         layout.addWidget(buttons)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.set_item(item)
+
+    def set_item(self, item: ItemSnapshot) -> None:
+        """Show a newer snapshot of the file. The report is only set again when its text
+        changed (progress alone does not change it), keeping the reader's scroll position."""
+        self.item = item
+        self.setWindowTitle(f"Details — {item.display_name}")
+        self.headline.setText(headline_text(item))
+        html_text = report_html(item)
+        if html_text != self._html:
+            self._html = html_text
+            scroll = self.browser.verticalScrollBar()
+            position = scroll.value()
+            self.browser.setHtml(html_text)
+            scroll.setValue(position)
 
     def copy_report(self) -> None:
         QGuiApplication.clipboard().setText(report_text(self.item))

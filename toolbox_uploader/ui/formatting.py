@@ -80,14 +80,18 @@ def status_text(item: ItemSnapshot, resumed_from: int | None = None) -> str:
 
 def batch_text(files_done: int, files_total: int, bytes_done: int, bytes_total: int,
                eta: float | None) -> str:
-    """The status bar line: "12 of 340 files · 1.2 GB of 3.4 GB · about 2 min left"."""
+    """The status bar line: "12 of 340 files · 1.2 GB of 3.4 GB · about 2 min left".
+
+    No time once no bytes remain: refused files keep ``files_done`` below ``files_total``
+    for good, and an estimate of zero seconds would still read "a few seconds left".
+    Callers pass ``eta=None`` while nothing is being worked on (all paused or offline).
+    """
     if not files_total:
         return "No files in the queue"
     parts = [
         f"{files_done} of {files_total} files",
         f"{human_size(bytes_done)} of {human_size(bytes_total)}",
     ]
-    left = human_duration(eta)
-    if left and files_done < files_total:
-        parts.append(f"{left} left")
+    if eta is not None and eta > 0 and files_done < files_total and bytes_done < bytes_total:
+        parts.append(f"{human_duration(eta)} left")
     return " · ".join(parts)

@@ -16,7 +16,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QSize,
+    Qt,
+    QUrl,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -26,7 +35,9 @@ from PySide6.QtGui import (
     QGuiApplication,
     QKeyEvent,
     QKeySequence,
+    QPainter,
     QPaintEvent,
+    QResizeEvent,
     QShortcut,
 )
 from PySide6.QtWidgets import (
@@ -83,6 +94,14 @@ log = logging.getLogger(__name__)
 _PAUSABLE = frozenset({ItemState.QUEUED, ItemState.VALIDATING, ItemState.OPTIMIZING,
                        ItemState.READY, ItemState.UPLOADING, ItemState.VERIFYING})
 
+#: (preferred, minimum) widths of the columns that give way when the window is narrow. Name
+#: takes what is left (at least ``_NAME_MIN``); the actions column keeps its width.
+_COLUMN_WIDTHS: dict[Column, tuple[int, int]] = {
+    Column.CATEGORY: (150, 92), Column.SIZE: (124, 76), Column.STATUS: (190, 128),
+    Column.PROGRESS: (120, 60), Column.SPEED: (84, 64), Column.ETA: (96, 88),
+}
+_NAME_MIN = 140
+
 
 class EngineCommands(Protocol):
     """What the window needs from ``core.engine.Engine`` (all thread-safe, return at once)."""
@@ -112,12 +131,20 @@ def window_state_path() -> Path:
 class QueueView(QTableView):
     """The table, plus its keyboard: Delete removes, Space pauses/resumes, Enter opens details.
 
-    Signals: ``remove_pressed()``, ``toggle_pressed()``, ``details_pressed()``.
+    Signals: ``remove_pressed()``, ``toggle_pressed()``, ``details_pressed()``, ``resized()``
+    (the viewport changed size, also when a scroll bar came or went).
     """
 
     remove_pressed = Signal()
     toggle_pressed = Signal()
     details_pressed = Signal()
+    resized = Signal()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # The scroll area hands its viewport's resize events to this handler too. A signal
+        # from here, not an event filter: a filter would run Python for every paint event.
+        super().resizeEvent(event)
+        self.resized.emit()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         """Qt's own painting, entered from Python.
@@ -146,6 +173,85 @@ class QueueView(QTableView):
         super().keyPressEvent(event)
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with an ellipsis (by default in the middle:
+    "/home/…/server") when it is too narrow, instead of cutting it off; ``text()`` stays
+    whole (and is the tooltip)."""
+
+    def __init__(self, parent: QWidget | None = None, min_chars: int = 4,
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle) -> None:
+        super().__init__(parent)
+        self._min_chars = min_chars
+        self._mode = mode
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().averageCharWidth() * self._min_chars,
+                     super().minimumSizeHint().height())
+
+    def shown_text(self) -> str:
+        return self.fontMetrics().elidedText(self.text(), self._mode,
+                                             self.contentsRect().width())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        shown = self.shown_text()
+        if shown == self.text():
+            super().paintEvent(event)  # whole: QLabel paints it (and its selection)
+            return
+        painter = QPainter(self)
+        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()),
+                                  self.palette(), self.isEnabled(), shown,
+                                  self.foregroundRole())
+
+
+def fitted_widths(available: int, preferred: Sequence[int],
+                  minimum: Sequence[int]) -> list[int]:
+    """Column widths that fit in ``available`` pixels: the preferred ones when they fit,
+    otherwise each column gives up the same share of its room above its minimum."""
+    floors = [min(p, m) for p, m in zip(preferred, minimum, strict=True)]
+    if sum(preferred) <= available:
+        return list(preferred)
+    slack = sum(preferred) - sum(floors)
+    share = max(0, available - sum(floors)) / slack
+    return [f + int((p - f) * share) for p, f in zip(preferred, floors, strict=True)]
+
+
+class ColumnFitter(QObject):
+    """Keeps the queue table as wide as its viewport, so that no column (above all the row
+    buttons) needs horizontal scrolling in a narrow window.
+
+    Name stretches; when the window is too narrow for the other columns' preferred widths,
+    they shrink towards readable minimums. A header edge the teacher drags sets that
+    column's preferred width, so their layout comes back when the window grows again.
+    """
+
+    def __init__(self, view: QueueView, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._view = view
+        self.preferred = {column: width for column, (width, _) in _COLUMN_WIDTHS.items()}
+        self._fitting = False
+        view.horizontalHeader().sectionResized.connect(self._on_section_resized)
+        view.resized.connect(self.fit)
+
+    def _on_section_resized(self, column: int, _old: int, new: int) -> None:
+        if not self._fitting and column in self.preferred:
+            self.preferred[Column(column)] = new
+
+    def fit(self) -> None:
+        header = self._view.horizontalHeader()
+        columns = list(self.preferred)
+        available = (self._view.viewport().width() - header.sectionSize(Column.ACTIONS)
+                     - _NAME_MIN)
+        widths = fitted_widths(available, [self.preferred[c] for c in columns],
+                               [_COLUMN_WIDTHS[c][1] for c in columns])
+        self._fitting = True
+        try:
+            for column, width in zip(columns, widths, strict=True):
+                if header.sectionSize(column) != width:
+                    header.resizeSection(column, width)
+        finally:
+            self._fitting = False
+
+
 class MainWindow(QMainWindow):
     """Signals: ``settings_requested()``, ``quit_requested()`` (the app stops the engine and
     exits), ``hidden_to_tray()``."""
@@ -165,6 +271,7 @@ class MainWindow(QMainWindow):
         #: Decides what closing the window does while uploads run (tests replace it).
         self.ask_on_close: Callable[[], CloseChoice] = self._ask_on_close
         self._progress: BatchProgress | None = None
+        self._details: dict[int, DetailsDialog] = {}  # open reports, kept current
         self._quitting = False
         self.setWindowTitle("ToolBox Uploader")
         self.setWindowIcon(icons.app_icon())
@@ -304,9 +411,7 @@ class MainWindow(QMainWindow):
         header.setHighlightSections(False)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((Column.CATEGORY, 150), (Column.SIZE, 124), (Column.STATUS, 190),
-                              (Column.PROGRESS, 120), (Column.SPEED, 84), (Column.ETA, 96)):
+        for column, (width, _) in _COLUMN_WIDTHS.items():
             view.setColumnWidth(column, width)
         self.name_delegate = NameDelegate(view)
         self.progress_delegate = ProgressDelegate(view)
@@ -318,7 +423,8 @@ class MainWindow(QMainWindow):
         view.setItemDelegateForColumn(Column.PROGRESS, self.progress_delegate)
         view.setItemDelegateForColumn(Column.CATEGORY, self.category_delegate)
         view.setItemDelegateForColumn(Column.ACTIONS, self.actions_delegate)
-        view.setColumnWidth(Column.ACTIONS, self.actions_delegate.column_width(view))
+        self._fix_section_modes(view)
+        self.column_fitter = ColumnFitter(view, self)
         self.actions_delegate.action_triggered.connect(self.on_row_action)
         view.remove_pressed.connect(self.on_remove_selected)
         view.toggle_pressed.connect(self.on_toggle_selected)
@@ -334,7 +440,8 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.server_label = QLabel(bar)
+        # Enough of the server's name to tell which one it is, also beside a problem notice.
+        self.server_label = ElidedLabel(bar, min_chars=18)
         self.server_label.setAccessibleName("Server")
         self.server_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.batch_label = QLabel(fmt.batch_text(0, 0, 0, 0, None), bar)
@@ -343,12 +450,34 @@ class MainWindow(QMainWindow):
         self.total_progress.setAccessibleName("Total progress")
         self.total_progress.setRange(0, 1000)
         self.total_progress.setValue(0)
-        self.total_progress.setFixedWidth(180)
+        self.total_progress.setMinimumWidth(90)  # gives way to a server problem first
+        self.total_progress.setMaximumWidth(180)
         self.total_progress.setTextVisible(True)
         self.total_progress.setFormat("%p%")
         bar.addWidget(self.server_label, 1)
+        bar.addPermanentWidget(self._build_server_problem(bar))
         bar.addPermanentWidget(self.batch_label)
         bar.addPermanentWidget(self.total_progress)
+
+    def _build_server_problem(self, parent: QWidget) -> QWidget:
+        """Where "the server cannot be reached" (or "sign in") stays while it is true: a
+        permanent status bar widget, which temporary messages ("Adding 3 items…") leave
+        alone, unlike the message area they share with the server label."""
+        box = QWidget(parent)
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 6, 0)
+        row.setSpacing(4)
+        icon = QLabel(box)
+        icon.setPixmap(icons.icon("status-failed").pixmap(QSize(16, 16),
+                                                            self.devicePixelRatioF()))
+        # A sentence: its start says what is wrong, so any cut is at the end.
+        self.server_problem_label = ElidedLabel(box, mode=Qt.TextElideMode.ElideRight)
+        self.server_problem_label.setAccessibleName("Server problem")
+        row.addWidget(icon)
+        row.addWidget(self.server_problem_label, 1)
+        box.hide()
+        self.server_problem = box
+        return box
 
     def _connect_bridge(self) -> None:
         self.bridge.items_added.connect(self.model.add_items)
@@ -357,6 +486,8 @@ class MainWindow(QMainWindow):
         self.bridge.batch_progress.connect(self.on_batch_progress)
         self.bridge.server_status.connect(self.on_server_status)
         self.bridge.flushed.connect(self._update_buttons)
+        self.bridge.items_added.connect(self._update_details)
+        self.bridge.items_changed.connect(self._update_details)
 
     # ------------------------------------------------------------------ settings and state
     def set_default_category(self, category: str) -> None:
@@ -369,24 +500,41 @@ class MainWindow(QMainWindow):
         return str(self.category_combo.currentData())
 
     def set_server_text(self, text: str) -> None:
+        if text != self.server_label.text():
+            # Another server (or sign-in): the old one's problem is no longer news; the
+            # engine reports the new one's when it meets it.
+            self._show_server_problem("")
         self.server_label.setText(text)
         self.server_label.setToolTip(text)
 
+    def _fix_section_modes(self, view: QTableView) -> None:
+        """Name stretches and the row buttons keep their width (also over a restored state)."""
+        header = view.horizontalHeader()
+        header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(Column.ACTIONS, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(Column.ACTIONS, self.actions_delegate.column_width(view))
+
     def restore_window_state(self) -> None:
         """Geometry and column widths from the last run (missing or damaged: defaults)."""
+        header = self.view.horizontalHeader()
         try:
             data = json.loads(window_state_path().read_text(encoding="utf-8"))
             self.restoreGeometry(base64.b64decode(data["geometry"]))
-            self.view.horizontalHeader().restoreState(base64.b64decode(data["header"]))
-        except (OSError, ValueError, KeyError, TypeError):
+            header.restoreState(base64.b64decode(data["header"]))
+            # The widths the teacher chose, which a narrow window may have squeezed.
+            for column, width in data.get("columns", {}).items():
+                if int(column) in self.column_fitter.preferred:
+                    self.column_fitter.preferred[Column(int(column))] = int(width)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.resize(1100, 680)
-        self.view.horizontalHeader().setSectionResizeMode(Column.NAME,
-                                                          QHeaderView.ResizeMode.Stretch)
+        self._fix_section_modes(self.view)
+        self.column_fitter.fit()
 
     def save_window_state(self) -> None:
         data = {
             "geometry": base64.b64encode(self.saveGeometry().data()).decode(),
             "header": base64.b64encode(self.view.horizontalHeader().saveState().data()).decode(),
+            "columns": {int(c): w for c, w in self.column_fitter.preferred.items()},
         }
         try:
             window_state_path().write_text(json.dumps(data), encoding="utf-8")
@@ -501,10 +649,26 @@ class MainWindow(QMainWindow):
             self.show_details(index.data(ItemRole))
 
     def show_details(self, item: ItemSnapshot) -> DetailsDialog:
-        dialog = DetailsDialog(item, self)
-        dialog.setObjectName("detailsDialog")
+        """Open the row's report, or bring its open one forward; it follows the row."""
+        dialog = self._details.get(item.id)
+        if dialog is None:
+            dialog = DetailsDialog(item, self)
+            dialog.setObjectName("detailsDialog")
+            dialog.finished.connect(lambda _=0, i=item.id: self._details.pop(i, None))
+            self._details[item.id] = dialog
+        else:
+            dialog.set_item(item)
         dialog.show()
+        dialog.raise_()
         return dialog
+
+    def _update_details(self, items: list[ItemSnapshot]) -> None:
+        if not self._details:  # the usual case: no loop over a big batch
+            return
+        for item in items:
+            dialog = self._details.get(item.id)
+            if dialog is not None:
+                dialog.set_item(item)
 
     def on_row_action(self, item_id: int, action: str) -> None:
         row = self.model.row_of(item_id)
@@ -554,18 +718,24 @@ class MainWindow(QMainWindow):
         if progress.files_total and progress.files_done == progress.files_total:
             share = 1.0
         self.total_progress.setValue(round(share * 1000))
+        # No time left while nothing is worked on (all paused, or waiting for the network).
+        eta = progress.eta if self.model.count(_PAUSABLE) else None
         self.batch_label.setText(fmt.batch_text(progress.files_done, progress.files_total,
                                                 progress.bytes_done, progress.bytes_total,
-                                                progress.eta))
+                                                eta))
 
     def on_server_status(self, status: ServerStatus) -> None:
+        problem = ""
         if status.needs_sign_in:
-            self.statusBar().showMessage(
-                status.message or "Sign in to the server (Settings) to carry on.")
+            problem = status.message or "Sign in to the server (Settings) to carry on."
         elif not status.reachable:
-            self.statusBar().showMessage(status.message or "The server cannot be reached.")
-        else:
-            self.statusBar().clearMessage()
+            problem = status.message or "The server cannot be reached."
+        self._show_server_problem(problem)
+
+    def _show_server_problem(self, problem: str) -> None:
+        self.server_problem_label.setText(problem)
+        self.server_problem_label.setToolTip(problem)
+        self.server_problem.setVisible(bool(problem))
 
     def _update_filter_counts(self) -> None:
         for which, button in self.filter_buttons.items():
@@ -575,18 +745,23 @@ class MainWindow(QMainWindow):
     def _update_buttons(self) -> None:
         has_failed = self.model.count((ItemState.FAILED,)) > 0
         finished = self.model.count((ItemState.DONE, ItemState.REJECTED, ItemState.CANCELLED))
-        running = self.model.count(_PAUSABLE)
         paused = self.model.count((ItemState.PAUSED,))
         self.retry_failed_action.setEnabled(has_failed)
         self.clear_action.setEnabled(finished > 0)
-        self.pause_all_action.setEnabled(running > 0)
+        self.pause_all_action.setEnabled(self.unfinished_uploads > 0)
         self.start_all_action.setEnabled(paused > 0)
         selected = len(self.view.selectionModel().selectedRows())
         self.selection_label.setText(f"{selected} selected" if selected > 1 else "")
 
     @property
+    def unfinished_uploads(self) -> int:
+        """Rows the engine still works on by itself, counting failed ones whose automatic
+        retry is scheduled: closing the window would stop those retries too."""
+        return self.model.count(_PAUSABLE) + self.model.waiting_to_retry()
+
+    @property
     def uploads_running(self) -> bool:
-        return self.model.count(_PAUSABLE) > 0
+        return self.unfinished_uploads > 0
 
     def changeEvent(self, event: QEvent) -> None:
         # The system switched between light and dark: recolour the state colours, the
@@ -603,7 +778,7 @@ class MainWindow(QMainWindow):
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Uploads are still running")
-        count = self.model.count(_PAUSABLE)
+        count = self.unfinished_uploads
         box.setText(f"{count} {'file is' if count == 1 else 'files are'} still being uploaded.")
         keep = None
         if self.tray_available and self.keep_running_in_tray:

@@ -121,6 +121,11 @@ def row_actions(item: ItemSnapshot) -> tuple[RowAction, ...]:
     return (RowAction.REMOVE,)
 
 
+def waits_to_retry(item: ItemSnapshot) -> bool:
+    """Failed for now, but the engine will try again by itself (offline, server busy)."""
+    return item.state is ItemState.FAILED and item.next_attempt_at is not None
+
+
 def folder_of(item: ItemSnapshot) -> str:
     rel = item.relative_path.replace("\\", "/")
     return rel.rpartition("/")[0]
@@ -140,6 +145,7 @@ class QueueModel(QAbstractTableModel):
         self._row_of: dict[int, int] = {}
         self._resumed_from: dict[int, int] = {}
         self._counts: Counter[ItemState] = Counter()
+        self._retrying = 0  # rows in ``waits_to_retry``, kept like ``_counts``
         self._colors = _Colors()
 
     # ------------------------------------------------------------------ updates from the bridge
@@ -154,6 +160,7 @@ class QueueModel(QAbstractTableModel):
             self._row_of[item.id] = len(self._items)
             self._items.append(item)
         self._counts = Counter(item.state for item in self._items)
+        self._retrying = sum(1 for item in self._items if waits_to_retry(item))
         self.endResetModel()
         self.counts_changed.emit()
 
@@ -176,6 +183,7 @@ class QueueModel(QAbstractTableModel):
                 self._row_of[item.id] = len(self._items)
                 self._items.append(item)
                 self._counts[item.state] += 1
+                self._retrying += waits_to_retry(item)
             self.endInsertRows()
             self.counts_changed.emit()
         if known:
@@ -194,6 +202,10 @@ class QueueModel(QAbstractTableModel):
                 self._counts[old.state] -= 1
                 self._counts[item.state] += 1
                 recount = True
+            waits = waits_to_retry(item)
+            if waits is not waits_to_retry(old):
+                self._retrying += 1 if waits else -1
+                recount = True
             self._items[row] = item
             rows.append(row)
         last_col = len(Column) - 1
@@ -211,6 +223,7 @@ class QueueModel(QAbstractTableModel):
             for item in self._items[first:last + 1]:
                 self._resumed_from.pop(item.id, None)
                 self._counts[item.state] -= 1
+                self._retrying -= waits_to_retry(item)
             del self._items[first:last + 1]
             self.endRemoveRows()
         self._row_of = {item.id: row for row, item in enumerate(self._items)}
@@ -237,6 +250,10 @@ class QueueModel(QAbstractTableModel):
         if states is None:
             return len(self._items)
         return sum(self._counts[state] for state in states)
+
+    def waiting_to_retry(self) -> int:
+        """Failed rows the engine will try again by itself (see ``waits_to_retry``)."""
+        return self._retrying
 
     def refresh_palette(self) -> None:
         """Pick state colours again after the system switched between light and dark."""
@@ -397,7 +414,7 @@ class QueueModel(QAbstractTableModel):
             if item.reason is not None:
                 lines.append(item.reason.message)
             lines.extend(f"Note: {w.message}" for w in item.warnings)
-            if item.state is ItemState.FAILED and item.next_attempt_at is not None:
+            if waits_to_retry(item):
                 lines.append("It will be tried again automatically.")
             return "\n".join(lines) or None
         if column == Column.ACTIONS:

@@ -1,7 +1,9 @@
 """The system tray icon: overall progress in its tooltip, a menu, and end-of-batch notices.
 
 A batch "finishes" when nothing is left to do (every file done, failed or refused) after
-something was in flight; then one notification says how it went. Where the desktop has no
+something was in flight; then one notification says how it went. A file that failed but
+waits for an automatic retry (offline, server busy) is not finished: the window's queue
+says which those are, whatever the engine's totals count them as. Where the desktop has no
 tray (or the platform is offscreen) the controller still tracks state, so the window's
 "keep uploading in the tray?" question is only asked when a tray exists.
 """
@@ -10,11 +12,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from toolbox_uploader.core.events import BatchProgress
 from toolbox_uploader.ui import formatting as fmt
 from toolbox_uploader.ui import icons
+from toolbox_uploader.ui.main_window import MainWindow
 
 
 def batch_message(progress: BatchProgress) -> tuple[str, str] | None:
@@ -36,9 +39,10 @@ class TrayController(QObject):
     quit_requested = Signal()
     notified = Signal(str, str)
 
-    def __init__(self, window: QWidget, parent: QObject | None = None) -> None:
+    def __init__(self, window: MainWindow, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.notifications_enabled = True
+        self._window = window
         self._busy = False
         self._tooltip_text = "ToolBox Uploader"
         self._tray: QSystemTrayIcon | None = None
@@ -71,17 +75,23 @@ class TrayController(QObject):
             self.show_requested.emit()
 
     def on_batch_progress(self, progress: BatchProgress) -> None:
+        # The window's rows are up to date: the bridge updates them before the totals.
+        waiting = self._window.model.waiting_to_retry()
+        working = self._window.unfinished_uploads - waiting
         finished = progress.files_done + progress.files_failed
-        busy = progress.files_total > 0 and finished < progress.files_total
+        busy = progress.files_total > 0 and (finished < progress.files_total or waiting > 0)
         if busy and progress.bytes_total:
             share = progress.bytes_done / progress.bytes_total
+            eta = progress.eta if working else None  # no estimate while all wait
             text = (f"ToolBox Uploader — {share:.0%}\n"
                     + fmt.batch_text(progress.files_done, progress.files_total,
-                                     progress.bytes_done, progress.bytes_total, progress.eta))
+                                     progress.bytes_done, progress.bytes_total, eta))
         elif busy:
-            text = f"ToolBox Uploader — {finished} of {progress.files_total} files"
+            text = f"ToolBox Uploader — {progress.files_done} of {progress.files_total} files"
         else:
             text = "ToolBox Uploader — nothing to upload"
+        if busy and waiting:
+            text += f"\n{waiting} waiting to retry"
         self._tooltip_text = text
         if self._tray is not None:
             self._tray.setToolTip(text)
