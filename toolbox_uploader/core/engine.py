@@ -59,7 +59,7 @@ from toolbox_uploader.core.upload_job import (
 )
 from toolbox_uploader.core.validation.names import printable_name
 
-__all__ = ["Engine", "EngineBusyError", "EngineConfig"]
+__all__ = ["LIVE_FIELDS", "Engine", "EngineBusyError", "EngineConfig"]
 
 log = logging.getLogger(__name__)
 S = ItemState
@@ -70,6 +70,11 @@ _TICK = 0.1  # progress refresh (listeners are coalesced to 10/s anyway)
 _SAVE_EVERY = 1.0  # how often live upload progress is written to the store
 _TERMINATE_ATTEMPTS = 6  # DELETE of a cancelled upload: 0.25 s, 0.5 s … about 8 s in all
 _BULK_ADD = 1000  # files in one drop from which the cyclic collector waits (see below)
+_SWITCH_WAIT = 10.0  # how long the old server's requests may take to wind down
+#: Settings a running engine takes over at once (``Engine.update_config``).
+LIVE_FIELDS = frozenset({"concurrency", "bandwidth_limit", "optimize_images", "max_image_edge",
+                         "image_quality", "strip_location", "auto_resume",
+                         "default_category"})
 
 
 @contextlib.contextmanager
@@ -123,6 +128,7 @@ class Engine:
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
+        self._config_lock = threading.Lock()  # ``config`` is replaced whole, never edited
         assert config.store_path is not None
         self._lock = StoreLock(config.store_path)
         self._store: SessionStore | None = None
@@ -303,6 +309,21 @@ class Engine:
     def set_server(self, server_url: str | None, tus_endpoint: str | None, token: str | None,
                    server_key: str | None = None) -> None:
         self._post(self._set_server, server_url, tus_endpoint, token, server_key)
+
+    def update_config(self, **changes: Any) -> None:
+        """Take over new settings (``LIVE_FIELDS``) without a restart: ``config`` shows them
+        at once; uploads in flight follow a new bandwidth limit from their next piece, a
+        higher concurrency starts more uploads now, a lower one lets running ones finish.
+        Image settings apply to files prepared from now on."""
+        unknown = set(changes) - LIVE_FIELDS
+        if unknown:
+            raise ValueError(f"not changeable while running: {', '.join(sorted(unknown))}")
+        with self._config_lock:
+            self.config = replace(self.config, **changes)
+        if self._loop is not None and self._loop.is_running():
+            self._post(self._apply_limits)
+        else:
+            self._lanes.concurrency = max(1, self.config.concurrency)
 
     def wait_idle(self, timeout: float) -> bool:
         """True once nothing is queued, active or waiting for an automatic retry."""
@@ -857,6 +878,8 @@ class Engine:
         elif why == "cancel":
             self._set_state(item_id, S.CANCELLED, upload_url=None, upload_path=None)
             self._terminate_later(job.upload_url)
+        elif why == "switch":  # another server was chosen: resumable when it is back
+            self._set_state(item_id, S.READY, interrupted=True)
         # "stop": left to _shutdown (back to ready)
 
     def _start_over(self, item_id: int, job: UploadJob | None, message: str) -> None:
@@ -1157,10 +1180,18 @@ class Engine:
         else:
             self._publish(self._records[item_id])
 
+    def _apply_limits(self) -> None:
+        self._lanes.concurrency = max(1, self.config.concurrency)
+        if self._connection is not None:
+            self._connection.set_bandwidth(self.config.bandwidth_limit)
+        self._kick()
+
     def _set_server(self, server_url: str | None, tus_endpoint: str | None,
                     token: str | None, server_key: str | None) -> None:
-        self.config = replace(self.config, server_url=server_url, tus_endpoint=tus_endpoint,
-                              token=token, server_key=server_key)
+        with self._config_lock:
+            self.config = replace(self.config, server_url=server_url,
+                                  tus_endpoint=tus_endpoint, token=token,
+                                  server_key=server_key)
         with self._idle:
             self._idle_key = self._target().server_key
             for snap in list(self._snapshots.values()):
@@ -1168,7 +1199,13 @@ class Engine:
         old = self._connection
         self._connection = self._connect()
         if old is not None and self._loop is not None:
-            self._spawn(old.aclose(), self._background)
+            # The old server's uploads stop (resumable, as at a restart) before their
+            # connection closes under them; they carry on when that server is chosen again.
+            for job in self._jobs.values():
+                if job.connection is old:
+                    job.stop("switch")
+            ending = [*self._tasks.values(), *self._background]
+            self._spawn(_close_when_done(old, ending), self._background)
         was_auth = self._auth_paused
         self._auth_paused = False
         self._server_status = None
@@ -1176,6 +1213,12 @@ class Engine:
             self._resume([i for i, r in self._records.items()
                           if r.state is S.PAUSED and r.reason_code == "sign_in_needed"])
         self._kick()
+
+
+async def _close_when_done(connection: Connection, tasks: list[asyncio.Task[Any]]) -> None:
+    if tasks:
+        await asyncio.wait(tasks, timeout=_SWITCH_WAIT)
+    await connection.aclose()
 
 
 def _content_key(record: ItemRecord) -> tuple[str, str, str] | None:

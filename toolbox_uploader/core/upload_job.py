@@ -78,10 +78,15 @@ class Connection:
         self.http = HttpSession()
         self.tus = TusClient(target.endpoint or "http://invalid.invalid/", token=target.token,
                              client=self.http)
-        self.limiter = RateLimiter(bandwidth_limit) if bandwidth_limit else None
+        # Always there (unlimited: no rate), so a limit set later paces requests in flight.
+        self.limiter = RateLimiter(bandwidth_limit or None)
         self.api = (ToolboxApi(target.server_url, target.token, client=self.http.rest_client())
                     if target.server_url else None)
         self._tus_available: bool | None = None
+
+    def set_bandwidth(self, limit: int | None) -> None:
+        """A new limit for every upload, including the requests now in flight."""
+        self.limiter.set_rate(limit or None)
 
     async def aclose(self) -> None:
         await self.tus.aclose()
@@ -168,7 +173,7 @@ def _while_sending(change: str) -> str:
     return _CHANGE_MESSAGES["missing" if change == "missing" else "during"]
 
 
-_STOP_RANK = {"auth": 0, "pause": 1, "cancel": 1, "stop": 2}
+_STOP_RANK = {"auth": 0, "switch": 0, "pause": 1, "cancel": 1, "stop": 2}
 
 
 class UploadJob:
@@ -211,7 +216,8 @@ class UploadJob:
         """Pause/cancel/stop: the request in flight is cut at the next piece.
 
         A person's latest pause or cancel wins over their earlier one and over the engine's
-        sign-in stop ("auth"); the engine shutting down ("stop") wins over everything."""
+        own stops (sign-in needed: "auth", another server chosen: "switch"); the engine
+        shutting down ("stop") wins over everything."""
         rank = _STOP_RANK[why]
         if self.stop_reason is None or rank >= _STOP_RANK[self.stop_reason]:
             self.stop_reason = why

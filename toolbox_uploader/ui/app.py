@@ -5,11 +5,10 @@
 single-instance listener. Nothing is global; tests create one per test. ``run`` is what
 ``toolbox-uploader gui`` calls.
 
-Settings that need a new engine or another server are applied on a worker thread: stopping
-an engine waits for its uploads to wind down and stopping the local server waits for the
-request bodies it is receiving, seconds in which the window must not freeze. Meanwhile the
-window's commands are held and replayed on the new engine, which starts only once the old
-one has stopped and let go of the queue's lock.
+Upload settings (concurrency, bandwidth, images) go straight to the running engine. A
+switch to or from the built-in server starts or stops that server on a worker thread:
+stopping it waits for the request bodies it is receiving, seconds in which the window must
+not freeze. The engine itself is never restarted for a setting.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,10 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOCAL_SERVER_KEY = "local"
-#: Settings that only take effect in a new engine (the engine has no setters for them).
-#: The default category is not one: the app always passes the window's category.
-_ENGINE_FIELDS = ("concurrency", "optimize_images", "max_image_edge", "image_quality",
-                  "strip_location", "bandwidth_limit_kib", "auto_resume")
 #: How long quitting waits for a settings change still stopping or starting things.
 _SWITCH_JOIN_SECONDS = 60.0
 
@@ -82,14 +77,19 @@ def _local_target(server: EmbeddedServer) -> ServerTarget:
     return ServerTarget(handle.url, handle.token, LOCAL_SERVER_KEY, local=True)
 
 
+def engine_options(s: Settings) -> dict[str, Any]:
+    """The settings the engine works by; all of them it can take over while running."""
+    return {
+        "concurrency": s.concurrency, "optimize_images": s.optimize_images,
+        "max_image_edge": s.max_image_edge, "image_quality": s.image_quality,
+        "strip_location": s.strip_location, "bandwidth_limit": s.bandwidth_limit,
+        "auto_resume": s.auto_resume, "default_category": s.default_category,
+    }
+
+
 def _make_engine(s: Settings, t: ServerTarget, store_path: Path) -> Engine:
-    return Engine(EngineConfig(
-        store_path=store_path, server_url=t.url, token=t.token, server_key=t.server_key,
-        concurrency=s.concurrency, optimize_images=s.optimize_images,
-        max_image_edge=s.max_image_edge, image_quality=s.image_quality,
-        strip_location=s.strip_location, bandwidth_limit=s.bandwidth_limit,
-        auto_resume=s.auto_resume, default_category=s.default_category,
-    ))
+    return Engine(EngineConfig(store_path=store_path, server_url=t.url, token=t.token,
+                               server_key=t.server_key, **engine_options(s)))
 
 
 def current_links(events: list[EngineEvent], handle: ServerHandle) -> list[EngineEvent]:
@@ -118,91 +118,32 @@ def current_links(events: list[EngineEvent], handle: ServerHandle) -> list[Engin
     return out
 
 
-class _HeldCommands:
-    """Stands in for the engine while a new one starts: what the teacher drops or clicks
-    in that moment is kept and given to the new engine in order, not lost."""
-
-    def __init__(self) -> None:
-        self._calls: list[tuple[str, tuple[Any, ...]]] = []
-
-    def _hold(self, name: str, *args: Any) -> None:
-        self._calls.append((name, args))
-
-    def add_paths(self, paths_: Sequence[Path], category: str | None = None) -> None:
-        self._hold("add_paths", list(paths_), category)
-
-    def pause(self, ids: Iterable[int]) -> None:
-        self._hold("pause", list(ids))
-
-    def resume(self, ids: Iterable[int]) -> None:
-        self._hold("resume", list(ids))
-
-    def retry(self, ids: Iterable[int]) -> None:
-        self._hold("retry", list(ids))
-
-    def remove(self, ids: Iterable[int]) -> None:
-        self._hold("remove", list(ids))
-
-    def set_category(self, item_id: int, category: str) -> None:
-        self._hold("set_category", item_id, category)
-
-    def pause_all(self) -> None:
-        self._hold("pause_all")
-
-    def resume_all(self) -> None:
-        self._hold("resume_all")
-
-    def retry_failed(self) -> None:
-        self._hold("retry_failed")
-
-    def clear_finished(self) -> None:
-        self._hold("clear_finished")
-
-    def replay(self, engine: Engine) -> None:
-        calls, self._calls = self._calls, []
-        for name, args in calls:
-            getattr(engine, name)(*args)
-
-
 @dataclass(eq=False)
 class _Switch:
-    """One settings change on its way: what to stop and start, and what came of it.
+    """A change of server on its way: the built-in server to stop or start, and the result.
 
-    ``run`` does the slow part on a worker thread, in this order: the old engine stops (and
-    releases the store), the old local server stops, then the new server and engine start.
+    ``run`` does the slow part on a worker thread: the old local server stops (the engine
+    already sends elsewhere), or a new one starts (the engine moves to it afterwards).
     """
 
-    settings: Settings
-    store_path: Path
     target: ServerTarget | None  # None: the local server this switch starts
-    old_engine: Engine | None = None
     old_server: EmbeddedServer | None = None
-    new_engine: bool = False
     cancelled: bool = False  # set when the app quits meanwhile: start nothing new
     server: EmbeddedServer | None = None
-    engine: Engine | None = None
     error: BaseException | None = None
     thread: threading.Thread | None = None
 
     @property
     def in_background(self) -> bool:
-        return bool(self.old_engine or self.old_server or self.new_engine
-                    or self.target is None)
+        return bool(self.old_server or self.target is None)
 
     def run(self) -> None:
         try:
-            if self.old_engine is not None:
-                self.old_engine.stop()
             if self.old_server is not None:
                 self.old_server.stop()
             if self.target is None and not self.cancelled:
                 self.server = start_local_server()
                 self.target = _local_target(self.server)
-            if self.new_engine and not self.cancelled:
-                assert self.target is not None
-                engine = _make_engine(self.settings, self.target, self.store_path)
-                engine.start()
-                self.engine = engine
         except Exception as exc:  # shown by the app when it takes the result
             log.exception("applying the settings failed")
             self.error = exc
@@ -211,12 +152,11 @@ class _Switch:
 class UploaderApp(QObject):
     """One running desktop app.
 
-    Signals: ``engine_restarted()`` after settings made a new engine; ``settings_applied()``
-    once a settings change has fully taken effect (old engine and server stopped, new ones
-    running); ``stopped()`` once ``shutdown`` finished.
+    Signals: ``settings_applied()`` once a settings change has fully taken effect (a server
+    switch included: the old local server stopped, or the new one running);
+    ``stopped()`` once ``shutdown`` finished.
     """
 
-    engine_restarted = Signal()
     settings_applied = Signal()
     stopped = Signal()
     _switch_finished = Signal(object)  # worker thread -> GUI thread (queued)
@@ -231,9 +171,7 @@ class UploaderApp(QObject):
         self.local_server: EmbeddedServer | None = None  # while the local server is in use
         self.target: ServerTarget | None = None
         self.engine: Engine | None = None
-        self._applied = settings  # what the running engine was made with
         self._switch: _Switch | None = None
-        self._held: _HeldCommands | None = None
         self._links: ServerHandle | None = None  # where the local server listens now
         self._unsubscribe = None
         self._stopped = False
@@ -274,7 +212,6 @@ class UploaderApp(QObject):
             assert self.target is not None
             self.engine = _make_engine(self.settings, self.target, self.store_path)
             self.engine.start()
-        self._applied = self.settings
         self._show_target()
         self._attach(self.engine)
         self.window.restore_window_state()
@@ -315,18 +252,12 @@ class UploaderApp(QObject):
         self._unsubscribe = engine.subscribe(self._listener)
         self.window.engine = engine
 
-    def _detach(self, *, hold: bool) -> Engine | None:
-        """Take the engine out of use; with ``hold`` the window's commands wait for the next."""
+    def _stop_engine(self) -> None:
         engine, self.engine = self.engine, None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        self._held = _HeldCommands() if hold else None
-        self.window.engine = self._held
-        return engine
-
-    def _stop_engine(self) -> None:
-        engine = self._detach(hold=False)
+        self.window.engine = None
         if engine is not None:
             engine.stop()
 
@@ -347,7 +278,6 @@ class UploaderApp(QObject):
                 job.thread.join(_SWITCH_JOIN_SECONDS)
                 if job.thread.is_alive():
                     log.warning("a settings change was still running when the app quit")
-            self.engine = self.engine or job.engine
             self.local_server = self.local_server or job.server
         self._stop_engine()
         self._stop_local_server()
@@ -367,9 +297,8 @@ class UploaderApp(QObject):
 
     # ------------------------------------------------------------------ interaction
     def add_paths(self, found: Sequence[Path], category: str | None = None) -> None:
-        commands = self.engine if self.engine is not None else self._held
-        if found and commands is not None:
-            commands.add_paths(list(found), category or self.window.category)
+        if found and self.engine is not None:
+            self.engine.add_paths(list(found), category or self.window.category)
 
     def on_handed_over(self, found: list[Path], category: str | None) -> None:
         self.add_paths(found, category)
@@ -406,9 +335,8 @@ class UploaderApp(QObject):
         self._show_target()
 
     def apply_settings(self, new: Settings) -> None:
-        """Save, then apply: server changes go to the running engine; upload settings that the
-        engine only reads at start make a new engine (unfinished items resume). Returns at
-        once; ``settings_applied`` tells when the change has taken effect."""
+        """Save, then apply to the running engine (uploads carry on). Returns at once;
+        ``settings_applied`` tells when a change of server has taken effect."""
         self.settings = new
         try:
             settings_io.save(new)
@@ -422,32 +350,28 @@ class UploaderApp(QObject):
     def _reconfigure(self) -> None:
         """Bring the engine and the server in line with ``self.settings``.
 
-        While a change is still on its way this waits; its end calls here again, so the
-        latest settings win whatever the teacher pressed in between."""
-        if self._stopped or self._switch is not None or self.target is None:
+        While a server switch is still on its way this waits; its end calls here again, so
+        the latest settings win whatever the teacher pressed in between."""
+        if self._stopped or self.target is None:
             return
-        s = self.settings
+        if self.engine is not None:
+            self.engine.update_config(**engine_options(self.settings))
         url = self._wanted_url()
-        server_changed = url != ("" if self.target.local else self.target.url)
-        engine_changed = any(getattr(s, f) != getattr(self._applied, f) for f in _ENGINE_FIELDS)
-        if not (server_changed or engine_changed):
-            self._applied = s
+        if self._switch is not None or url == ("" if self.target.local else self.target.url):
             return
-        job = _Switch(s, self.store_path, self.target if not server_changed else None)
-        if server_changed and url:
-            job.target = self._remote_target(url)
+        job = _Switch(self._remote_target(url) if url else None)
+        if url:
+            # The engine leaves the local server first (its uploads there stop, resumable),
+            # then the server stops in the background.
             job.old_server, self.local_server = self.local_server, None
-        if engine_changed:
-            job.new_engine = True
-            job.old_engine = self._detach(hold=True)
+            self._use_target(job.target)
+        self._switch = job
         if not job.in_background:
-            self._switch = job
             self._on_switch_finished(job)
             return
-        self._switch = job
         job.thread = threading.Thread(target=self._run_switch, args=(job,),
                                       name="toolbox-settings", daemon=True)
-        with background_threads():  # the engine and server it starts inherit the priority
+        with background_threads():  # the server it starts inherits the priority
             job.thread.start()
 
     def _run_switch(self, job: _Switch) -> None:
@@ -468,20 +392,10 @@ class UploaderApp(QObject):
         if job is not self._switch:
             return  # the app quit meanwhile and took care of what it started
         self._switch = None
-        self._applied = job.settings
         if job.server is not None:
             self.local_server = job.server
             self._links = job.server.handle
         self._use_target(job.target)
-        if job.new_engine:
-            held, self._held = self._held, None
-            if job.engine is not None:
-                self._attach(job.engine)
-                if held is not None:
-                    held.replay(job.engine)
-                self.engine_restarted.emit()
-            else:
-                self.window.engine = None
         if self.target is not None and not self.target.local:
             self._on_credentials_changed(self.target.url)  # signed in meanwhile?
         if job.error is not None:  # no second try on its own: it would fail again
