@@ -23,6 +23,7 @@ from toolbox_uploader.core.engine import Engine, EngineConfig
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.embedded import ServerHandle
 from toolbox_uploader.settings import Settings
+from toolbox_uploader.ui.queue_model import Column
 
 S = ItemState
 WaitItem = Callable[..., Any]
@@ -136,6 +137,9 @@ def test_leaving_the_local_server_while_it_receives_a_file_does_not_freeze(
     # The file the built-in server was receiving waits for it, resumable, not failed.
     left = wait_item(app, lambda i: i.display_name == big.name and i.state is not S.UPLOADING)
     assert left.state is S.READY and left.server == "local"
+    model = app.window.model
+    assert model.index(model.row_of(left.id), Column.STATUS).data() == "Waiting for its server"
+    assert not app.window.uploads_running  # nothing to ask about when the window closes
     sheet = text_file(tmp_path / "rota.txt", 2000)
     app.add_paths([sheet])
     done = wait_item(app, lambda i: i.display_name == "rota.txt" and i.state is S.DONE)

@@ -33,6 +33,7 @@ from toolbox_uploader import settings as settings_io
 from toolbox_uploader.core import credentials
 from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
 from toolbox_uploader.core.events import EngineEvent, ItemChanged, ItemsAdded, ItemSnapshot
+from toolbox_uploader.core.upload_job import Target
 from toolbox_uploader.settings import Settings
 from toolbox_uploader.ui import icons
 from toolbox_uploader.ui.background_priority import background_threads
@@ -235,6 +236,8 @@ class UploaderApp(QObject):
         t = self.target
         if t is None:
             return
+        self.window.model.set_current_server(
+            Target.build(t.url, None, t.token, t.server_key).server_key)
         if t.local:
             self.window.set_server_text(
                 f"Local server — files kept in {paths.server_data_dir()}")

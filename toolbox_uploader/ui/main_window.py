@@ -82,6 +82,7 @@ from toolbox_uploader.ui.filter_model import (
 from toolbox_uploader.ui.progress_delegate import NameDelegate, ProgressDelegate
 from toolbox_uploader.ui.queue_model import (
     ACTION_LABELS,
+    WORKING_STATES,
     Column,
     ItemRole,
     QueueModel,
@@ -90,9 +91,6 @@ from toolbox_uploader.ui.queue_model import (
 )
 
 log = logging.getLogger(__name__)
-
-_PAUSABLE = frozenset({ItemState.QUEUED, ItemState.VALIDATING, ItemState.OPTIMIZING,
-                       ItemState.READY, ItemState.UPLOADING, ItemState.VERIFYING})
 
 #: (preferred, minimum) widths of the columns that give way when the window is narrow. Name
 #: takes what is left (at least ``_NAME_MIN``); the actions column keeps its width.
@@ -287,6 +285,7 @@ class MainWindow(QMainWindow):
         self._connect_bridge()
         self.model.category_change_requested.connect(self._on_category_changed)
         self.model.counts_changed.connect(self._update_filter_counts)
+        self.model.counts_changed.connect(self._update_buttons)  # O(1): counts are kept
         self._update_filter_counts()
         self._update_buttons()
 
@@ -629,7 +628,7 @@ class MainWindow(QMainWindow):
         items = self.selected_items()
         if self.engine is None or not items:
             return
-        pause = [i.id for i in items if i.state in _PAUSABLE]
+        pause = [i.id for i in items if i.state in WORKING_STATES]
         resume = [i.id for i in items if i.state is ItemState.PAUSED]
         retry = [i.id for i in items if i.state in (ItemState.FAILED, ItemState.CANCELLED)]
         if pause:
@@ -719,7 +718,7 @@ class MainWindow(QMainWindow):
             share = 1.0
         self.total_progress.setValue(round(share * 1000))
         # No time left while nothing is worked on (all paused, or waiting for the network).
-        eta = progress.eta if self.model.count(_PAUSABLE) else None
+        eta = progress.eta if self.model.working() else None
         self.batch_label.setText(fmt.batch_text(progress.files_done, progress.files_total,
                                                 progress.bytes_done, progress.bytes_total,
                                                 eta))
@@ -757,7 +756,7 @@ class MainWindow(QMainWindow):
     def unfinished_uploads(self) -> int:
         """Rows the engine still works on by itself, counting failed ones whose automatic
         retry is scheduled: closing the window would stop those retries too."""
-        return self.model.count(_PAUSABLE) + self.model.waiting_to_retry()
+        return self.model.working() + self.model.waiting_to_retry()
 
     @property
     def uploads_running(self) -> bool:

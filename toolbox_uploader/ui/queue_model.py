@@ -17,7 +17,7 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
 from toolbox_uploader.core.categories import CATEGORIES
@@ -121,6 +121,15 @@ def row_actions(item: ItemSnapshot) -> tuple[RowAction, ...]:
     return (RowAction.REMOVE,)
 
 
+#: States in which the engine works on a row by itself, nobody pressing a button.
+WORKING_STATES = frozenset({ItemState.QUEUED, ItemState.VALIDATING, ItemState.OPTIMIZING,
+                            ItemState.READY, ItemState.UPLOADING, ItemState.VERIFYING})
+
+
+def server_name(key: str) -> str:
+    return "the built-in server" if key == "local" else key
+
+
 def waits_to_retry(item: ItemSnapshot) -> bool:
     """Failed for now, but the engine will try again by itself (offline, server busy)."""
     return item.state is ItemState.FAILED and item.next_attempt_at is not None
@@ -145,7 +154,13 @@ class QueueModel(QAbstractTableModel):
         self._row_of: dict[int, int] = {}
         self._resumed_from: dict[int, int] = {}
         self._counts: Counter[ItemState] = Counter()
-        self._retrying = 0  # rows in ``waits_to_retry``, kept like ``_counts``
+        # Kept like ``_counts``, so that the toolbar and the tray never scan the rows: rows in
+        # ``waits_to_retry``, and rows of another server than the chosen one, working or
+        # waiting to retry (they wait for their server; see ``set_current_server``).
+        self._retrying = 0
+        self._away_working = 0
+        self._away_retrying = 0
+        self._server: str | None = None  # None: not known yet, every row counts as here
         self._colors = _Colors()
 
     # ------------------------------------------------------------------ updates from the bridge
@@ -159,8 +174,7 @@ class QueueModel(QAbstractTableModel):
             self._remember_resume(item)
             self._row_of[item.id] = len(self._items)
             self._items.append(item)
-        self._counts = Counter(item.state for item in self._items)
-        self._retrying = sum(1 for item in self._items if waits_to_retry(item))
+        self._recount()
         self.endResetModel()
         self.counts_changed.emit()
 
@@ -182,8 +196,7 @@ class QueueModel(QAbstractTableModel):
                 self._remember_resume(item)
                 self._row_of[item.id] = len(self._items)
                 self._items.append(item)
-                self._counts[item.state] += 1
-                self._retrying += waits_to_retry(item)
+                self._tally(item, 1)
             self.endInsertRows()
             self.counts_changed.emit()
         if known:
@@ -198,13 +211,9 @@ class QueueModel(QAbstractTableModel):
             if row is None:
                 continue
             old = self._items[row]
-            if old.state is not item.state:
-                self._counts[old.state] -= 1
-                self._counts[item.state] += 1
-                recount = True
-            waits = waits_to_retry(item)
-            if waits is not waits_to_retry(old):
-                self._retrying += 1 if waits else -1
+            if old.state is not item.state or old.next_attempt_at != item.next_attempt_at:
+                self._tally(old, -1)
+                self._tally(item, 1)
                 recount = True
             self._items[row] = item
             rows.append(row)
@@ -222,12 +231,41 @@ class QueueModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), first, last)
             for item in self._items[first:last + 1]:
                 self._resumed_from.pop(item.id, None)
-                self._counts[item.state] -= 1
-                self._retrying -= waits_to_retry(item)
+                self._tally(item, -1)
             del self._items[first:last + 1]
             self.endRemoveRows()
         self._row_of = {item.id: row for row, item in enumerate(self._items)}
         self.counts_changed.emit()
+
+    def set_current_server(self, key: str | None) -> None:
+        """The server uploads go to now; unfinished rows of another one wait for it."""
+        if key == self._server:
+            return
+        self._server = key
+        self._recount()
+        if self._items:
+            self.dataChanged.emit(self.index(0, Column.STATUS),
+                                  self.index(len(self._items) - 1, Column.STATUS))
+        self.counts_changed.emit()
+
+    def waits_for_server(self, item: ItemSnapshot) -> bool:
+        """Work ahead, but for a server other than the chosen one: nothing moves meanwhile."""
+        return (self._server is not None and item.server != self._server
+                and (item.state in WORKING_STATES or waits_to_retry(item)))
+
+    def _tally(self, item: ItemSnapshot, sign: int) -> None:
+        self._counts[item.state] += sign
+        retrying = waits_to_retry(item)
+        self._retrying += sign * retrying
+        if self._server is not None and item.server != self._server:
+            self._away_working += sign * (item.state in WORKING_STATES)
+            self._away_retrying += sign * retrying
+
+    def _recount(self) -> None:
+        self._counts = Counter()
+        self._retrying = self._away_working = self._away_retrying = 0
+        for item in self._items:
+            self._tally(item, 1)
 
     def _remember_resume(self, item: ItemSnapshot) -> None:
         # An item that arrives with bytes already sent was restored from the session store:
@@ -252,8 +290,17 @@ class QueueModel(QAbstractTableModel):
         return sum(self._counts[state] for state in states)
 
     def waiting_to_retry(self) -> int:
-        """Failed rows the engine will try again by itself (see ``waits_to_retry``)."""
-        return self._retrying
+        """Failed rows the engine will try again by itself (see ``waits_to_retry``), for the
+        chosen server."""
+        return self._retrying - self._away_retrying
+
+    def working(self) -> int:
+        """Rows the engine works on now (``WORKING_STATES``), for the chosen server."""
+        return self.count(WORKING_STATES) - self._away_working
+
+    def waiting_for_server(self) -> int:
+        """Rows with work ahead that wait for another server to be chosen again."""
+        return self._away_working + self._away_retrying
 
     def refresh_palette(self) -> None:
         """Pick state colours again after the system switched between light and dark."""
@@ -346,13 +393,11 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(item, column)
         if role == Qt.ItemDataRole.DecorationRole and column == Column.STATUS:
-            from toolbox_uploader.ui import icons
-
-            return icons.status_icon(item)
+            return self._status_icon(item)
         if role == Qt.ItemDataRole.ForegroundRole:
             return self.foreground(item, column)
         if role == Qt.ItemDataRole.BackgroundRole:
-            if item.state in (ItemState.REJECTED, ItemState.FAILED):
+            if self._shown_as_error(item):
                 return self._colors.error_background
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole:
@@ -378,12 +423,21 @@ class QueueModel(QAbstractTableModel):
             # In place, with a kept brush: no temporary Qt values (see ``paint_cache``).
             option.palette.setBrush(QPalette.ColorRole.Text, paint_cache.brush(foreground))
         if column == Column.STATUS:
-            from toolbox_uploader.ui import icons
-
-            option.icon = icons.status_icon(item)
+            option.icon = self._status_icon(item)
             option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration
-        if item.state in (ItemState.REJECTED, ItemState.FAILED):
+        if self._shown_as_error(item):
             option.backgroundBrush = paint_cache.brush(self._colors.error_background)
+
+    def _status_icon(self, item: ItemSnapshot) -> QIcon:
+        from toolbox_uploader.ui import icons
+
+        if self.waits_for_server(item):
+            return icons.icon("status-queued")
+        return icons.status_icon(item)
+
+    def _shown_as_error(self, item: ItemSnapshot) -> bool:
+        return (item.state in (ItemState.REJECTED, ItemState.FAILED)
+                and not self.waits_for_server(item))
 
     def _display(self, item: ItemSnapshot, column: Column) -> str:
         if column == Column.NAME:
@@ -395,6 +449,8 @@ class QueueModel(QAbstractTableModel):
                 return f"{fmt.human_size(item.size)} → {fmt.human_size(item.optimized_size)}"
             return fmt.human_size(item.size)
         if column == Column.STATUS:
+            if self.waits_for_server(item):
+                return "Waiting for its server"
             return fmt.status_text(item, self._resumed_from.get(item.id))
         if column == Column.PROGRESS:
             return f"{item.progress:.0%}"
@@ -414,7 +470,10 @@ class QueueModel(QAbstractTableModel):
             if item.reason is not None:
                 lines.append(item.reason.message)
             lines.extend(f"Note: {w.message}" for w in item.warnings)
-            if waits_to_retry(item):
+            if self.waits_for_server(item):
+                lines.append(f"It is sent to {server_name(item.server)} when that server "
+                             "is chosen again in Settings.")
+            elif waits_to_retry(item):
                 lines.append("It will be tried again automatically.")
             return "\n".join(lines) or None
         if column == Column.ACTIONS:
@@ -423,7 +482,7 @@ class QueueModel(QAbstractTableModel):
 
     def foreground(self, item: ItemSnapshot, column: Column) -> QColor | None:
         """The text colour of a cell (errors red, warnings amber, done green), or None."""
-        if item.state in (ItemState.REJECTED, ItemState.FAILED):
+        if self._shown_as_error(item):
             return self._colors.error if column in (Column.NAME, Column.STATUS) else None
         if item.warnings and column in (Column.STATUS, Column.SIZE):
             return self._colors.warning

@@ -1,0 +1,73 @@
+"""Rows queued for a server the teacher has since switched away from: they say they wait
+for that server, and nothing treats them as uploads in progress (no "Pause all", no
+"still uploading" question on close, no time left promised)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from toolbox_uploader.core.events import BatchProgress, ItemSnapshot
+from toolbox_uploader.core.states import ItemState
+from toolbox_uploader.ui.bridge import EngineBridge
+from toolbox_uploader.ui.main_window import CloseChoice, MainWindow
+from toolbox_uploader.ui.queue_model import Column
+
+S = ItemState
+Make = Callable[..., ItemSnapshot]
+SCHOOL = "https://files.school.example"
+
+
+def status(window: MainWindow, item: ItemSnapshot,
+           role: Qt.ItemDataRole = Qt.ItemDataRole.DisplayRole) -> Any:
+    return window.model.index(window.model.row_of(item.id), Column.STATUS).data(role)
+
+
+def test_rows_of_the_server_left_behind_wait_for_it(qtbot: QtBot, make_item: Make) -> None:
+    window = MainWindow(EngineBridge())
+    window.ask_on_close = lambda: CloseChoice.QUIT  # rows "upload": closing would ask
+    qtbot.addWidget(window)
+    video = make_item(state=S.READY, size=26_000_000, bytes_sent=4_000_000, server="local")
+    retry = make_item(state=S.FAILED, next_attempt_at=time.time() + 60, server="local")
+    window.model.add_items([video, retry])
+    window.model.set_current_server("local")
+    assert window.uploads_running and window.pause_all_action.isEnabled()
+    assert window.model.waiting_to_retry() == 1
+
+    window.model.set_current_server(SCHOOL)  # the teacher chose the school server
+    assert status(window, video) == "Waiting for its server"
+    assert "the built-in server" in status(window, video, Qt.ItemDataRole.ToolTipRole)
+    assert status(window, retry) == "Waiting for its server"
+    assert window.model.waiting_for_server() == 2 and window.model.waiting_to_retry() == 0
+    window.on_batch_progress(BatchProgress(2, 0, 0, 27_000_000, 4_000_000, 0.0, 90.0))
+    assert not window.uploads_running and not window.pause_all_action.isEnabled()
+    assert "left" not in window.batch_label.text()
+
+    sheet = make_item(state=S.UPLOADING, size=2_000_000, server=SCHOOL)
+    window.model.add_items([sheet])
+    assert window.unfinished_uploads == 1 and status(window, sheet) == "Uploading"
+    window.model.update_items([replace(sheet, state=S.DONE)])
+    assert window.unfinished_uploads == 0
+
+    window.model.set_current_server("local")  # and back: they are plain work again
+    assert status(window, video) != "Waiting for its server"
+    assert window.unfinished_uploads == 2 and window.model.waiting_for_server() == 0
+
+
+def test_a_failed_row_waiting_for_its_server_is_not_shown_as_an_error(
+        qtbot: QtBot, make_item: Make) -> None:
+    window = MainWindow(EngineBridge())
+    qtbot.addWidget(window)
+    retry = make_item(state=S.FAILED, next_attempt_at=time.time() + 60, server="local")
+    window.model.add_items([retry])
+    window.model.set_current_server("local")
+    row = window.model.row_of(retry.id)
+    assert window.model.index(row, Column.STATUS).data(Qt.ItemDataRole.BackgroundRole)
+    window.model.set_current_server(SCHOOL)
+    assert window.model.index(row, Column.STATUS).data(Qt.ItemDataRole.BackgroundRole) is None
+    assert window.model.index(row, Column.STATUS).data(Qt.ItemDataRole.ForegroundRole) is None
