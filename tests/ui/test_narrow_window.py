@@ -12,8 +12,9 @@ from pytestqt.qtbot import QtBot
 from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, Reason
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui.bridge import EngineBridge
-from toolbox_uploader.ui.main_window import CloseChoice, MainWindow, fitted_widths
+from toolbox_uploader.ui.main_window import CloseChoice, MainWindow
 from toolbox_uploader.ui.queue_model import Column
+from toolbox_uploader.ui.queue_view import fitted_widths
 
 S = ItemState
 Make = Callable[..., ItemSnapshot]
