@@ -740,14 +740,16 @@ class Engine:
             return
         sha256 = checked.sha256
         optimized: pipeline.Optimized | None = None
-        if checked.optimizable and self.config.optimize_images:
+        # With optimization off a photo is still sent without its location when that is on.
+        if checked.optimizable and (self.config.optimize_images or self.config.strip_location):
             self._set_state(item_id, S.OPTIMIZING, **common)
             out_dir = paths.optimized_cache_dir()
             try:
                 optimized = await self._run_blocking(
                     pipeline.optimize_copy, Path(record.source_path), out_dir,
                     max_edge=self.config.max_image_edge, quality=self.config.image_quality,
-                    strip_location=self.config.strip_location)
+                    strip_location=self.config.strip_location,
+                    shrink=self.config.optimize_images)
             except Exception as exc:  # a picture Pillow cannot re-encode is sent as it is
                 log.info("optimizing item %s failed, sending the original: %s", item_id, exc)
                 warnings = _merge(warnings, (Reason("not_optimized",

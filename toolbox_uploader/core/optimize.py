@@ -58,6 +58,10 @@ class OptimizeSettings:
     #: ``None`` follows the seed's ladder: 85, or 80 above 2 MB, or 75 above 5 MB.
     quality: int | None = None
     strip_location: bool = True
+    #: False: no resizing or re-encoding, only the lossless removal of location and metadata
+    #: (``strip_location``); HEIC photos with a location are still converted, as the only
+    #: way to send them without it.
+    shrink: bool = True
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,11 @@ def _optimize(path: Path, image: Image.Image, size: int, out_dir: Path,
     has_gps = _has_gps(exif)
     strippable = _has_strippable_metadata(path, fmt)
     within_edge = max(image.size) <= settings.max_edge
+    if not settings.shrink and not (heif and has_gps and settings.strip_location):
+        if settings.strip_location and strippable:
+            return _stripped_copy(path, size, fmt, exif, out_dir, settings, has_gps,
+                                  "optimization off: not re-encoded")
+        return _unchanged(path, size, "optimization off: left as is")
     if not heif and size < SMALL_BYTES and within_edge:
         if settings.strip_location and strippable:
             return _stripped_copy(path, size, fmt, exif, out_dir, settings, has_gps,

@@ -103,7 +103,7 @@ def check_file(path: Path, category: str, display_name: str, keep_body: int = 0)
 
 
 def optimize_copy(path: Path, out_dir: Path, *, max_edge: int, quality: int | None,
-                  strip_location: bool) -> Optimized | None:
+                  strip_location: bool, shrink: bool = True) -> Optimized | None:
     """An optimized copy in ``out_dir`` when it is worth sending instead; originals untouched.
 
     ``None`` when the original is already the better file to send. Raises
@@ -112,9 +112,9 @@ def optimize_copy(path: Path, out_dir: Path, *, max_edge: int, quality: int | No
     from toolbox_uploader.core.optimize import OptimizeSettings, optimize_image
 
     settings = OptimizeSettings(max_edge=max_edge, quality=quality,
-                                strip_location=strip_location)
+                                strip_location=strip_location, shrink=shrink)
     result = optimize_image(path, out_dir, settings)
-    if result.used_original or Path(result.output) == path:
+    if Path(result.output) == path:  # a stripped copy keeps the original pixels: still sent
         return None
     out_path = Path(result.output)
     size = out_path.stat().st_size

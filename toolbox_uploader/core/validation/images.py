@@ -118,7 +118,8 @@ def check_image(path: Path, mime: str, findings: Findings) -> None:
     if location:
         findings.warn(
             "location_data",
-            "The photo records where it was taken (GPS); optimizing removes the location.",
+            "The photo records where it was taken (GPS); the copy sent leaves it out "
+            "unless location removal is turned off.",
         )
     if oversized:
         findings.warn(
