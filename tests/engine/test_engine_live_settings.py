@@ -78,7 +78,8 @@ def test_more_uploads_at_a_time_start_at_once(
     engine = make_engine(server_url=live_server.url, token=live_server.token, concurrency=1,
                          bandwidth_limit=2 * MIB)
     engine.add_paths(files, category="temporary")
-    wait_for(lambda: _uploading(engine, "clip-0.bin", 256 * 1024), 20,
+    # Whichever was checked first goes first.
+    wait_for(lambda: any(_uploading(engine, f.name, 256 * 1024) for f in files), 20,
              describe=engine.snapshot)
     time.sleep(0.5)
     assert sum(_uploading(engine, f.name) for f in files) == 1  # one at a time so far

@@ -68,19 +68,24 @@ def test_closing_mid_upload_and_starting_again_resumes(
     video.write_text(("y" * 99 + "\n") * 120_000)  # 12 MB: sent with tus, resumable
     first = start_app(Settings(bandwidth_limit_kib=1024))
     first.add_paths([video])
-    item = wait_item(first, lambda i: i.state is S.UPLOADING and i.bytes_sent > 3_000_000)
+    # Past the first chunk (3 s at this limit), which the server has then confirmed.
+    item = wait_item(first, lambda i: i.state is S.UPLOADING and i.bytes_sent > 4_000_000)
     with qtbot.waitSignal(first.stopped, timeout=15000):
         first.window.close()  # uploads running: the test's answer is "quit"
     assert first.engine is None and first.local_server is None
 
-    second = start_app()
-    restored = wait_item(second, lambda i: i.id == item.id)
-    assert restored.state is not S.DONE
-    resumed_from = second.window.model.index(0, Column.NAME).data(ResumedFromRole)
-    assert resumed_from is not None and resumed_from >= 1_000_000
+    second = start_app(Settings(bandwidth_limit_kib=4096))  # slow enough to watch
     uploading: list[ItemSnapshot] = []
     second.bridge.items_changed.connect(
         lambda items: uploading.extend(i for i in items if i.state is S.UPLOADING))
+    # The row says where it carried on from: the server's offset, not the first run's count.
+    resumed = wait_item(second, lambda i: i.id == item.id and i.state is S.UPLOADING
+                        and i.resumed_from is not None)
+    row = second.window.model.row_of(item.id)
+    resumed_from = second.window.model.index(row, Column.NAME).data(ResumedFromRole)
+    assert resumed_from == resumed.resumed_from
+    assert 1_000_000 <= resumed_from < video.stat().st_size
+    assert second.window.model.index(row, Column.STATUS).data().startswith("Resumed at")
     done = wait_item(second, lambda i: i.state is S.DONE, timeout=30)
     assert done.id == item.id and done.file_url
     # The same tus upload carried on (a fresh start would have created a new one) ...

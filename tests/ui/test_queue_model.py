@@ -31,7 +31,8 @@ S = ItemState
 def _queue(make_item: Make) -> list[ItemSnapshot]:
     return [
         make_item(state=S.DONE, size=5000, bytes_sent=5000, file_url="http://x/files/1"),
-        make_item(state=S.UPLOADING, size=9000, bytes_sent=4500, speed=1000.0, eta=4.5),
+        make_item(state=S.UPLOADING, size=9000, bytes_sent=4500, speed=1000.0, eta=4.5,
+                  resumed_from=4000),
         make_item(state=S.REJECTED, size=10,
                   reason=Reason("executable", "Programs are not allowed.")),
         make_item(state=S.FAILED, size=20, reason=Reason("offline", "No network."),
@@ -76,9 +77,9 @@ def test_rows_show_what_a_teacher_needs(make_item: Make) -> None:
     assert text(4, Column.ACTIONS, ActionsRole)[0] is RowAction.RESUME
     assert text(4, Column.STATUS) == "Paused at 50%"
     assert text(5, Column.SIZE) == "—"
-    # Restored with bytes already sent: the row remembers where it carried on from.
-    assert text(1, Column.NAME, ResumedFromRole) == 4500
-    assert text(1, Column.STATUS) == "Resumed at 4.5 kB"
+    # Picked up again with bytes on the server: the row says where it carried on from.
+    assert text(1, Column.NAME, ResumedFromRole) == 4000
+    assert text(1, Column.STATUS) == "Resumed at 4.0 kB"
 
 
 def test_one_data_changed_per_run_of_rows(qtbot: QtBot, make_item: Make) -> None:

@@ -321,7 +321,7 @@ def _item_json(snap: ItemSnapshot) -> dict[str, Any]:
         "reason": {"code": snap.reason.code, "message": snap.reason.message}
         if snap.reason else None,
         "warnings": [{"code": w.code, "message": w.message} for w in snap.warnings],
-        "file_url": snap.file_url,
+        "file_url": snap.file_url, "resumed_from": snap.resumed_from,
     }
 
 

@@ -148,6 +148,7 @@ class Engine:
         self._held_twins: set[int] = set()  # ready, but its twin was being sent
         self._meters: dict[int, SpeedMeter] = {}
         self._live: dict[int, int] = {}
+        self._resumed: dict[int, int] = {}  # server offset at the last pick-up (snapshots)
         self._dirty: set[int] = set()
         self._saved_at: dict[int, float] = {}
         self._total_meter = SpeedMeter()
@@ -472,9 +473,12 @@ class Engine:
             self._waiting[record.state].add(record.id)
         if record.state is not S.READY:
             self._bodies.drop(record.id)
+        if record.state is S.DONE or not (record.upload_url or record.upload_path):
+            self._resumed.pop(record.id, None)  # finished, or started over from nothing
 
     def _forget(self, item_id: int) -> None:
         self._bodies.drop(item_id)
+        self._resumed.pop(item_id, None)
         self._held_twins.discard(item_id)
         old = self._records.pop(item_id, None)
         if old is not None:
@@ -516,7 +520,7 @@ class Engine:
             next_attempt_at=record.next_attempt_at, attempts=record.attempts,
             upload_url=record.upload_url, file_url=record.file_url,
             optimized_size=record.optimized_size if record.optimized_path else None,
-            server=record.server_key,
+            server=record.server_key, resumed_from=self._resumed.get(record.id),
         )
 
     def _snapshot_all(self) -> list[ItemSnapshot]:
@@ -596,6 +600,10 @@ class Engine:
 
     def _server_offset(self, item_id: int, offset: int) -> None:
         """What HEAD said before resuming: the truth, whatever was saved locally."""
+        if offset > 0:
+            self._resumed[item_id] = offset
+        else:
+            self._resumed.pop(item_id, None)
         self._update(item_id, upload_offset=offset, bytes_sent=offset)
         self._live[item_id] = offset
         self._dirty.add(item_id)

@@ -43,6 +43,9 @@ class ItemSnapshot:
     file_url: str | None = None  # where the finished file lives on the server
     optimized_size: int | None = None
     server: str = ""
+    #: Where this run carried on from: the offset the server reported when an upload that
+    #: had bytes on it was picked up again (after a restart, a pause or a lost connection).
+    resumed_from: int | None = None
 
     @property
     def upload_size(self) -> int | None:

@@ -225,6 +225,18 @@ class _Cancelled(Exception):
     """Raised inside a body generator to abort the request when the item is paused."""
 
 
+def _chunk_size(sizer: ChunkSizer, limiter: RateLimiter | None) -> int:
+    """The sizer's choice, but never more than its target time at the bandwidth limit: a
+    chunk cut by a pause or a restart is sent again whole (a server that checks each chunk's
+    checksum cannot keep part of one), so a slow, limited link sends short chunks from the
+    first one instead of waiting for the sizer to measure it."""
+    size = sizer.next_size()
+    rate = limiter.rate if limiter is not None else None
+    if rate:
+        size = min(size, max(sizer.minimum, int(rate * sizer.target_seconds)))
+    return size
+
+
 class TusClient:
     """One tus endpoint, one keep-alive connection pool."""
 
@@ -579,7 +591,7 @@ class TusClient:
                 ahead = None
                 if prepared is None:
                     size, declare = await self._plan_chunk(
-                        fd, offset, declared, sizer.next_size(), more_coming, cancel
+                        fd, offset, declared, _chunk_size(sizer, limiter), more_coming, cancel
                     )
                     if size is None:  # cancelled while waiting for a growing file
                         return offset
@@ -589,7 +601,7 @@ class TusClient:
                 end = prepared.offset + prepared.size
                 if algorithm is not None and declared is not None and end < declared:
                     # Hash the next chunk while this one is on the wire (checksum servers).
-                    following = min(sizer.next_size(), declared - end)
+                    following = min(_chunk_size(sizer, limiter), declared - end)
                     ahead = asyncio.ensure_future(
                         _prepare(fd, end, following, None, algorithm, hasher is not None)
                     )

@@ -64,13 +64,13 @@ def category_label(name: str) -> str:
     return category.label if category else name
 
 
-def status_text(item: ItemSnapshot, resumed_from: int | None = None) -> str:
+def status_text(item: ItemSnapshot) -> str:
     """The words in the status column; the reason itself goes to the tooltip and details."""
     label = STATE_LABELS.get(item.state, item.state.value)
     if item.state is ItemState.FAILED and item.next_attempt_at is not None:
         return "Waiting to retry"
-    if item.state is ItemState.UPLOADING and resumed_from:
-        return f"Resumed at {human_size(resumed_from)}"
+    if item.state is ItemState.UPLOADING and item.resumed_from:
+        return f"Resumed at {human_size(item.resumed_from)}"
     if item.state is ItemState.PAUSED and item.bytes_sent and item.size:
         return f"{label} at {item.progress:.0%}"
     if item.state is ItemState.DONE and item.warnings:

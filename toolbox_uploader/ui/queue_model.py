@@ -59,7 +59,7 @@ SortRole = _USER + 4  # a comparable key for the column
 ActionsRole = _USER + 5  # tuple[RowAction, ...] the row offers now
 ItemIdRole = _USER + 6  # int
 FolderRole = _USER + 7  # the relative folder of the file ("" for single files)
-ResumedFromRole = _USER + 8  # bytes already on the server when this run picked it up
+ResumedFromRole = _USER + 8  # ``ItemSnapshot.resumed_from``: where the upload carried on
 StateNameRole = _USER + 9  # str, the ItemState's value (what the filter proxy matches)
 
 
@@ -152,7 +152,6 @@ class QueueModel(QAbstractTableModel):
         super().__init__(parent)
         self._items: list[ItemSnapshot] = []
         self._row_of: dict[int, int] = {}
-        self._resumed_from: dict[int, int] = {}
         self._counts: Counter[ItemState] = Counter()
         # Kept like ``_counts``, so that the toolbar and the tray never scan the rows: rows in
         # ``waits_to_retry``, and rows of another server than the chosen one, working or
@@ -169,9 +168,7 @@ class QueueModel(QAbstractTableModel):
         self.beginResetModel()
         self._items = []
         self._row_of = {}
-        self._resumed_from = {}
         for item in items:
-            self._remember_resume(item)
             self._row_of[item.id] = len(self._items)
             self._items.append(item)
         self._recount()
@@ -193,7 +190,6 @@ class QueueModel(QAbstractTableModel):
             first = len(self._items)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
             for item in new:
-                self._remember_resume(item)
                 self._row_of[item.id] = len(self._items)
                 self._items.append(item)
                 self._tally(item, 1)
@@ -230,7 +226,6 @@ class QueueModel(QAbstractTableModel):
         for first, last in reversed(_runs(sorted(rows))):
             self.beginRemoveRows(QModelIndex(), first, last)
             for item in self._items[first:last + 1]:
-                self._resumed_from.pop(item.id, None)
                 self._tally(item, -1)
             del self._items[first:last + 1]
             self.endRemoveRows()
@@ -266,12 +261,6 @@ class QueueModel(QAbstractTableModel):
         self._retrying = self._away_working = self._away_retrying = 0
         for item in self._items:
             self._tally(item, 1)
-
-    def _remember_resume(self, item: ItemSnapshot) -> None:
-        # An item that arrives with bytes already sent was restored from the session store:
-        # its row says where it carried on from.
-        if item.bytes_sent and item.state not in (ItemState.DONE, ItemState.REJECTED):
-            self._resumed_from[item.id] = item.bytes_sent
 
     # ------------------------------------------------------------------ queries
     def item(self, row: int) -> ItemSnapshot:
@@ -387,7 +376,7 @@ class QueueModel(QAbstractTableModel):
         if role == FolderRole:
             return folder_of(item)
         if role == ResumedFromRole:
-            return self._resumed_from.get(item.id)
+            return item.resumed_from
         if role == SortRole:
             return _sort_key(item, column)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -451,7 +440,7 @@ class QueueModel(QAbstractTableModel):
         if column == Column.STATUS:
             if self.waits_for_server(item):
                 return "Waiting for its server"
-            return fmt.status_text(item, self._resumed_from.get(item.id))
+            return fmt.status_text(item)
         if column == Column.PROGRESS:
             return f"{item.progress:.0%}"
         if column == Column.SPEED:
