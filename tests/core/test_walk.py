@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from toolbox_uploader.core.events import Reason
 from toolbox_uploader.core.walk import WalkEntry, walk_paths
 
 
@@ -84,6 +85,79 @@ def test_linked_folder_elsewhere_is_walked_once(tmp_path: Path) -> None:
     (root / "link2").symlink_to(shared, target_is_directory=True)
     assert _rels(list(walk_paths([root]))) == ["Root/a.txt", "Root/link1/s.txt"]
 
+
+
+LOOP_MESSAGE = "This link points back to a folder that contains it; skipped."
+
+
+def test_link_to_a_parent_of_the_dropped_folder_is_refused_right_there(tmp_path: Path) -> None:
+    parent = tmp_path / "P"
+    child = parent / "child"
+    _touch(parent / "private.txt", b"private")
+    _touch(child / "lesson.pdf")
+    (child / "up").symlink_to(parent, target_is_directory=True)
+    entries = list(walk_paths([child]))
+    assert _rels(entries) == ["child/lesson.pdf"]
+    assert all(not e.relative_path.startswith("child/up/") for e in entries)
+    errors = {e.relative_path: e.error for e in entries if e.error}
+    assert errors == {"child/up": Reason("symlink_loop", LOOP_MESSAGE)}
+
+
+def test_link_to_a_grandparent_deep_inside_the_drop_is_refused(tmp_path: Path) -> None:
+    _touch(tmp_path / "G" / "outside.txt")
+    root = tmp_path / "G" / "P" / "Drop"
+    _touch(root / "sub" / "a.txt")
+    (root / "sub" / "top").symlink_to(tmp_path / "G", target_is_directory=True)
+    entries = list(walk_paths([root]))
+    assert _rels(entries) == ["Drop/sub/a.txt"]
+    errors = {e.relative_path: e.error.code for e in entries if e.error}
+    assert errors == {"Drop/sub/top": "symlink_loop"}
+
+
+def test_link_to_the_dropped_folder_itself_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "Drop"
+    _touch(root / "a.txt")
+    (root / "again").symlink_to(root, target_is_directory=True)
+    entries = list(walk_paths([root]))
+    assert _rels(entries) == ["Drop/a.txt"]
+    errors = {e.relative_path: e.error for e in entries if e.error}
+    assert errors == {"Drop/again": Reason("symlink_loop", LOOP_MESSAGE)}
+
+
+def test_link_to_a_sibling_folder_outside_the_selection_is_followed(tmp_path: Path) -> None:
+    parent = tmp_path / "P"
+    child = parent / "child"
+    _touch(child / "a.txt")
+    _touch(parent / "sibling" / "s.txt")
+    _touch(parent / "private.txt")
+    (child / "sib").symlink_to(parent / "sibling", target_is_directory=True)
+    entries = list(walk_paths([child]))
+    assert [e for e in entries if e.error] == []
+    assert _rels(entries) == ["child/a.txt", "child/sib/s.txt"]
+
+
+def test_link_inside_a_linked_folder_to_that_folders_parent_is_refused(tmp_path: Path) -> None:
+    _touch(tmp_path / "Elsewhere" / "secret.txt")
+    shared = _touch(tmp_path / "Elsewhere" / "Shared" / "s.txt").parent
+    (shared / "up").symlink_to(tmp_path / "Elsewhere", target_is_directory=True)
+    root = tmp_path / "Drop"
+    _touch(root / "a.txt")
+    (root / "shared").symlink_to(shared, target_is_directory=True)
+    entries = list(walk_paths([root]))
+    assert _rels(entries) == ["Drop/a.txt", "Drop/shared/s.txt"]
+    errors = {e.relative_path: e.error.code for e in entries if e.error}
+    assert errors == {"Drop/shared/up": "symlink_loop"}
+
+
+def test_link_to_a_file_outside_the_selection_is_still_uploaded(tmp_path: Path) -> None:
+    parent = tmp_path / "P"
+    child = parent / "child"
+    _touch(child / "a.txt")
+    outside = _touch(parent / "notes.txt")
+    (child / "notes-link.txt").symlink_to(outside)
+    entries = list(walk_paths([child]))
+    assert [e for e in entries if e.error] == []
+    assert _rels(entries) == ["child/a.txt", "child/notes-link.txt"]
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file; permissions cannot be tested")
 def test_unreadable_file_and_folder(tmp_path: Path) -> None:

@@ -132,6 +132,31 @@ def test_a_new_category_after_bytes_went_starts_the_upload_over_under_its_rules(
     assert _snap(engine, "reader.txt").category == "educational_content"
 
 
+@pytest.mark.parametrize(("category", "ends"), [
+    ("report", S.DONE),         # sent anew under the new category, in the same run
+    ("assessment", S.REJECTED),  # 30 MB: over what a test or quiz may be (25 MB)
+])
+def test_an_interrupted_upload_added_again_under_another_category_is_settled(
+        live_server: ServerHandle, tmp_path: Path, make_engine, category: str,
+        ends: ItemState) -> None:
+    # As ``upload DIR --category C`` run again after Ctrl+C: the engine restores the upload
+    # and resumes it, then the drop asks for another category while that request runs.
+    # ``wait_idle`` (what the command waits on) must not end in the pause in between.
+    path = text_file(tmp_path / "unit" / "plan.txt", 30_000_000)
+    first = _sending_slowly(make_engine, live_server, path)
+    first.stop()
+    again = make_engine(server_url=live_server.url, token=live_server.token)
+    again.add_paths([tmp_path / "unit"], category=category)
+    assert again.wait_idle(60)
+    settled = _snap(again, "plan.txt")
+    assert (settled.state, settled.category) == (ends, category), settled
+    if ends is S.DONE:
+        (stored,) = server_files(live_server.url, live_server.token)
+        assert (stored["category"], stored["sha256"]) == (category, sha256(path))
+    else:
+        assert settled.reason is not None and settled.reason.code == "too_large"
+
+
 def _twins(folder: Path) -> tuple[Path, Path]:
     """``a/plan.txt`` and ``b/plan.txt``, the same worksheet in two folders."""
     plan = text_file(folder / "a" / "plan.txt", 50_000)

@@ -349,7 +349,9 @@ class Engine:
             self._busy.discard(snap.id)
 
     def _is_idle(self) -> bool:  # caller holds self._idle
-        if self._pending_commands:
+        # A request still winding down may have a command's follow-up to run (``job.then``:
+        # a pause that was a category change, a resume): the item looks paused meanwhile.
+        if self._pending_commands or self._jobs:
             return False
         if not self._auth_paused:
             return not self._busy
@@ -384,6 +386,7 @@ class Engine:
         self._preparing.clear()
         self._bodies.clear()
         self._live.clear()
+        self._resumed.clear()
         self._meters.clear()
         self._dirty.clear()
         self._server_status = None
@@ -841,7 +844,18 @@ class Engine:
             self._tasks.pop(item_id, None)
             self._jobs.pop(item_id, None)
             if job.then is not None and not self._stopping:
-                job.then()  # a command given while the request wound down: it wins now
+                # A command given while the request wound down: it wins now. Counted as a
+                # command so that ``wait_idle`` does not end on the state in between.
+                with self._idle:
+                    self._pending_commands += 1
+                try:
+                    job.then()
+                finally:
+                    with self._idle:
+                        self._pending_commands -= 1
+            if not self._jobs:
+                with self._idle:
+                    self._idle.notify_all()
             self._kick()
 
     def _upload_created(self, item_id: int, url: str, path: str | None) -> None:

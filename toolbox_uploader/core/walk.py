@@ -6,6 +6,10 @@ rebuild the tree. Operating-system junk (``.DS_Store``, ``Thumbs.db``, ``desktop
 Office ``~$`` lock files, AppleDouble ``._`` files) and hidden folders (``.git``...) are
 skipped. Problems (symlink loops, broken links, unreadable files or folders, pipes) come
 back as entries with an ``error`` instead of exceptions, so one bad item never stops a drop.
+
+A folder link is a loop when its target contains it: a folder on the walk path, or the
+link's own folder or any folder above it on disk (even above the dropped folder), so a
+link to a parent is refused right there and nothing outside the selection gets walked.
 """
 
 from __future__ import annotations
@@ -67,9 +71,10 @@ def walk_paths(paths: Iterable[Path]) -> Iterator[WalkEntry]:
 
 def _walk_folder(root: Path, root_name: str, root_info: os.stat_result) -> Iterator[WalkEntry]:
     seen: set[tuple[int, int]] = {(root_info.st_dev, root_info.st_ino)}
-    # (folder, its relative path, the (dev, inode) of it and its ancestors)
+    # (folder, its relative path, the (dev, inode) of it and every folder containing it,
+    # on the walk path and on disk: a link to a parent of the dropped folder is a loop too)
     stack: list[tuple[Path, str, frozenset[tuple[int, int]]]] = [
-        (root, root_name, frozenset(seen))
+        (root, root_name, frozenset(seen) | _disk_ancestors(root))
     ]
     while stack:
         folder, rel, ancestors = stack.pop()
@@ -85,6 +90,8 @@ def _walk_folder(root: Path, root_name: str, root_info: os.stat_result) -> Itera
             child_path = Path(child.path)
             try:
                 info = child.stat(follow_symlinks=True)
+                if stat.S_ISDIR(info.st_mode) and not info.st_ino:
+                    info = os.stat(child.path)  # Windows: an entry's cached stat has no ids
             except FileNotFoundError:
                 yield WalkEntry(child_path, child_rel,
                                 Reason("broken_link", "The link points to nothing."))
@@ -103,13 +110,36 @@ def _walk_folder(root: Path, root_name: str, root_info: os.stat_result) -> Itera
                     ))
                 elif key not in seen:  # a second link to a folder already walked adds nothing
                     seen.add(key)
-                    subfolders.append((child_path, child_rel, ancestors | {key}))
+                    inner = frozenset({key})
+                    if child.is_symlink():  # a linked folder brings its on-disk parents along
+                        inner |= _disk_ancestors(child_path)
+                    subfolders.append((child_path, child_rel, ancestors | inner))
             elif stat.S_ISREG(info.st_mode):
                 if not is_junk_file(child.name):
                     yield _file_entry(child_path, child_rel)
             else:
                 yield WalkEntry(child_path, child_rel, _not_a_file())
         stack.extend(reversed(subfolders))
+
+
+def _disk_ancestors(folder: Path) -> frozenset[tuple[int, int]]:
+    """(dev, inode) of ``folder``'s real location and of every folder above it on disk.
+
+    A link to any of these contains the link itself, so following it would leave the
+    selection (and loop); the walker refuses such links instead.
+    """
+    try:
+        real = folder.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return frozenset()
+    keys: set[tuple[int, int]] = set()
+    for path in (real, *real.parents):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        keys.add((info.st_dev, info.st_ino))
+    return frozenset(keys)
 
 
 def _file_entry(path: Path, rel: str) -> WalkEntry:
