@@ -724,7 +724,7 @@ class Engine:
         except Exception as exc:  # unreadable file, a validator bug: the item fails, not the engine
             if self._stopping:
                 return
-            log.warning("preparing item %s failed: %s", item_id, exc)
+            log.info("preparing item %s failed: %s", item_id, exc)  # the item says why
             record = self._records.get(item_id)
             if record is not None and record.state in (S.VALIDATING, S.OPTIMIZING):
                 error = classify_exception(exc)
@@ -1017,6 +1017,8 @@ class Engine:
                 continue
             existing = self.store.find_by_source(server_key, source)
             if existing is not None and existing.id in self._records:
+                if error is not None and existing.state is S.REJECTED:
+                    continue  # the walk refuses it again (a loop, a name that is not text)
                 if existing.category != category and existing.state is not S.DONE:
                     self._set_category(existing.id, category)
                     existing = self._records[existing.id]
