@@ -78,8 +78,7 @@ def report_html(item: ItemSnapshot) -> str:
         parts.append(f"<h3>Why</h3><p>{esc(item.reason.message)}</p>"
                      f"<p><small>Code: {esc(item.reason.code)}</small></p>")
         if item.state is ItemState.REJECTED:
-            parts.append("<p>You can choose another category for this row (double-click its "
-                         "category) or fix the file and add it again.</p>")
+            parts.append(f"<p>{esc(refusal_advice(item.reason.code))}</p>")
         elif item.retryable or item.state is ItemState.FAILED:
             parts.append("<p>Press <b>Retry</b> to try again.</p>")
     if item.warnings:
@@ -87,6 +86,22 @@ def report_html(item: ItemSnapshot) -> str:
         parts += [f"<li>{esc(w.message)}</li>" for w in item.warnings]
         parts.append("</ul>")
     return "".join(parts)
+
+
+#: Refusals that depend on the category: another one may take the file.
+_CATEGORY_BOUND = frozenset({"too_large", "type_not_allowed", "script_content"})
+
+
+def refusal_advice(code: str) -> str:
+    """What the teacher can do about a refusal; a category change only where it can help."""
+    if code in _CATEGORY_BOUND:
+        return ("You can choose another category for this row (double-click its category), "
+                "or fix the file and add it again.")
+    if code in ("executable_content", "executable_extension", "virus_found"):
+        return "Files like this are never uploaded, whatever the category."
+    if code == "empty_file":
+        return "Check that the file was saved completely, then add it again."
+    return "Fix the file (or its name) and add it again."
 
 
 def headline_text(item: ItemSnapshot) -> str:

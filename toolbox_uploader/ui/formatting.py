@@ -50,9 +50,9 @@ def human_duration(seconds: float | None) -> str:
         return ""
     if seconds < 10:
         return "a few seconds"
-    if seconds < 60:
+    if seconds < 55:  # 55-59 s would round to "60 s": that is "about 1 min"
         return f"{round(seconds / 10) * 10} s"
-    minutes = round(seconds / 60)
+    minutes = max(1, round(seconds / 60))
     if minutes < 60:
         return f"about {minutes} min"
     hours, minutes = divmod(minutes, 60)
@@ -79,8 +79,9 @@ def status_text(item: ItemSnapshot) -> str:
 
 
 def batch_text(files_done: int, files_total: int, bytes_done: int, bytes_total: int,
-               eta: float | None) -> str:
-    """The status bar line: "12 of 340 files · 1.2 GB of 3.4 GB · about 2 min left".
+               eta: float | None, files_failed: int = 0) -> str:
+    """The status bar line: "12 of 340 files · 1.2 GB of 3.4 GB · about 2 min left", and
+    once every file is settled, how it ended: "35 of 38 files uploaded · 3 not uploaded".
 
     No time once no bytes remain: refused files keep ``files_done`` below ``files_total``
     for good, and an estimate of zero seconds would still read "a few seconds left".
@@ -88,6 +89,9 @@ def batch_text(files_done: int, files_total: int, bytes_done: int, bytes_total: 
     """
     if not files_total:
         return "No files in the queue"
+    if files_failed and files_done + files_failed == files_total:
+        return (f"{files_done} of {files_total} files uploaded · "
+                f"{files_failed} not uploaded (see Failed)")
     parts = [
         f"{files_done} of {files_total} files",
         f"{human_size(bytes_done)} of {human_size(bytes_total)}",

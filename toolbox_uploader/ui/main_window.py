@@ -585,7 +585,7 @@ class MainWindow(QMainWindow):
         eta = progress.eta if self.model.working() else None
         self.batch_label.setText(fmt.batch_text(progress.files_done, progress.files_total,
                                                 progress.bytes_done, progress.bytes_total,
-                                                eta))
+                                                eta, progress.files_failed))
 
     def on_server_status(self, status: ServerStatus) -> None:
         problem = ""

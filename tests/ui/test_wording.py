@@ -1,0 +1,49 @@
+"""Words a teacher reads: advice that fits the refusal, a batch that says how it ended, and
+times that do not contradict themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pytestqt.qtbot import QtBot
+
+from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, Reason
+from toolbox_uploader.core.states import ItemState
+from toolbox_uploader.ui.bridge import EngineBridge
+from toolbox_uploader.ui.details_dialog import report_html
+from toolbox_uploader.ui.formatting import batch_text, human_duration
+from toolbox_uploader.ui.main_window import MainWindow
+
+S = ItemState
+Make = Callable[..., ItemSnapshot]
+
+
+def test_the_advice_fits_the_refusal(make_item: Make) -> None:
+    program = make_item(state=S.REJECTED, reason=Reason(
+        "executable_content", "This is a program (ELF), which cannot be uploaded."))
+    too_big = make_item(state=S.REJECTED, reason=Reason(
+        "too_large", "The file is 28.6 MB; Test or quiz allows at most 25.0 MB."))
+    empty = make_item(state=S.REJECTED, reason=Reason("empty_file", "The file is empty."))
+    assert "another category" not in report_html(program)
+    assert "never uploaded, whatever the category" in report_html(program)
+    assert "another category" in report_html(too_big)
+    assert "another category" not in report_html(empty)
+    assert "saved completely" in report_html(empty)
+
+
+def test_a_settled_batch_says_how_it_ended(qtbot: QtBot) -> None:
+    assert batch_text(35, 38, 9_000_000, 9_000_000, None, files_failed=3) == \
+        "35 of 38 files uploaded · 3 not uploaded (see Failed)"
+    assert batch_text(35, 38, 9_000_000, 9_900_000, 20.0, files_failed=2).startswith(
+        "35 of 38 files · ")  # one still going
+    window = MainWindow(EngineBridge())
+    qtbot.addWidget(window)
+    window.on_batch_progress(BatchProgress(38, 35, 3, 9_000_000, 9_000_000, 0.0, None))
+    assert window.batch_label.text() == "35 of 38 files uploaded · 3 not uploaded (see Failed)"
+
+
+def test_times_just_under_a_minute_read_as_a_minute() -> None:
+    assert human_duration(50) == "50 s"
+    assert human_duration(56) == "about 1 min"
+    assert human_duration(59.9) == "about 1 min"
+    assert human_duration(89) == "about 1 min"
