@@ -54,13 +54,13 @@ def test_edited_values_come_back_validated(qtbot: QtBot) -> None:
     dialog.optimize.setChecked(False)
     assert not dialog.max_edge.isEnabled()
     dialog.quality.setValue(dialog.quality.minimum())  # "Automatic"
-    dialog.bandwidth.setValue(2048)
+    dialog.bandwidth.setValue(2000)  # kB/s, as the queue shows speeds
     dialog.strip_location.setChecked(False)
     dialog.notifications.setChecked(False)
     result = dialog.settings()
     assert result == Settings(server_url=URL, default_category="media_resource", concurrency=6,
                               optimize_images=False, image_quality=None,
-                              bandwidth_limit_kib=2048, strip_location=False,
+                              bandwidth_limit_kib=1953, strip_location=False,
                               notifications=False)
 
 
@@ -72,3 +72,12 @@ def test_a_bad_address_keeps_the_dialog_open(qtbot: QtBot) -> None:
     dialog.accept()
     assert dialog.isVisible() and dialog.result() == 0
     assert "not a server address" in dialog.error.text()
+
+
+def test_the_limit_is_shown_in_the_units_of_the_speeds(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings(bandwidth_limit_kib=1024))  # 1,048,576 bytes a second
+    qtbot.addWidget(dialog)
+    assert dialog.bandwidth.text() == "1049 kB/s"
+    assert dialog.settings().bandwidth_limit_kib == 1024  # unchanged when saved again
+    dialog.bandwidth.setValue(0)
+    assert dialog.settings().bandwidth_limit_kib is None and dialog.bandwidth.text() == "No limit"

@@ -47,6 +47,15 @@ def _named(widget: QWidget, name: str, description: str = "") -> QWidget:
     return widget
 
 
+def kib_to_kb(kib: int | None) -> int:
+    """A stored limit (KiB/s, None = none) as the dialog shows it (kB/s, 0 = none)."""
+    return round(kib * 1.024) if kib else 0
+
+
+def kb_to_kib(kb: int) -> int | None:
+    return max(1, round(kb / 1.024)) if kb else None
+
+
 class SettingsDialog(QDialog):
     """Signals: ``signed_in(str server_url)``, ``signed_out(str server_url)``."""
 
@@ -113,10 +122,12 @@ class SettingsDialog(QDialog):
 
         self.bandwidth = QSpinBox(self)
         self.bandwidth.setRange(0, 1_000_000)
-        self.bandwidth.setSingleStep(256)
+        self.bandwidth.setSingleStep(250)
+        # Shown in kB/s (1000 bytes), the unit of the speeds in the queue, so that a row
+        # never seems to go faster than the limit; kept in KiB/s in the settings file.
         self.bandwidth.setSuffix(" kB/s")
         self.bandwidth.setSpecialValueText("No limit")
-        self.bandwidth.setValue(settings.bandwidth_limit_kib or 0)
+        self.bandwidth.setValue(kib_to_kb(settings.bandwidth_limit_kib))
         _named(self.bandwidth, "Bandwidth limit", "Upper limit for all uploads together")
         self.auto_resume = QCheckBox("Carry on unfinished uploads when the app starts", self)
         self.auto_resume.setChecked(settings.auto_resume)
@@ -240,7 +251,7 @@ class SettingsDialog(QDialog):
             max_image_edge=self.max_edge.value(),
             image_quality=None if quality == _AUTO_QUALITY else quality,
             strip_location=self.strip_location.isChecked(),
-            bandwidth_limit_kib=self.bandwidth.value() or None,
+            bandwidth_limit_kib=kb_to_kib(self.bandwidth.value()),
             auto_resume=self.auto_resume.isChecked(),
             keep_running_in_tray=self.keep_in_tray.isChecked(),
             notifications=self.notifications.isChecked(),
