@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from toolbox_uploader.core import credentials
 from toolbox_uploader.core.events import ItemSnapshot
+from toolbox_uploader.core.scheduler import without_countdown
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.config import ServerConfig
 from toolbox_uploader.server.embedded import EmbeddedServer
@@ -46,7 +47,8 @@ def test_refused_upload_fails_with_reason_and_retry_succeeds(
     row = app.window.model.row_of(failed.id)
     status = app.window.model.index(row, Column.STATUS)
     assert status.data() == "Waiting to retry"
-    assert failed.reason.message in status.data(Qt.ItemDataRole.ToolTipRole)
+    tip = status.data(Qt.ItemDataRole.ToolTipRole)
+    assert without_countdown(failed.reason.message) in tip and "Next try at " in tip
     assert failed.attempts >= 1
 
     back = EmbeddedServer(ServerConfig(data_dir=data_dir, host="127.0.0.1", port=handle.port,

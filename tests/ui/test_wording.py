@@ -3,6 +3,7 @@ times that do not contradict themselves."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from pytestqt.qtbot import QtBot
@@ -10,7 +11,7 @@ from pytestqt.qtbot import QtBot
 from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, Reason
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui.bridge import EngineBridge
-from toolbox_uploader.ui.details_dialog import report_html
+from toolbox_uploader.ui.details_dialog import headline_text, report_html, report_text
 from toolbox_uploader.ui.formatting import batch_text, human_duration
 from toolbox_uploader.ui.main_window import MainWindow
 
@@ -47,3 +48,13 @@ def test_times_just_under_a_minute_read_as_a_minute() -> None:
     assert human_duration(56) == "about 1 min"
     assert human_duration(59.9) == "about 1 min"
     assert human_duration(89) == "about 1 min"
+
+
+def test_a_retry_time_is_a_clock_time_not_a_stale_countdown(make_item: Make) -> None:
+    at = dt.datetime(2026, 11, 24, 14, 2, 10).timestamp()
+    waiting = make_item(state=S.FAILED, retryable=True, next_attempt_at=at, reason=Reason(
+        "offline", "Waiting for network, next try in 10 s."))
+    assert "Waiting for network. Next try at 14:02:10." in report_html(waiting)
+    assert "in 10 s" not in report_html(waiting) + report_text(waiting)
+    assert headline_text(waiting) == "Not sent yet: it will be tried again by itself"
+    assert "tried again by itself" in report_html(waiting)

@@ -17,6 +17,7 @@ file over once; anything fatal stops with the server's message.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -98,6 +99,16 @@ def waiting_message(kind: ErrorKind, delay: float) -> str:
     if kind is ErrorKind.OFFLINE:
         return f"Waiting for network, next try in {seconds} s."
     return f"The server is busy, next try in {seconds} s."
+
+
+_COUNTDOWN = re.compile(r",? next try in \d+ s\.?$")
+
+
+def without_countdown(message: str) -> str:
+    """A waiting message without its "next try in N s", which is only true the moment it
+    is made: for a reader who sees it later (a report, a command's summary)."""
+    why = _COUNTDOWN.sub("", message).strip()
+    return why if why.endswith(".") else why + "."
 
 
 def decide(error: TransferError, *, attempts: int, restarts: int) -> RetryDecision:

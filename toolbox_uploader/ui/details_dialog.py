@@ -42,7 +42,7 @@ def report_text(item: ItemSnapshot) -> str:
     if item.optimized_size is not None:
         lines.append(f"After optimization: {fmt.human_size(item.optimized_size)}")
     if item.reason is not None:
-        lines.append(f"Reason: {item.reason.message} [{item.reason.code}]")
+        lines.append(f"Reason: {fmt.reason_text(item)} [{item.reason.code}]")
     lines.extend(f"Note: {w.message} [{w.code}]" for w in item.warnings)
     if item.attempts:
         lines.append(f"Attempts: {item.attempts}")
@@ -75,10 +75,13 @@ def report_html(item: ItemSnapshot) -> str:
     parts += [f"<tr><td><b>{esc(k)}</b></td><td>{esc(v)}</td></tr>" for k, v in rows]
     parts.append("</table>")
     if item.reason is not None:
-        parts.append(f"<h3>Why</h3><p>{esc(item.reason.message)}</p>"
+        parts.append(f"<h3>Why</h3><p>{esc(fmt.reason_text(item))}</p>"
                      f"<p><small>Code: {esc(item.reason.code)}</small></p>")
         if item.state is ItemState.REJECTED:
             parts.append(f"<p>{esc(refusal_advice(item.reason.code))}</p>")
+        elif item.state is ItemState.FAILED and item.next_attempt_at is not None:
+            parts.append("<p>Nothing to do: it is tried again by itself. Press <b>Retry</b> "
+                         "to try now.</p>")
         elif item.retryable or item.state is ItemState.FAILED:
             parts.append("<p>Press <b>Retry</b> to try again.</p>")
     if item.warnings:
@@ -105,6 +108,8 @@ def refusal_advice(code: str) -> str:
 
 
 def headline_text(item: ItemSnapshot) -> str:
+    if item.state is ItemState.FAILED and item.next_attempt_at is not None:
+        return "Not sent yet: it will be tried again by itself"
     return _HEADLINES.get(item.state, fmt.status_text(item))
 
 

@@ -6,8 +6,11 @@ queue match what the teacher sees in their file browser.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from toolbox_uploader.core.categories import CATEGORIES
 from toolbox_uploader.core.events import ItemSnapshot
+from toolbox_uploader.core.scheduler import without_countdown
 from toolbox_uploader.core.states import ItemState
 
 _UNITS = ("bytes", "kB", "MB", "GB", "TB")
@@ -62,6 +65,17 @@ def human_duration(seconds: float | None) -> str:
 def category_label(name: str) -> str:
     category = CATEGORIES.get(name)
     return category.label if category else name
+
+
+def reason_text(item: ItemSnapshot) -> str:
+    """Why the row is where it is, with the time of an automatic retry as a clock time
+    (the engine's "next try in N s" was true when it was written, not when it is read)."""
+    if item.reason is None:
+        return ""
+    if item.state is ItemState.FAILED and item.next_attempt_at is not None:
+        when = dt.datetime.fromtimestamp(item.next_attempt_at).strftime("%H:%M:%S")
+        return f"{without_countdown(item.reason.message)} Next try at {when}."
+    return item.reason.message
 
 
 def status_text(item: ItemSnapshot) -> str:

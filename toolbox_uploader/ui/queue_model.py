@@ -457,7 +457,7 @@ class QueueModel(QAbstractTableModel):
         if column in (Column.STATUS, Column.PROGRESS):
             lines = []
             if item.reason is not None:
-                lines.append(item.reason.message)
+                lines.append(fmt.reason_text(item))
             lines.extend(f"Note: {w.message}" for w in item.warnings)
             if self.waits_for_server(item):
                 lines.append(f"It is sent to {server_name(item.server)} when that server "
@@ -482,7 +482,7 @@ class QueueModel(QAbstractTableModel):
     def _accessible(self, item: ItemSnapshot, column: Column) -> str:
         text = self._display(item, column)
         if column == Column.STATUS and item.reason is not None:
-            text = f"{text}: {item.reason.message}"
+            text = f"{text}: {fmt.reason_text(item)}"
         if column == Column.ACTIONS:
             text = ", ".join(ACTION_LABELS[a] for a in row_actions(item))
         return text
