@@ -12,8 +12,9 @@ from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, Reason
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui.bridge import EngineBridge
 from toolbox_uploader.ui.details_dialog import headline_text, report_html, report_text
+from toolbox_uploader.ui.filter_model import FILTER_STATES, QueueFilter
 from toolbox_uploader.ui.formatting import batch_text, human_duration
-from toolbox_uploader.ui.main_window import MainWindow
+from toolbox_uploader.ui.main_window import CloseChoice, MainWindow
 
 S = ItemState
 Make = Callable[..., ItemSnapshot]
@@ -34,13 +35,13 @@ def test_the_advice_fits_the_refusal(make_item: Make) -> None:
 
 def test_a_settled_batch_says_how_it_ended(qtbot: QtBot) -> None:
     assert batch_text(35, 38, 9_000_000, 9_000_000, None, files_failed=3) == \
-        "35 of 38 files uploaded · 3 not uploaded (see Failed)"
+        "35 of 38 files uploaded · 3 not sent"
     assert batch_text(35, 38, 9_000_000, 9_900_000, 20.0, files_failed=2).startswith(
         "35 of 38 files · ")  # one still going
     window = MainWindow(EngineBridge())
     qtbot.addWidget(window)
     window.on_batch_progress(BatchProgress(38, 35, 3, 9_000_000, 9_000_000, 0.0, None))
-    assert window.batch_label.text() == "35 of 38 files uploaded · 3 not uploaded (see Failed)"
+    assert window.batch_label.text() == "35 of 38 files uploaded · 3 not sent"
 
 
 def test_times_just_under_a_minute_read_as_a_minute() -> None:
@@ -58,3 +59,16 @@ def test_a_retry_time_is_a_clock_time_not_a_stale_countdown(make_item: Make) -> 
     assert "in 10 s" not in report_html(waiting) + report_text(waiting)
     assert headline_text(waiting) == "Not sent yet: it will be tried again by itself"
     assert "tried again by itself" in report_html(waiting)
+
+
+def test_every_row_but_done_ones_is_in_to_do_or_not_sent(qtbot: QtBot, make_item: Make) -> None:
+    window = MainWindow(EngineBridge())
+    window.ask_on_close = lambda: CloseChoice.QUIT  # rows "upload": closing would ask
+    qtbot.addWidget(window)
+    window.model.add_items([make_item(state=state) for state in S])
+    labels = sorted(b.text() for b in window.filter_buttons.values())
+    done = window.model.count((S.DONE,))
+    to_do = window.model.count(FILTER_STATES[QueueFilter.ACTIVE])
+    not_sent = window.model.count(FILTER_STATES[QueueFilter.FAILED])
+    assert to_do + not_sent + done == len(S)  # a cancelled row is not lost from view
+    assert f"Not sent ({not_sent})" in labels and f"To do ({to_do})" in labels

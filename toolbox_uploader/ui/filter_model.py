@@ -1,4 +1,7 @@
-"""Show all / active / failed / done rows, sorted by any column.
+"""Show all / to do / not sent / done rows, sorted by any column.
+
+"To do" is every row with work ahead, paused ones included; "Not sent" every row that
+ended without reaching the server: failed, refused or cancelled.
 
 Sorting uses ``SortRole``, whose values are plain strings and numbers, so Qt compares them in
 C++ (a Python ``lessThan`` would cost seconds on 10,000 rows); filtering is a C++ match on
@@ -32,8 +35,8 @@ class QueueFilter(StrEnum):
 
 FILTER_LABELS: dict[QueueFilter, str] = {
     QueueFilter.ALL: "All",
-    QueueFilter.ACTIVE: "Active",
-    QueueFilter.FAILED: "Failed",
+    QueueFilter.ACTIVE: "To do",
+    QueueFilter.FAILED: "Not sent",
     QueueFilter.DONE: "Done",
 }
 
@@ -43,7 +46,8 @@ FILTER_STATES: dict[QueueFilter, frozenset[ItemState] | None] = {
         ItemState.QUEUED, ItemState.VALIDATING, ItemState.OPTIMIZING, ItemState.READY,
         ItemState.UPLOADING, ItemState.VERIFYING, ItemState.PAUSED,
     }),
-    QueueFilter.FAILED: frozenset({ItemState.FAILED, ItemState.REJECTED}),
+    QueueFilter.FAILED: frozenset({ItemState.FAILED, ItemState.REJECTED,
+                                   ItemState.CANCELLED}),
     QueueFilter.DONE: frozenset({ItemState.DONE}),
 }
 

@@ -95,7 +95,7 @@ def status_text(item: ItemSnapshot) -> str:
 def batch_text(files_done: int, files_total: int, bytes_done: int, bytes_total: int,
                eta: float | None, files_failed: int = 0) -> str:
     """The status bar line: "12 of 340 files · 1.2 GB of 3.4 GB · about 2 min left", and
-    once every file is settled, how it ended: "35 of 38 files uploaded · 3 not uploaded".
+    once every file is settled, how it ended: "35 of 38 files uploaded · 3 not sent".
 
     No time once no bytes remain: refused files keep ``files_done`` below ``files_total``
     for good, and an estimate of zero seconds would still read "a few seconds left".
@@ -105,7 +105,7 @@ def batch_text(files_done: int, files_total: int, bytes_done: int, bytes_total: 
         return "No files in the queue"
     if files_failed and files_done + files_failed == files_total:
         return (f"{files_done} of {files_total} files uploaded · "
-                f"{files_failed} not uploaded (see Failed)")
+                f"{files_failed} not sent")
     parts = [
         f"{files_done} of {files_total} files",
         f"{human_size(bytes_done)} of {human_size(bytes_total)}",
