@@ -6,6 +6,9 @@ import hashlib
 import os
 import random
 import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -108,3 +111,22 @@ def store_cut_off_mid_send(store_path: Path, server_url: str, path: Path, relati
     store.transition(record.id, ItemState.READY, validated_at=1.0, sha256=sha256(path))
     store.transition(record.id, ItemState.UPLOADING)
     store.close()
+
+
+def serve_subprocess(port: int, data_dir: Path) -> tuple[subprocess.Popen[str], str, str]:
+    """``toolbox-uploader serve`` as its own process on ``port``: (process, url, token)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "toolbox_uploader", "serve", "--port", str(port),
+         "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(
+        proc.stdout.readline() for _ in range(2)), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(30)
+    if len(lines) < 2 or not all(lines):
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"the server did not start: {lines}")
+    return proc, lines[0].split(" ", 1)[1].strip(), lines[1].split(" ", 1)[1].strip()

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from tests.engine.engine_support import (
     free_port,
     item,
     random_file,
+    serve_subprocess,
     server_files,
     sha256,
     wait_for,
@@ -22,29 +20,12 @@ from toolbox_uploader.core.engine import Engine, EngineConfig
 from toolbox_uploader.core.states import ItemState
 
 
-def _serve(port: int, data_dir: Path) -> tuple[subprocess.Popen[str], str, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "toolbox_uploader", "serve", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(
-        proc.stdout.readline() for _ in range(2)), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(30)
-    if len(lines) < 2 or not all(lines):
-        proc.kill()
-        raise AssertionError(f"the server did not start: {lines}")
-    return proc, lines[0].split(" ", 1)[1].strip(), lines[1].split(" ", 1)[1].strip()
-
-
 @pytest.mark.slow
 def test_server_killed_and_restarted_mid_upload(tmp_path: Path) -> None:
     port = free_port()
     data_dir = tmp_path / "server"
     source = random_file(tmp_path / "assembly.bin", 40 * 1024 * 1024)
-    proc, url, token = _serve(port, data_dir)
+    proc, url, token = serve_subprocess(port, data_dir)
     engine = Engine(EngineConfig(store_path=tmp_path / "queue.sqlite3", server_url=url,
                                  token=token, bandwidth_limit=20 * 1024 * 1024,
                                  max_chunk_size=4 * 1024 * 1024))
@@ -59,7 +40,7 @@ def test_server_killed_and_restarted_mid_upload(tmp_path: Path) -> None:
         # The engine notices and waits for the network to come back.
         wait_for(lambda: (s := item(engine, "assembly.bin")) and s.state is ItemState.FAILED
                  and s.next_attempt_at is not None, 30)
-        restarted, url2, token2 = _serve(port, data_dir)
+        restarted, url2, token2 = serve_subprocess(port, data_dir)
         assert (url2, token2) == (url, token)
         wait_for(lambda: (s := item(engine, "assembly.bin")) and s.state is ItemState.DONE, 60)
         stored = server_files(url, token)

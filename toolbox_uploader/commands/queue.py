@@ -8,8 +8,11 @@ puts failed items back in line; the next ``upload`` of those paths (or the app) 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -97,13 +100,29 @@ def _json(record: ItemRecord) -> dict[str, Any]:
 
 def _list(store: SessionStore, as_json: bool, state: str | None) -> int:
     records = [r for r in store.items() if state is None or r.state.value == state]
+    try:
+        _print_list(records, as_json)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader had enough (``queue list --json | head -1``): that is not a failure.
+        # Point the descriptor at the null device so Python's flush at exit stays quiet.
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, sys.stdout.fileno())
+            finally:
+                os.close(devnull)
+    return EXIT_OK
+
+
+def _print_list(records: list[ItemRecord], as_json: bool) -> None:
     if as_json:
         for record in records:
             print(json.dumps(_json(record)))
-        return EXIT_OK
+        return
     if not records:
         print("The upload queue is empty.")
-        return EXIT_OK
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -117,7 +136,6 @@ def _list(store: SessionStore, as_json: bool, state: str | None) -> int:
         table.add_row(str(r.id), r.state.value, r.relative_path, size, f"{r.bytes_sent:,}",
                       r.server_key, when, note)
     Console().print(table)
-    return EXIT_OK
 
 
 def _retry(store: SessionStore, ids: list[int]) -> int:

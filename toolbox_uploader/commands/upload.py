@@ -10,24 +10,37 @@ because the bytes of a pipe are gone.
 Exit codes: 0 all uploaded, 1 something failed or was rejected (listed with reasons),
 2 usage error, 130 interrupted (items stay resumable). Stored items of files deleted since
 an earlier run are not this run's files: they are mentioned, never counted.
+
+The engine retries a server that is down or never answers for ever (right for the app); a
+script must end, so ``--give-up-after`` stops the command once nothing has moved for that
+long while files wait for a retry (``_Watchdog``). A reader that closes standard output
+(``... --json | head -1``) stops the printing, never the uploads or their exit code.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import math
 import os
+import re
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from toolbox_uploader.core.events import EngineEvent, ItemSnapshot
+    from toolbox_uploader.core.events import EngineEvent, ItemSnapshot, Reason
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 LOCAL_SERVER_KEY = "local"
+#: ``--max-chunk-size`` below this is refused (the engine's smallest piece).
+MIN_CHUNK_SIZE = 1024 * 1024
+DEFAULT_GIVE_UP_AFTER = 300.0
 
 
 def _positive_int(text: str) -> int:
@@ -40,6 +53,16 @@ def _bandwidth(text: str) -> int:
     from toolbox_uploader.commands.serve import positive_size
 
     return positive_size(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,6 +93,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-chunk-size", type=_bandwidth, metavar="BYTES",
                         help="largest piece sent in one request (e.g. 4M; at least 1M); "
                              "smaller pieces lose less on a flaky link")
+    parser.add_argument("--give-up-after", type=_seconds, default=DEFAULT_GIVE_UP_AFTER,
+                        metavar="SECONDS",
+                        help="stop when no file has made progress for this long while "
+                             "waiting to retry (server down or not answering); the files "
+                             "stay resumable, exit code 1 (default 300; 0 = never)")
     parser.add_argument("--name", help="file name for an upload from standard input")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON event per line instead of progress bars")
@@ -91,23 +119,48 @@ def _url(text: str, option: str) -> str:
 
     try:
         parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts, hostname = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not hostname:
         raise UsageError(f"{option} needs an http(s) URL, not {text!r}")
+    try:
+        port = parts.port  # ValueError for a port out of range or not a number
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise UsageError(f"{option} {text!r}: the port must be 1-65535")
     return text
+
+
+def _stdin_name(name: str | None) -> str:
+    """The name of an upload from standard input: a relative name inside the upload folder,
+    as the validation rules want for files (no ``..``, not absolute, not empty)."""
+    from toolbox_uploader.cli import UsageError
+
+    if name is None:
+        return "stdin.bin"
+    parts = [part.strip() for part in re.split(r"[/\\]", name)]
+    if not name.strip() or parts[-1] in ("", "."):
+        raise UsageError(f"--name needs a file name, not {name!r}")
+    if ".." in parts or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        raise UsageError(f"--name {name!r} points outside the upload folder (names with '..' "
+                         "or an absolute path are refused)")
+    return name
 
 
 def _check_args(args: argparse.Namespace) -> tuple[list[Path], bool, str]:
     from toolbox_uploader.cli import UsageError
     from toolbox_uploader.core.categories import UnknownCategoryError, get_category
 
-    category = args.category or "educational_content"
+    category = "educational_content" if args.category is None else args.category
     try:
         get_category(category)
     except UnknownCategoryError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--category: {exc}") from None
+    if args.max_chunk_size is not None and args.max_chunk_size < MIN_CHUNK_SIZE:
+        raise UsageError(f"--max-chunk-size must be at least 1M ({MIN_CHUNK_SIZE} bytes), "
+                         f"not {args.max_chunk_size}")
     if args.server:
         _url(args.server, "--server")
     if args.tus_endpoint:
@@ -115,8 +168,10 @@ def _check_args(args: argparse.Namespace) -> tuple[list[Path], bool, str]:
     stdin = "-" in args.paths
     if stdin and len(args.paths) > 1:
         raise UsageError("'-' (standard input) cannot be combined with other paths")
-    if args.name and not stdin:
+    if args.name is not None and not stdin:
         raise UsageError("--name is only for uploads from standard input ('-')")
+    if stdin:
+        _stdin_name(args.name)
     paths: list[Path] = []
     if not stdin:
         for text in args.paths:
@@ -152,16 +207,81 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         target = _Target(handle.url, None, args.token or handle.token, LOCAL_SERVER_KEY)
     try:
+        out = _Stdout()
         if stdin:
+            import contextlib
+
             from toolbox_uploader.core.stream_upload import upload_stdin
 
-            return upload_stdin(target.server_url, target.tus_endpoint, target.token,
-                                name=args.name or "stdin.bin", category=category,
-                                as_json=args.json)
-        return _upload_paths(args, target, paths, category)
+            with contextlib.redirect_stdout(out):  # its summary line, reader or not
+                code = upload_stdin(target.server_url, target.tus_endpoint, target.token,
+                                    name=_stdin_name(args.name), category=category,
+                                    as_json=args.json)
+        else:
+            code = _upload_paths(args, target, paths, category, out)
+        out.flush()
+        return code
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+class _Stdout:
+    """Standard output that its reader may close (``... --json | head -1``).
+
+    Once the reader is gone nothing more is printed, the uploads go on and the exit code
+    stays the one the uploads deserve. The descriptor is pointed at the null device, so
+    neither a later write nor Python's own flush at exit fails again."""
+
+    def __init__(self) -> None:
+        self._stream = sys.stdout
+        self._lock = threading.Lock()
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            if not self.gone:
+                try:
+                    self._stream.write(text)
+                except BrokenPipeError:
+                    self._lost()
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self.gone:
+                try:
+                    self._stream.flush()
+                except BrokenPipeError:
+                    self._lost()
+
+    def _lost(self) -> None:
+        self.gone = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass  # not a real descriptor (a test's capture): nothing is written anyway
+
+    def isatty(self) -> bool:
+        try:
+            return not self.gone and self._stream.isatty()
+        except (ValueError, OSError):
+            return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str | None:
+        return getattr(self._stream, "errors", None)
 
 
 def _belongs(paths: list[Path]) -> Callable[[str], bool]:
@@ -193,7 +313,7 @@ def _gone_before(stored: Iterable[ItemSnapshot], server_key: str,
 
 
 def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
-                  category: str) -> int:
+                  category: str, out: _Stdout) -> int:
     from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
     from toolbox_uploader.core.states import ItemState
 
@@ -215,24 +335,136 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     def mine(source: str) -> bool:
         return belongs(source) and source not in gone
 
-    view = _JsonView(mine, key) if args.json else _TerminalView(mine, key)
+    view = _JsonView(mine, key, out) if args.json else _TerminalView(mine, key, out)
     engine.subscribe(view.on_events)
+    watchdog = _Watchdog(args.give_up_after, key)
+    engine.subscribe(watchdog.on_events)
+    gave_up: str | None = None
     try:
         engine.add_paths(paths, category)
         while not engine.wait_idle(0.25):
             view.refresh()
+            gave_up = watchdog.expired()
+            if gave_up is not None:
+                break
     except KeyboardInterrupt:
         engine.stop()
         view.close()
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     stored = [s for s in engine.snapshot() if s.server == key and belongs(s.source_path)]
-    engine.stop()  # delivers the last coalesced batch, then ends
+    engine.stop()  # delivers the last coalesced batch, then ends; unfinished items stay
     view.close()
     items = [s for s in stored if s.source_path not in gone]
     left = [s for s in _current(s for s in stored if s.source_path in gone)
             if s.state is not ItemState.DONE]
-    return _summarise(items, args.json, left)
+    give_up_note = None
+    if gave_up is not None:
+        give_up_note = (f"no progress for {_duration(args.give_up_after)} ({gave_up}); "
+                        "run the same command again to carry on.")
+    code = _summarise(items, args.json, left, out, gave_up=give_up_note)
+    if give_up_note is not None:
+        print(f"toolbox-uploader upload: {give_up_note}", file=sys.stderr)
+    return code
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"
+
+
+def _waiting_why(reason: Reason | None) -> str:
+    """Why an item waits for a retry, without the "next try in N s" a stopped command
+    will not make."""
+    if reason is None:
+        return "The server did not answer."
+    if reason.code == "offline":
+        return "The server cannot be reached."
+    if reason.code == "transient":
+        return "The server did not answer, or cut the connection."
+    from toolbox_uploader.core.scheduler import without_countdown
+
+    return without_countdown(reason.message)
+
+
+class _Watchdog:
+    """Tells when the command should stop waiting: none of the engine's items for this
+    server (this command's files, and earlier unfinished ones it resumes, which the wait
+    covers too) has moved for ``limit`` seconds while at least one waits for a retry.
+
+    Moving means new bytes (beyond the most an item ever had, so bytes re-sent into a
+    server that never answers do not count), a file prepared for the first time, or a
+    file finished or refused. The engine's own retries are untouched: a server that comes
+    back within the limit just carries on. Runs ``on_events`` on the engine thread."""
+
+    def __init__(self, limit: float, server_key: str) -> None:
+        self._limit = limit if limit > 0 else None
+        self._key = server_key
+        self._lock = threading.Lock()
+        self._since = time.monotonic()
+        self._latest: dict[int, ItemSnapshot] = {}
+        self._most: dict[int, int] = {}
+        self._prepared: set[int] = set()
+        self._offline: str | None = None
+        self._last_why: str | None = None
+
+    def on_events(self, batch: list[EngineEvent]) -> None:
+        from toolbox_uploader.core.events import ItemChanged, ItemsAdded, ServerStatus
+
+        with self._lock:
+            for event in batch:
+                if isinstance(event, ItemsAdded):
+                    for snap in event.items:
+                        if snap.id not in self._latest:  # else old news
+                            self._see(snap)
+                elif isinstance(event, ItemChanged):
+                    self._see(event.item)
+                elif isinstance(event, ServerStatus):
+                    self._offline = None if event.reachable else event.message
+
+    def _see(self, snap: ItemSnapshot) -> None:  # caller holds the lock
+        from toolbox_uploader.core.states import FINISHED, ItemState
+
+        if snap.server != self._key:
+            return
+        old = self._latest.get(snap.id)
+        self._latest[snap.id] = snap
+        most = self._most.get(snap.id)
+        self._most[snap.id] = max(most or 0, snap.bytes_sent)
+        sent = ItemState.READY, ItemState.UPLOADING, ItemState.VERIFYING, ItemState.DONE
+        waiting = snap.state is ItemState.FAILED and snap.next_attempt_at is not None
+        if waiting:
+            self._last_why = _waiting_why(snap.reason)
+        if old is None:  # first sight: where it starts, not progress
+            if snap.state in sent:
+                self._prepared.add(snap.id)
+            return
+        moved = most is not None and snap.bytes_sent > most
+        if snap.state is not old.state:
+            if snap.state in FINISHED or (snap.state is ItemState.FAILED and not waiting):
+                moved = True
+            if snap.state in sent and snap.id not in self._prepared:
+                self._prepared.add(snap.id)
+                moved = True
+        if moved:
+            self._since = time.monotonic()
+
+    def expired(self) -> str | None:
+        """The last reason when it is time to give up, else None."""
+        from toolbox_uploader.core.states import ItemState
+
+        if self._limit is None:
+            return None
+        with self._lock:
+            if time.monotonic() - self._since < self._limit:
+                return None
+            states = [(s.state, s.next_attempt_at) for s in self._latest.values()]
+            if any(state in (ItemState.VALIDATING, ItemState.OPTIMIZING) for state, _ in states):
+                return None  # still checking files here: that is not the server's fault
+            if not any(state is ItemState.FAILED and at is not None for state, at in states):
+                return None
+            return self._offline or self._last_why or "The server did not answer."
 
 
 def _current(items: Iterable[ItemSnapshot]) -> list[ItemSnapshot]:
@@ -279,32 +511,43 @@ def _newer(latest: dict[int, ItemSnapshot], snaps: Iterable[ItemSnapshot], *, ad
 
 
 def _summarise(items: list[ItemSnapshot], as_json: bool,
-               gone: Sequence[ItemSnapshot] = ()) -> int:
+               gone: Sequence[ItemSnapshot] = (), out: Any = None, *,
+               gave_up: str | None = None) -> int:
     """Print the outcome, return the exit code. ``gone``: unfinished items of files deleted
-    since an earlier run, mentioned but not failing this one."""
+    since an earlier run, mentioned but not failing this one. ``gave_up``: why the command
+    stopped waiting for a server (``--give-up-after``), or None."""
     from toolbox_uploader.core.states import ItemState
 
+    out = out if out is not None else sys.stdout
     items = _current(items)
     done = [s for s in items if s.state is ItemState.DONE]
     problems = [s for s in items if s.state is not ItemState.DONE]
     code = EXIT_OK if not problems else EXIT_FAILED
     if as_json:
-        print(json.dumps({
+        summary: dict[str, Any] = {
             "event": "summary", "uploaded": len(done), "exit_code": code,
             "problems": [_item_json(s) for s in problems],
             "gone": [_item_json(s) for s in gone],
-        }), flush=True)
+            "gave_up": gave_up is not None,
+        }
+        if gave_up is not None:
+            summary["message"] = gave_up
+        print(json.dumps(summary), file=out, flush=True)
         return code
     already = sum(1 for s in done if s.reason and s.reason.code == "already_uploaded")
     line = f"{len(done)} of {len(items)} files uploaded"
     if already:
         line += f" ({already} were already on the server)"
-    print(line)
+    print(line, file=out)
     for snap in problems:
         why = snap.reason.message if snap.reason else "not sent yet"
-        print(f"  {snap.state.value.upper():9} {snap.relative_path}: {why}")
+        if gave_up is not None and snap.state is ItemState.FAILED and \
+                snap.next_attempt_at is not None:
+            why = f"{_waiting_why(snap.reason)} Not finished; resumable."
+        print(f"  {snap.state.value.upper():9} {snap.relative_path}: {why}", file=out)
     for snap in gone:
-        print(f"  {'GONE':9} {snap.relative_path}: no longer there; not counted")
+        print(f"  {'GONE':9} {snap.relative_path}: no longer there; not counted", file=out)
+    out.flush()
     if any(s.reason and s.reason.code == "sign_in_needed" for s in problems):
         print("The server did not accept the token: pass --token=VALUE, set TOOLBOX_UPLOADER_TOKEN "
               "or sign in from the app, then run the same command again.", file=sys.stderr)
@@ -328,10 +571,10 @@ def _item_json(snap: ItemSnapshot) -> dict[str, Any]:
 class _JsonView:
     """One JSON object per line, printed from the engine thread (batches are ≤ 10/s)."""
 
-    def __init__(self, mine: Callable[[str], bool], server_key: str) -> None:
+    def __init__(self, mine: Callable[[str], bool], server_key: str, out: _Stdout) -> None:
         self._mine = mine
         self._key = server_key
-        self._reader_gone = False
+        self._out = out
         self._latest: dict[int, ItemSnapshot] = {}
 
     def on_events(self, batch: list[EngineEvent]) -> None:
@@ -359,12 +602,9 @@ class _JsonView:
             elif isinstance(event, ServerStatus):
                 lines.append({"event": "server", "reachable": event.reachable,
                               "message": event.message, "needs_sign_in": event.needs_sign_in})
-        if lines and not self._reader_gone:
-            try:
-                sys.stdout.write("".join(json.dumps(line) + "\n" for line in lines))
-                sys.stdout.flush()
-            except BrokenPipeError:  # ``... --json | head``: the uploads go on, unprinted
-                self._reader_gone = True
+        if lines and not self._out.gone:  # ``... --json | head``: the uploads go on, unprinted
+            self._out.write("".join(json.dumps(line) + "\n" for line in lines))
+            self._out.flush()
 
     def refresh(self) -> None:
         pass
@@ -376,9 +616,7 @@ class _JsonView:
 class _TerminalView:
     """rich progress bars (one per active file plus a total); plain lines when piped."""
 
-    def __init__(self, mine: Callable[[str], bool], server_key: str) -> None:
-        import threading
-
+    def __init__(self, mine: Callable[[str], bool], server_key: str, out: _Stdout) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -391,7 +629,7 @@ class _TerminalView:
 
         self._mine = mine
         self._key = server_key
-        self._console = Console(stderr=False)
+        self._console = Console(file=out)  # type: ignore[arg-type]
         self._lock = threading.Lock()
         self._latest: dict[int, ItemSnapshot] = {}
         self._changed: set[int] = set()
