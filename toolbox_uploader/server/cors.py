@@ -22,7 +22,7 @@ EXPOSE_HEADERS = ", ".join((
     "Location", "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size",
     "Tus-Checksum-Algorithm", "Upload-Offset", "Upload-Length", "Upload-Metadata",
     "Upload-Defer-Length", "Upload-Concat", "Upload-Expires", "Content-Range",
-    "Content-Disposition", "Retry-After",
+    "Content-Disposition", "Retry-After", "Toolbox-Duplicate-Of",
 ))
 MAX_AGE = "86400"
 

@@ -92,6 +92,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX uploads_owner_status ON uploads(owner, status)",
         "DROP INDEX uploads_owner",
     ),
+    # 5: a tus upload that completed as a copy of a file the account already had stores
+    # nothing; its id stays a second name of that file (``files_store.FileStore.get``),
+    # for as long as the file exists.
+    (
+        "CREATE TABLE file_aliases ("
+        " id TEXT PRIMARY KEY,"
+        " owner TEXT NOT NULL REFERENCES accounts(id),"
+        " file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE,"
+        " created_at REAL NOT NULL"
+        ") WITHOUT ROWID",
+        "CREATE INDEX file_aliases_file ON file_aliases(file_id)",
+        # Finding the copy: the account's files with this content at this path.
+        "CREATE INDEX files_owner_sha256_path ON files(owner, sha256, relative_path)",
+        "DROP INDEX files_owner_sha256",
+    ),
 )
 
 

@@ -1,4 +1,10 @@
-"""Rows of stored files: what ``/api/v1/files`` lists and ``finalize`` writes."""
+"""Rows of stored files: what ``/api/v1/files`` lists and ``finalize`` writes.
+
+An alias (``file_aliases``) is a second id of a stored file: the id of a tus upload that
+completed as a copy of a file the account already had (see ``finalize``). ``get`` and so
+every ``/api/v1/files/{id}`` route accept it; listings show each file once, under its
+own id. Aliases go when their file is deleted (``ON DELETE CASCADE``).
+"""
 
 from __future__ import annotations
 
@@ -55,22 +61,17 @@ class FileStore:
     ) -> None:
         """Insert the row; ``also`` runs in the same transaction (commits or fails with it)."""
         with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO files (id, owner, filename, relative_path, category, size, sha256,"
-                " mime_type, status, title, description, tags, created_at, completed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.id, record.owner, record.filename, record.relative_path,
-                    record.category, record.size, record.sha256, record.mime_type,
-                    record.status, record.title, record.description, json.dumps(record.tags),
-                    record.created_at, record.completed_at or time.time(),
-                ),
-            )
+            insert_row(conn, record)
             if also is not None:
                 also(conn)
 
     def get(self, owner: str, file_id: str) -> FileRecord | None:
-        row = self.db.fetchone("SELECT * FROM files WHERE id = ? AND owner = ?", (file_id, owner))
+        """The owner's file with this id, or whose alias this id is."""
+        row = self.db.fetchone(
+            "SELECT * FROM files WHERE owner = ?1 AND id = COALESCE("
+            "(SELECT file_id FROM file_aliases WHERE id = ?2 AND owner = ?1), ?2)",
+            (owner, file_id),
+        )
         return FileRecord.from_row(row) if row else None
 
     def list(
@@ -96,3 +97,39 @@ class FileStore:
         with self.db.transaction() as conn:
             cursor = conn.execute("DELETE FROM files WHERE id = ? AND owner = ?", (file_id, owner))
         return cursor.rowcount > 0
+
+
+def insert_row(conn: sqlite3.Connection, record: FileRecord) -> None:
+    """Insert a file's row on ``conn`` (inside a transaction the caller holds)."""
+    conn.execute(
+        "INSERT INTO files (id, owner, filename, relative_path, category, size, sha256,"
+        " mime_type, status, title, description, tags, created_at, completed_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.id, record.owner, record.filename, record.relative_path,
+            record.category, record.size, record.sha256, record.mime_type,
+            record.status, record.title, record.description, json.dumps(record.tags),
+            record.created_at, record.completed_at or time.time(),
+        ),
+    )
+
+
+def copies_of(conn: sqlite3.Connection, record: FileRecord) -> list[FileRecord]:
+    """The owner's stored files that ``record`` would duplicate, oldest first: same
+    content (SHA-256 and size), relative path, name and category."""
+    rows = conn.execute(
+        "SELECT * FROM files WHERE owner = ? AND sha256 = ? AND relative_path = ?"
+        " AND size = ? AND filename = ? AND category = ? AND status = 'available'"
+        " ORDER BY created_at, id",
+        (record.owner, record.sha256, record.relative_path, record.size, record.filename,
+         record.category),
+    ).fetchall()
+    return [FileRecord.from_row(r) for r in rows]
+
+
+def add_alias(conn: sqlite3.Connection, alias: str, record: FileRecord) -> None:
+    """Make ``alias`` a second id of ``record`` (inside a transaction the caller holds)."""
+    conn.execute(
+        "INSERT INTO file_aliases (id, owner, file_id, created_at) VALUES (?, ?, ?, ?)",
+        (alias, record.owner, record.id, time.time()),
+    )

@@ -8,12 +8,19 @@ file is moved atomically into final storage and recorded. Any failure raises
 A small file received whole into memory (``IncomingFile.content``, see
 ``tus/whole.py``) is written and hashed by the same worker job, so it costs one thread
 hop like the others.
+
+Copies (``IncomingFile.deduplicate``, set for tus uploads): when the account already has
+a stored file with the same SHA-256, size, relative path, name and category, the new
+bytes are dropped instead of stored, the new id becomes an alias of that file, and the
+existing record is returned. The look-up, the quota check and the insert are one
+``BEGIN IMMEDIATE`` transaction, so two copies completing at once end as one file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -25,9 +32,11 @@ from aiohttp import web
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
-from toolbox_uploader.server.files_store import FileRecord, FileStore
-from toolbox_uploader.server.storage import write_new_file
+from toolbox_uploader.server.files_store import FileRecord, add_alias, copies_of, insert_row
+from toolbox_uploader.server.storage import Storage, write_new_file
 from toolbox_uploader.server.validation_hook import ValidationOutcome, default_validator
+
+log = logging.getLogger(__name__)
 
 
 class FinalizeError(ApiError):
@@ -52,29 +61,81 @@ class IncomingFile:
     created_at: float = field(default_factory=time.time)
     #: The whole file in memory, written to ``path`` by the worker job (not yet on disk).
     content: Sequence[bytes] | None = None
+    #: A copy of a file the account already has is not stored again (tus uploads).
+    deduplicate: bool = False
 
 
-#: Runs inside the transaction that inserts the ``files`` row (the tus upload's status).
-OnRecorded = Callable[[sqlite3.Connection], None]
+#: Runs inside the transaction that records the file (the tus upload's status), with the
+#: record the upload ended as: its own, or the existing file's when it was a copy.
+OnRecorded = Callable[[sqlite3.Connection, FileRecord], None]
+
+
+def _existing_copy(
+    conn: sqlite3.Connection, storage: Storage, record: FileRecord
+) -> FileRecord | None:
+    """The oldest stored file ``record`` duplicates whose bytes are there, or ``None``."""
+    for existing in copies_of(conn, record):
+        if storage.file_path(existing.id).is_file():
+            return existing
+    return None
+
+
+def _check_quota(app: web.Application, account: Account, size: int) -> None:
+    if account.quota_bytes is None:
+        return
+    usage = app[keys.ACCOUNTS].usage(account)
+    if usage.used + size > account.quota_bytes:
+        raise FinalizeError(
+            413, "quota_exceeded",
+            f"Storing this file needs {size} bytes but only "
+            f"{max(0, account.quota_bytes - usage.used)} are left in the quota.",
+        )
 
 
 def _store_and_record(
-    app: web.Application, src: Path, record: FileRecord, on_recorded: OnRecorded | None
-) -> None:
+    app: web.Application, incoming: IncomingFile, record: FileRecord,
+    on_recorded: OnRecorded | None,
+) -> FileRecord:
+    """Move the bytes into storage and insert the row, or (a copy) alias the existing file
+    and drop the bytes. Returns the record the upload ended as."""
     storage = app[keys.STORAGE]
-    storage.store(src, record.id)
+    existing: FileRecord | None = None
+    moved = False
     try:
-        FileStore(app[keys.DATABASE]).insert(record, on_recorded)
+        with app[keys.DATABASE].transaction() as conn:
+            if incoming.deduplicate:
+                existing = _existing_copy(conn, storage, record)
+            if existing is not None:
+                add_alias(conn, record.id, existing)
+                if on_recorded is not None:
+                    on_recorded(conn, existing)
+            else:
+                # Inside the transaction: nothing can be stored between check and insert.
+                _check_quota(app, incoming.owner, record.size)
+                storage.store(incoming.path, record.id)
+                moved = True
+                insert_row(conn, record)
+                if on_recorded is not None:
+                    on_recorded(conn, record)
     except BaseException:
-        storage.remove_file(record.id)
+        if moved:
+            storage.remove_file(record.id)
         raise
+    if existing is None:
+        return record
+    try:
+        incoming.path.unlink(missing_ok=True)
+    except OSError:  # only disk space: the upload is recorded as a copy either way
+        log.exception("upload %s: could not remove the bytes of a copy", record.id)
+    return existing
 
 
 async def finalize(
     app: web.Application, incoming: IncomingFile, on_recorded: OnRecorded | None = None
 ) -> FileRecord:
     """Check, validate, move and record ``incoming``; ``on_recorded`` joins the row's
-    transaction so that the caller's own bookkeeping commits with it."""
+    transaction so that the caller's own bookkeeping commits with it. Returns the stored
+    record, or the existing file's when ``incoming`` was a copy (its ``id`` differs)."""
     try:
         return await _finalize(app, incoming, on_recorded)
     except BaseException:
@@ -120,21 +181,11 @@ def _validate_and_store(
     outcome: ValidationOutcome = validator(incoming.path, incoming.category, incoming.filename)
     if not outcome.accepted:
         raise FinalizeError(422, outcome.code, outcome.message)
-    account = incoming.owner
-    if account.quota_bytes is not None:
-        usage = app[keys.ACCOUNTS].usage(account)
-        if usage.used + incoming.size > account.quota_bytes:
-            raise FinalizeError(
-                413, "quota_exceeded",
-                f"Storing this file needs {incoming.size} bytes but only "
-                f"{max(0, account.quota_bytes - usage.used)} are left in the quota.",
-            )
     record = FileRecord(
-        id=incoming.file_id, owner=account.id, filename=incoming.filename,
+        id=incoming.file_id, owner=incoming.owner.id, filename=incoming.filename,
         relative_path=incoming.relative_path, category=incoming.category, size=incoming.size,
         sha256=incoming.sha256, mime_type=outcome.mime_type, status="available",
         created_at=incoming.created_at, completed_at=time.time(), title=incoming.title,
         description=incoming.description, tags=list(incoming.tags),
     )
-    _store_and_record(app, incoming.path, record, on_recorded)
-    return record
+    return _store_and_record(app, incoming, record, on_recorded)

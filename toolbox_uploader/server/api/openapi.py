@@ -153,9 +153,13 @@ def _tus_collection() -> dict[str, Any]:
                 for n in ("Upload-Length", "Upload-Defer-Length", "Upload-Metadata",
                           "Upload-Concat", "Upload-Checksum")
             ],
-            "responses": {"201": {"description": "Created",
+            "responses": {"201": {"description": "Created. A copy of a file the account "
+                                  "already has, completed by this request, is not stored: "
+                                  "Location is that file's upload URL and "
+                                  "Toolbox-Duplicate-Of its id",
                                   "headers": _tus_headers("Location", "Upload-Offset",
-                                                          "Upload-Expires")}}
+                                                          "Upload-Expires",
+                                                          "Toolbox-Duplicate-Of")}}
             | _errors(400, 401, 412, 413, 460),
         },
     }
@@ -277,9 +281,13 @@ def _document() -> dict[str, Any]:
                     for n in ("Upload-Offset", "Upload-Checksum", "Upload-Length")
                 ],
                 "requestBody": {"content": {"application/offset+octet-stream": {}}},
-                "responses": {"204": {"description": "Bytes stored",
+                "responses": {"204": {"description": "Bytes stored. When they completed "
+                                      "a copy of a file the account already has, nothing "
+                                      "new is stored: Toolbox-Duplicate-Of is that file's "
+                                      "id, and this upload's id becomes an alias of it",
                                       "headers": _tus_headers("Upload-Offset",
-                                                              "Upload-Expires")}}
+                                                              "Upload-Expires",
+                                                              "Toolbox-Duplicate-Of")}}
                 | _errors(400, 401, 404, 409, 410, 412, 413, 415, 423, 460),
             },
             "delete": {"summary": "tus termination", "parameters": [TUS_RESUMABLE],

@@ -54,8 +54,10 @@ def progress_message(
 def _state(app: web.Application, account: Account, file_id: str) -> dict[str, Any] | None:
     """The upload's current state as a message, or ``None`` when it is not the account's."""
     db = app[keys.DATABASE]
-    row = db.fetchone(
-        "SELECT size FROM files WHERE id = ? AND owner = ?", (file_id, account.id)
+    row = db.fetchone(  # an alias (an upload that completed as a copy) is its file
+        "SELECT size FROM files WHERE owner = ?1 AND id = COALESCE("
+        "(SELECT file_id FROM file_aliases WHERE id = ?2 AND owner = ?1), ?2)",
+        (account.id, file_id),
     )
     if row is not None:
         return progress_message(file_id, row["size"], row["size"], "completed")

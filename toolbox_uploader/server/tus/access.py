@@ -17,6 +17,9 @@ from toolbox_uploader.server.tus.headers import TUS_VERSION, http_date
 from toolbox_uploader.server.tus.store import EXPIRED, FAILED, RECEIVING, Upload
 
 TUS_PREFIX = "/api/v1/storage/tus"
+#: On the answer that completed an upload as a copy (and on its later HEADs and PATCHes):
+#: the id of the stored file it is a copy of.
+DUPLICATE_OF = "Toolbox-Duplicate-Of"
 
 
 def upload_url(request: web.Request, upload_id: str) -> str:
@@ -89,4 +92,12 @@ def progress_headers(upload: Upload) -> dict[str, str]:
     headers = {"Upload-Offset": str(upload.offset)}
     if upload.status == RECEIVING and upload.expires_at is not None:
         headers["Upload-Expires"] = http_date(upload.expires_at)
+    if upload.duplicate_of is not None:
+        headers[DUPLICATE_OF] = upload.duplicate_of
     return headers
+
+
+def created_location(request: web.Request, upload: Upload) -> str:
+    """The ``Location`` of a creation: a copy that completed in its creation request is
+    answered with the existing file's upload URL, so the client's id is that file's."""
+    return upload_url(request, upload.duplicate_of or upload.id)

@@ -7,6 +7,12 @@ upload. ``finalize`` does the checks, the atomic move and the ``files`` row.
 
 A failed upload keeps its row with status ``failed`` and the JSON error, so that a
 later HEAD or PATCH answers 410 Gone and a PATCH repeats the reason.
+
+An upload that completes as a copy of a file the account already has (same SHA-256,
+size, relative path, name and category) stores nothing: ``finalize`` keeps the existing
+file and makes this upload's id an alias of it. The upload is ``completed`` all the same
+(its reservation ends), ``upload.duplicate_of`` names the file for the response, and the
+existing file's own upload URL is made sure to answer as a finished upload.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from aiohttp import web
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.files_store import FileRecord
 from toolbox_uploader.server.finalize import IncomingFile, finalize
 from toolbox_uploader.server.tus.concat import assemble
 from toolbox_uploader.server.tus.facts import file_facts
@@ -86,13 +93,19 @@ async def complete_upload(
             relative_path=facts.relative_path, category=facts.category.name,
             size=upload.offset, sha256=sha256 or "", expected_size=upload.length,
             expected_sha256=facts.sha256, title=facts.title, description=facts.description,
-            created_at=upload.created_at, content=content,
+            created_at=upload.created_at, content=content, deduplicate=True,
         )
-        # The upload's row turns ``completed`` in the transaction that adds the file's.
-        await finalize(
-            app, incoming,
-            lambda conn: _record_status(app, upload, COMPLETED, None, conn, new),
-        )
+
+        def recorded(conn: sqlite3.Connection, record: FileRecord) -> None:
+            # The upload's row turns ``completed`` in the transaction that adds the file's
+            # row (or, for a copy, the alias).
+            _record_status(app, upload, COMPLETED, None, conn, new)
+            if record.id != upload.id:
+                upload_store(app).keep_completed(
+                    conn, record.id, record.owner, record.size, upload.metadata
+                )
+
+        record = await finalize(app, incoming, recorded)
     except ApiError as exc:
         path.unlink(missing_ok=True)
         mark_failed(app, upload, exc, new)
@@ -107,6 +120,8 @@ async def complete_upload(
                          "The upload could not be stored; the server's log says why.")
         mark_failed(app, upload, error, new)
         raise error from None
+    if record.id != upload.id:
+        upload.duplicate_of = record.id
     app[STATE].forget(upload.id)
     app[keys.PROGRESS].publish(upload.id, upload.offset, upload.length, "completed")
 

@@ -13,9 +13,11 @@ from toolbox_uploader.server.auth import request_account
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.storage import new_id
 from toolbox_uploader.server.tus.access import (
+    DUPLICATE_OF,
     TUS_PREFIX,
     check_size,
     content_type,
+    created_location,
     progress_headers,
     reply,
     upload_url,
@@ -94,6 +96,7 @@ async def create(request: web.Request) -> web.Response:
         exc.headers.setdefault("Location", location)
         raise
     headers.update(progress_headers(upload))
+    headers["Location"] = created_location(request, upload)
     if not with_body:
         headers.pop("Upload-Offset")
     return reply(201, headers)
@@ -137,4 +140,7 @@ async def _create_final(
     except ApiError as exc:
         exc.headers.setdefault("Location", location)
         raise
-    return reply(201, {"Location": location})
+    headers = {"Location": created_location(request, final)}
+    if final.duplicate_of is not None:
+        headers[DUPLICATE_OF] = final.duplicate_of
+    return reply(201, headers)

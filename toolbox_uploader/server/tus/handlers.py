@@ -17,6 +17,7 @@ from toolbox_uploader.server import keys
 from toolbox_uploader.server.auth import request_account
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.tus.access import (
+    DUPLICATE_OF,
     content_type,
     load_upload,
     not_found,
@@ -119,6 +120,8 @@ async def head(request: web.Request) -> web.Response:
         headers["Upload-Concat"] = f"final;{urls}"
     if upload.status == RECEIVING and upload.expires_at is not None:
         headers["Upload-Expires"] = http_date(upload.expires_at)
+    if upload.duplicate_of is not None:
+        headers[DUPLICATE_OF] = upload.duplicate_of
     return reply(200, headers)
 
 

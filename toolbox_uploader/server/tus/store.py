@@ -7,6 +7,9 @@ leave (a part file longer than the committed offset, or shorter after a power cu
 Statuses: ``receiving`` (also a complete partial upload waiting for its final upload),
 ``completed`` (stored as a file under the same id), ``failed`` (``failure`` holds the
 JSON error), ``expired`` (bytes removed). A terminated upload's row is deleted.
+
+A ``completed`` upload whose bytes were a copy of a file the account already had stored
+nothing: its id is an alias of that file (``file_aliases``), read into ``duplicate_of``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class Upload:
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     expires_at: float | None = None
+    #: The id of the stored file this completed upload turned out to be a copy of.
+    duplicate_of: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -63,7 +68,15 @@ class Upload:
             failure=json.loads(row["failure"]) if row["failure"] else None,
             created_at=row["created_at"], updated_at=row["updated_at"],
             expires_at=row["expires_at"],
+            # Only ``get`` reads it (a join); ``in row`` would look at values, not names.
+            duplicate_of=row["duplicate_of"] if "duplicate_of" in set(row.keys()) else None,
         )
+
+
+_WITH_ALIAS = (
+    "SELECT uploads.*, file_aliases.file_id AS duplicate_of FROM uploads"
+    " LEFT JOIN file_aliases ON file_aliases.id = uploads.id"
+)
 
 
 class UploadStore:
@@ -93,13 +106,34 @@ class UploadStore:
 
     def get(self, owner: str, upload_id: str) -> Upload | None:
         row = self.db.fetchone(
-            "SELECT * FROM uploads WHERE id = ? AND owner = ?", (upload_id, owner)
+            f"{_WITH_ALIAS} WHERE uploads.id = ? AND uploads.owner = ?", (upload_id, owner)
         )
         return Upload.from_row(row) if row else None
 
     def get_any(self, upload_id: str) -> Upload | None:
-        row = self.db.fetchone("SELECT * FROM uploads WHERE id = ?", (upload_id,))
+        row = self.db.fetchone(f"{_WITH_ALIAS} WHERE uploads.id = ?", (upload_id,))
         return Upload.from_row(row) if row else None
+
+    def keep_completed(
+        self, conn: sqlite3.Connection, upload_id: str, owner: str, size: int,
+        metadata: dict[str, str | None],
+    ) -> None:
+        """Make sure the stored file ``upload_id`` answers as a completed upload.
+
+        A copy's creation answers with the existing file's upload URL; that file may have
+        come by a direct upload, or its tus row may have been terminated or forgotten
+        since, so a completed row is written (with the copy's metadata) when there is
+        none, and an existing one's tombstone is renewed.
+        """
+        now = time.time()
+        conn.execute(
+            "INSERT INTO uploads (id, owner, length, offset, metadata, kind, parts, status,"
+            " created_at, updated_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, NULL)"
+            " ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at"
+            " WHERE uploads.status = 'completed'",
+            (upload_id, owner, size, size, json.dumps(metadata), SINGLE, COMPLETED, now, now),
+        )
 
     def commit_offset(self, upload: Upload, offset: int) -> None:
         """Record ``offset`` bytes as on disk and push the expiry forward."""
