@@ -22,6 +22,7 @@ import pytest
 
 from tests.engine.engine_support import item, server_files, text_file, wait_for
 from toolbox_uploader.core.engine import Engine, EngineConfig
+from toolbox_uploader.core.events import ItemSnapshot
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.accounts import AccountStore
 from toolbox_uploader.server.app import DB_FILE
@@ -342,7 +343,7 @@ def _start_engine(store_path: Path, server: ServerHandle) -> Engine:
 
 
 def _upload_folder(store_path: Path, server: ServerHandle, folder: Path,
-                   names: list[str]) -> None:
+                   names: list[str]) -> list[ItemSnapshot]:
     engine = _start_engine(store_path, server)
     try:
         engine.add_paths([folder])
@@ -355,6 +356,7 @@ def _upload_folder(store_path: Path, server: ServerHandle, folder: Path,
         for name in names:
             snap = item(engine, name)
             assert snap is not None and snap.file_url, name
+        return engine.snapshot()
     finally:
         engine.stop()
 
@@ -376,7 +378,11 @@ def test_the_same_folder_sent_again_with_an_empty_queue_is_stored_once(
     quota = client.quota()
 
     # ``queue clear``: a new engine with a new, empty queue sends the same folder again.
-    _upload_folder(tmp_path / "queue-2.sqlite3", live_server, folder, names)
+    second = _upload_folder(tmp_path / "queue-2.sqlite3", live_server, folder, names)
+    # The small ones, sent in one request each, are told they were there already.
+    noted = {s.display_name for s in second
+             if s.reason is not None and s.reason.code == "already_uploaded"}
+    assert noted == set(names) - {"Lesebuch.txt"}, second
 
     again = client.files()
     assert sorted(f["id"] for f in again) == sorted(f["id"] for f in first)

@@ -350,6 +350,7 @@ class TusClient:
         content: bytes | None = None,
         limiter: RateLimiter | None = None,
         cancel: asyncio.Event | None = None,
+        on_answer: Callable[[httpx.Response], None] | None = None,
     ) -> tuple[str, int]:
         """POST a new upload, with its first ``upload_bytes`` when the server allows.
 
@@ -357,8 +358,9 @@ class TusClient:
         it was validated); ``source`` is still needed to finish by PATCH if the server
         takes less. ``limiter`` paces the body like a PATCH's. ``cancel`` (a pause, a
         cancel) abandons a request with a body at once, with a ``stopped`` TransferError:
-        without an answer there is no upload URL to come back to. Returns the absolute
-        upload URL and the offset the server holds afterwards.
+        without an answer there is no upload URL to come back to. ``on_answer`` sees the
+        server's 201 (its extension headers). Returns the absolute upload URL and the offset
+        the server holds afterwards.
         """
         info = await self.server_info()
         if length is not None and info.max_size is not None and length > info.max_size:
@@ -422,6 +424,8 @@ class TusClient:
                                 code="stopped") from None
         if response.status_code != 201:
             raise classify_response(response)
+        if on_answer is not None:
+            on_answer(response)
         url = self._location(response)
         offset = _int_header(response, "Upload-Offset")
         if offset is None:

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from toolbox_uploader.core import pipeline
 from toolbox_uploader.core.hashing import HashState
 from toolbox_uploader.core.http_transport import HttpSession
@@ -211,6 +213,9 @@ class UploadJob:
         self.asked_server = False
         self.hasher: FingerprintedHash | None = None
         self._edited: str | None = None
+        #: A toolbox server found the file it just received among the account's files
+        #: (``Toolbox-Duplicate-Of``) and kept that one: "already on the server".
+        self._duplicate_of: str | None = None
 
     def stop(self, why: str) -> None:
         """Pause/cancel/stop: the request in flight is cut at the next piece.
@@ -301,7 +306,8 @@ class UploadJob:
                     length=size, metadata=metadata, source=source if first else None,
                     upload_bytes=first, hasher=self.hasher if first else None,
                     on_progress=self._creation_progress(first), content=self._body(size),
-                    limiter=self.connection.limiter, cancel=self.cancel_event)
+                    limiter=self.connection.limiter, cancel=self.cancel_event,
+                    on_answer=self._note_duplicate)
                 self.upload_url = url
                 self.may_have_arrived = False
                 if offset < size:  # bytes still to send: the URL must survive a crash now
@@ -337,8 +343,15 @@ class UploadJob:
         api = self.connection.api
         if sha256 is None and api is not None:  # the server could not check an unsent hash
             await api.verify(upload_id(url), sha256=digest, size=size)
+        if self._duplicate_of is not None:
+            return AlreadyUploaded(digest, self.connection.file_url(url),
+                                   f"{record.relative_path} is already on the server; "
+                                   "not stored again.")
         return Uploaded(digest, self.connection.file_url(url), url,
                         relative_upload_path(target.endpoint, url))
+
+    def _note_duplicate(self, response: httpx.Response) -> None:
+        self._duplicate_of = response.headers.get("Toolbox-Duplicate-Of") or None
 
     async def _finished_earlier(self, error: TransferError, url: str, source: Path,
                                 size: int) -> Uploaded | None:
