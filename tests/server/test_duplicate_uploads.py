@@ -29,6 +29,7 @@ from toolbox_uploader.server.app import DB_FILE
 from toolbox_uploader.server.config import ServerConfig
 from toolbox_uploader.server.db import ServerDatabase
 from toolbox_uploader.server.embedded import EmbeddedServer, ServerHandle
+from toolbox_uploader.server.files_store import COPIES_SQL
 from toolbox_uploader.server.storage import Storage
 from toolbox_uploader.server.validation_hook import ValidationOutcome, default_validator
 
@@ -411,3 +412,14 @@ def test_a_concatenated_copy_answers_with_the_existing_file(client: Client) -> N
     assert upload_id(final.headers["Location"]) == first_id
     assert [f["id"] for f in client.files()] == [first_id]
     assert client.quota()["reserved"] == 0
+
+
+def test_finding_a_copy_is_an_index_search_not_a_scan(tmp_path: Path) -> None:
+    db = ServerDatabase(tmp_path / "server.sqlite3")
+    try:
+        with db.transaction() as conn:
+            plan = " ".join(str(row[3]) for row in conn.execute(
+                f"EXPLAIN QUERY PLAN {COPIES_SQL}", ("o", "s", "p", 1, "f", "c")))
+    finally:
+        db.close()
+    assert "SEARCH files USING INDEX files_owner_sha256_path" in plan, plan
