@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyring
+from PySide6.QtWidgets import QStyle
 from pytestqt.qtbot import QtBot
 
 from toolbox_uploader.core import credentials
@@ -81,3 +82,16 @@ def test_the_limit_is_shown_in_the_units_of_the_speeds(qtbot: QtBot) -> None:
     assert dialog.settings().bandwidth_limit_kib == 1024  # unchanged when saved again
     dialog.bandwidth.setValue(0)
     assert dialog.settings().bandwidth_limit_kib is None and dialog.bandwidth.text() == "No limit"
+
+
+def test_empty_fields_show_their_whole_hint(qtbot: QtBot) -> None:
+    """An empty address field says what empty means; cut short, it says nothing."""
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    style = dialog.style()
+    frame = style.pixelMetric(QStyle.PixelMetric.PM_DefaultFrameWidth, None, dialog.server_url)
+    for edit in (dialog.server_url, dialog.token):
+        room = edit.contentsRect().width() - 2 * frame - 4  # QLineEdit's own 2 px a side
+        assert edit.fontMetrics().horizontalAdvance(edit.placeholderText()) <= room

@@ -47,6 +47,16 @@ def _named(widget: QWidget, name: str, description: str = "") -> QWidget:
     return widget
 
 
+def _fit_placeholder(edit: QLineEdit) -> None:
+    """Wide enough to show the whole hint: an empty field explains itself only that way."""
+    probe = QLineEdit()
+    probe.setTextMargins(edit.textMargins())
+    # A line edit's size hint is 17 "x"s plus its frame and margins; keep those, swap the text.
+    chrome = probe.sizeHint().width() - probe.fontMetrics().horizontalAdvance("x" * 17)
+    text = edit.fontMetrics().horizontalAdvance(edit.placeholderText())
+    edit.setMinimumWidth(text + chrome + edit.fontMetrics().averageCharWidth())
+
+
 def kib_to_kb(kib: int | None) -> int:
     """A stored limit (KiB/s, None = none) as the dialog shows it (kB/s, 0 = none)."""
     return round(kib * 1.024) if kib else 0
@@ -74,6 +84,8 @@ class SettingsDialog(QDialog):
         self.token = QLineEdit(self)
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.token.setPlaceholderText("Access token from your school")
+        _fit_placeholder(self.server_url)
+        _fit_placeholder(self.token)
         _named(self.token, "Access token")
         self.sign_in_button = QPushButton("Sign in", self)
         _named(self.sign_in_button, "Sign in")
