@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from toolbox_uploader.core.engine import Engine, EngineConfig
+from toolbox_uploader.server.config import ServerConfig
+from toolbox_uploader.server.embedded import EmbeddedServer, ServerHandle
 
 
 @pytest.fixture
@@ -25,3 +27,15 @@ def make_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     yield make
     for engine in engines:
         engine.stop()
+
+
+@pytest.fixture
+def other_server(tmp_path: Path) -> Iterator[ServerHandle]:
+    """A second real server (a teacher's home server next to the school's)."""
+    server = EmbeddedServer(ServerConfig(data_dir=tmp_path / "other-server", host="127.0.0.1",
+                                         port=0))
+    handle = server.start()
+    try:
+        yield handle
+    finally:
+        server.stop()

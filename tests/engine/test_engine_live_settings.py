@@ -5,7 +5,7 @@ uploads resumable instead of failing them. The real engine against real servers.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,7 @@ from tests.engine.engine_support import item, random_file, server_files, sha256,
 from toolbox_uploader.core.engine import Engine
 from toolbox_uploader.core.events import EngineEvent, ItemChanged
 from toolbox_uploader.core.states import ItemState
-from toolbox_uploader.server.config import ServerConfig
-from toolbox_uploader.server.embedded import EmbeddedServer, ServerHandle
+from toolbox_uploader.server.embedded import ServerHandle
 
 S = ItemState
 MIB = 1024 * 1024
@@ -99,17 +98,6 @@ def test_only_upload_settings_change_while_running(make_engine: MakeEngine,
     with pytest.raises(ValueError, match="server_url"):
         engine.update_config(server_url="http://127.0.0.1:9", concurrency=5)
     assert engine.config.server_url == live_server.url and engine.config.concurrency == 3
-
-
-@pytest.fixture
-def other_server(tmp_path: Path) -> Iterator[ServerHandle]:
-    server = EmbeddedServer(ServerConfig(data_dir=tmp_path / "other-server", host="127.0.0.1",
-                                         port=0))
-    handle = server.start()
-    try:
-        yield handle
-    finally:
-        server.stop()
 
 
 def test_choosing_another_server_mid_upload_leaves_it_resumable(

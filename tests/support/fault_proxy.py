@@ -22,7 +22,7 @@ import socket
 import struct
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 HEAD_LIMIT = 64 * 1024
@@ -47,6 +47,7 @@ class FaultStats:
     truncated_responses: int = 0
     corrupted: int = 0
     body_bytes: int = 0  # request body bytes forwarded to the target
+    methods: list[str] = field(default_factory=list)  # of each request, in order
 
     @property
     def faults(self) -> int:
@@ -239,6 +240,7 @@ class FaultProxy:
                 head = await reader.read(HEAD_LIMIT)
             self.stats.requests += 1
             method, length = _content_length(head)
+            self.stats.methods.append(method)
             if length is None:  # chunked: pass the rest of the connection through untouched
                 upstream.write(head)
                 while data := await reader.read(PIPE_PIECE):

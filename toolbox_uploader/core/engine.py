@@ -162,6 +162,8 @@ class Engine:
         self._stopping = False
         self._ticker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()  # DELETEs of cancelled uploads
+        self._drainer: Connection | None = None  # the connection now deleting given-up uploads
+        self._drain_again = False
         self._prepare_tasks: set[asyncio.Task[Any]] = set()
         self._server_status: ServerStatus | None = None
         self._pending_commands = 0
@@ -399,6 +401,8 @@ class Engine:
         self._prepare_limit = workers * 2
         self._dispatcher = Dispatcher(loop, batch_provider=self._batch_progress)
         self._connection = self._connect()
+        self._drainer = None
+        self._drain_abandoned()  # what the last run gave up but could not delete
         self.store.restore_interrupted()
         now = time.time()
         for record in self.store.items():
@@ -440,10 +444,11 @@ class Engine:
             self._save_progress(item_id)
         if self._background:  # let a just-cancelled upload's DELETE reach the server
             _, late = await asyncio.wait(list(self._background), timeout=2.0)
-            for task in late:  # still retrying: the server's expiry removes those uploads
+            for task in late:  # still retrying: the store keeps those for the next start
                 task.cancel()
             if late:
-                log.info("%d upload(s) left for the server's expiry to remove", len(late))
+                log.info("%d task(s) cut short; given-up uploads are deleted at the next "
+                         "start", len(late))
                 await asyncio.wait(late, timeout=0.5)
         for timer in self._timers.values():
             timer.cancel()
@@ -812,7 +817,8 @@ class Engine:
         job = UploadJob(
             record, self._connection, body=body,
             on_progress=lambda sent: self._on_progress(item_id, sent),
-            on_url=lambda url, path: self._upload_created(item_id, url, path),
+            on_url=lambda url, path: self._upload_created(item_id, record.server_key, url,
+                                                          path),
             on_offset=lambda offset: self._server_offset(item_id, offset),
             find_twin=lambda sha: self.store.find_done(record.server_key, sha,
                                                        record.relative_path, record.category,
@@ -858,11 +864,12 @@ class Engine:
                     self._idle.notify_all()
             self._kick()
 
-    def _upload_created(self, item_id: int, url: str, path: str | None) -> None:
+    def _upload_created(self, item_id: int, server_key: str, url: str,
+                        path: str | None) -> None:
         if item_id in self._records:
             self._update(item_id, upload_url=url, upload_path=path)
         else:  # removed while the creation was on its way: nothing may stay on the server
-            self._terminate_later(url)
+            self._terminate_later(server_key, url, path)
 
     async def _after_outcome(self, item_id: int, outcome: object, job: UploadJob) -> None:
         record = self._records.get(item_id)
@@ -901,7 +908,7 @@ class Engine:
                             interrupted=interrupted)
         elif why == "cancel":
             self._set_state(item_id, S.CANCELLED, upload_url=None, upload_path=None)
-            self._terminate_later(job.upload_url)
+            self._terminate_later(*_upload_of(record, job))
         elif why == "switch":  # another server was chosen: resumable when it is back
             self._set_state(item_id, S.READY, interrupted=True)
         # "stop": left to _shutdown (back to ready)
@@ -909,8 +916,7 @@ class Engine:
     def _start_over(self, item_id: int, job: UploadJob | None, message: str) -> None:
         """Throw the server-side upload away and send the file again from its first byte."""
         record = self._records[item_id]
-        if record.upload_url or (job and job.upload_url):
-            self._terminate_later((job.upload_url if job else None) or record.upload_url)
+        self._terminate_later(*_upload_of(record, job))
         changes: dict[str, Any] = {
             "upload_url": None, "upload_path": None, "upload_offset": 0, "bytes_sent": 0,
             "prefix_offset": 0, "prefix_sha256": None, "sha256": None,
@@ -919,25 +925,41 @@ class Engine:
         # Back to validation: the file's content (and maybe its type) is not what was checked.
         self._set_state(item_id, S.QUEUED, validated_at=None, **changes)
 
-    def _terminate_later(self, url: str | None) -> None:
-        if not url or self._connection is None or self._loop is None:
+    def _terminate_later(self, server_key: str, url: str | None, path: str | None) -> None:
+        """Delete a given-up upload on its server. It is noted in the store first, so a stop
+        or a crash before the DELETE leaves it for the next run; and it is sent only over
+        that server's own connection (its address, its token): an upload of another server
+        waits until that server is chosen again."""
+        if url is None and path is None:
             return
+        self.store.abandon_upload(server_key, url, path)
+        self._drain_abandoned()
+
+    def _drain_abandoned(self) -> None:
         connection = self._connection
+        if connection is None or self._loop is None or not connection.target.configured:
+            return
+        if self._drainer is connection:  # already at it: one more pass when done
+            self._drain_again = True
+            return
+        self._drainer = connection
+        self._drain_again = False
+        self._spawn(self._drain(connection), self._background)
 
-        async def terminate() -> None:
-            # The server may still be busy with the request we just cut (423), or briefly
-            # unreachable: try a few times before leaving it to the server's expiry.
-            for attempt in range(_TERMINATE_ATTEMPTS):
-                try:
-                    await connection.terminate(url)
+    async def _drain(self, connection: Connection) -> None:
+        try:
+            while True:
+                self._drain_again = False
+                for upload in self.store.abandoned_uploads(connection.target.server_key):
+                    url = upload.url_on(connection.target.endpoint)
+                    if url is not None and not await _terminate(connection, url):
+                        return  # unreachable now: the rest is tried on the next start
+                    self.store.forget_abandoned([upload.id])
+                if not self._drain_again or connection is not self._connection:
                     return
-                except TransferError as error:
-                    if not error.retryable or attempt == _TERMINATE_ATTEMPTS - 1:
-                        log.info("could not terminate %s: %s", url, error.message)
-                        return
-                    await asyncio.sleep(0.25 * 2 ** attempt)
-
-        self._spawn(terminate(), self._background)
+        finally:
+            if self._drainer is connection:
+                self._drainer = None
 
     def _after_error(self, item_id: int, error: TransferError, job: UploadJob) -> None:
         record = self._records.get(item_id)
@@ -966,8 +988,7 @@ class Engine:
             self._set_state(item_id, S.READY, upload_url=None, upload_path=None,
                             upload_offset=0, bytes_sent=0, prefix_offset=0, prefix_sha256=None,
                             warnings=_merge(record.warnings, (warning,)))
-            if job.upload_url:
-                self._terminate_later(job.upload_url)
+            self._terminate_later(*_upload_of(record, job))
         elif decision.action is Action.SIGN_IN:
             self._auth_paused = True
             self._set_state(item_id, S.PAUSED, reason_code=reason.code,
@@ -1116,10 +1137,9 @@ class Engine:
                 continue
             if record.state is S.VERIFYING:
                 continue  # finishing: too late to cancel
-            url = record.upload_url
             self._set_state(item_id, S.CANCELLED, upload_url=None, upload_path=None,
                             next_attempt_at=None)
-            self._terminate_later(url)
+            self._terminate_later(*_upload_of(record, None))
 
     def _cancel_timer(self, item_id: int) -> None:
         timer = self._timers.pop(item_id, None)
@@ -1146,11 +1166,10 @@ class Engine:
             job = self._jobs.get(item_id)
             if job is not None:
                 job.stop("cancel")
-            record = self._records.get(item_id)
-            if record is not None and record.upload_url and record.state is not S.DONE:
-                self._terminate_later(record.upload_url)
             self._cancel_timer(item_id)
-        removed = self.store.remove(ids)
+        removed = self.store.remove(ids)  # keeps their unfinished uploads to delete
+        if removed:
+            self._drain_abandoned()
         for item_id in removed:
             self._forget(item_id)
             self._live.pop(item_id, None)
@@ -1193,7 +1212,7 @@ class Engine:
             return
         changes: dict[str, Any] = {"category": category, "validated_at": None}
         if record.upload_url or record.upload_path:
-            self._terminate_later(record.upload_url)
+            self._terminate_later(*_upload_of(record, None))
             changes.update(upload_url=None, upload_path=None, upload_offset=0, bytes_sent=0,
                            prefix_offset=0, prefix_sha256=None, interrupted=False)
         self._cancel_timer(item_id)
@@ -1239,6 +1258,31 @@ class Engine:
             self._resume([i for i, r in self._records.items()
                           if r.state is S.PAUSED and r.reason_code == "sign_in_needed"])
         self._kick()
+
+
+async def _terminate(connection: Connection, url: str) -> bool:
+    """DELETE one upload; False when the server could not be reached or stayed busy (423,
+    still winding down the request just cut) through a few tries."""
+    for attempt in range(_TERMINATE_ATTEMPTS):
+        try:
+            await connection.terminate(url)
+            return True
+        except TransferError as error:
+            if not error.retryable:  # gone already, or refused: nothing left to do
+                log.info("could not terminate %s: %s", url, error.message)
+                return True
+            if attempt == _TERMINATE_ATTEMPTS - 1:
+                log.info("could not terminate %s yet: %s", url, error.message)
+                return False
+            await asyncio.sleep(0.25 * 2 ** attempt)
+    return False
+
+
+def _upload_of(record: ItemRecord, job: UploadJob | None) -> tuple[str, str | None, str | None]:
+    """The server-side upload an item (or its job, which may have just created one) has."""
+    if job is not None and job.upload_url and job.upload_url != record.upload_url:
+        return record.server_key, job.upload_url, None
+    return record.server_key, record.upload_url, record.upload_path
 
 
 async def _close_when_done(connection: Connection, tasks: list[asyncio.Task[Any]]) -> None:

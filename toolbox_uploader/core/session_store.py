@@ -143,12 +143,41 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "('ready','uploading','paused','verifying','done','failed')",
     ),
     ("ALTER TABLE items ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0",),
+    (
+        # Server-side uploads given up here (removed, cancelled, restarted) that still have
+        # to be deleted on their own server, with that server's credentials.
+        """CREATE TABLE abandoned_uploads (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            server_key TEXT NOT NULL,
+            upload_url TEXT,
+            upload_path TEXT,
+            abandoned_at REAL NOT NULL
+        )""",
+        "CREATE INDEX abandoned_uploads_server ON abandoned_uploads (server_key)",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
+#: After this long a server has dropped an unfinished upload by itself (tus expiration);
+#: deleting it is no longer worth a request.
+ABANDONED_KEEP_SECONDS = 7 * 24 * 3600
+
+
 class StoreError(StoreFailure):
     pass
+
+
+class AbandonedUpload(NamedTuple):
+    id: int
+    upload_url: str | None
+    upload_path: str | None
+
+    def url_on(self, endpoint: str) -> str | None:
+        """Where to send the DELETE now (the local server's port changes between runs)."""
+        if self.upload_path is not None and endpoint:
+            return rebase_upload_url(endpoint, self.upload_path)
+        return self.upload_url
 
 
 def rebase_upload_url(endpoint: str, upload_path: str) -> str:
@@ -349,13 +378,49 @@ class SessionStore:
         return record
 
     def remove(self, ids: Iterable[int]) -> list[int]:
+        """Forget items; an unfinished upload of theirs is kept to be deleted on its server
+        (``abandoned_uploads``), in the same transaction, so none is left behind unnoticed."""
         wanted = list(ids)
+        now = time.time()
         with self._transaction() as conn:
-            removed = [
-                i for i in wanted
-                if conn.execute("DELETE FROM items WHERE id = ?", (i,)).rowcount
-            ]
+            removed = []
+            for item_id in wanted:
+                conn.execute(
+                    "INSERT INTO abandoned_uploads "
+                    "(server_key, upload_url, upload_path, abandoned_at) "
+                    "SELECT server_key, upload_url, upload_path, ? FROM items WHERE id = ? "
+                    "AND state != 'done' AND (upload_url IS NOT NULL OR upload_path IS NOT NULL)",
+                    (now, item_id))
+                if conn.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount:
+                    removed.append(item_id)
         return removed
+
+    def abandon_upload(self, server_key: str, upload_url: str | None,
+                       upload_path: str | None) -> None:
+        """Note a server-side upload to delete on its server (see ``abandoned_uploads``)."""
+        if upload_url is None and upload_path is None:
+            return
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO abandoned_uploads (server_key, upload_url, upload_path, "
+                "abandoned_at) VALUES (?, ?, ?, ?)",
+                (server_key, upload_url, upload_path, time.time()))
+
+    def abandoned_uploads(self, server_key: str) -> list[AbandonedUpload]:
+        """Uploads still to delete on this server, oldest first; ones the server has surely
+        dropped by itself by now are forgotten."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM abandoned_uploads WHERE abandoned_at < ?",
+                         (time.time() - ABANDONED_KEEP_SECONDS,))
+            rows = conn.execute(
+                "SELECT id, upload_url, upload_path FROM abandoned_uploads "
+                "WHERE server_key = ? ORDER BY id", (server_key,)).fetchall()
+        return [AbandonedUpload(*row) for row in rows]
+
+    def forget_abandoned(self, ids: Iterable[int]) -> None:
+        with self._transaction() as conn:
+            conn.executemany("DELETE FROM abandoned_uploads WHERE id = ?",
+                             [(i,) for i in ids])
 
     def restore_interrupted(self, on_restored: Callable[[ItemRecord], None] | None = None
                             ) -> list[ItemRecord]:
