@@ -192,6 +192,7 @@ class FaultProxy:
         self._tasks.add(task)
         self.stats.connections += 1
         upstream_writer: asyncio.StreamWriter | None = None
+        halves: list[asyncio.Future[None]] = []
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(
                 self.target_host, self.target_port
@@ -203,6 +204,7 @@ class FaultProxy:
             responses = asyncio.ensure_future(
                 self._responses(upstream_reader, client_writer, cut_response)
             )
+            halves = [requests, responses]
             done, pending = await asyncio.wait(
                 {requests, responses}, return_when=asyncio.FIRST_COMPLETED
             )
@@ -216,7 +218,10 @@ class FaultProxy:
         except (OSError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
-            pass  # the proxy is closing: end this connection quietly
+            # The proxy is closing: end this connection quietly, a held request included.
+            for half in halves:
+                half.cancel()
+            await asyncio.gather(*halves, return_exceptions=True)
         finally:
             for writer in (client_writer, upstream_writer):
                 if writer is not None and not writer.transport.is_closing():

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 TUS_PATH = "/api/v1/storage/tus/"
 WATCH_INTERVAL = 0.5
 MIN_CHUNK = 1024 * 1024  # how often the source is checked for edits during an upload
+#: After a stop, how long a request still waiting for its answer may take before it is
+#: dropped; a body being sent is cut at its next piece, well within this.
+STOP_GRACE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +240,37 @@ class UploadJob:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     async def run(self, on_verifying: Callable[[], object]) -> Outcome:
+        """The upload, until done or stopped; a stop ends it within ``STOP_GRACE``.
+
+        A body being sent is cut at its next piece, but a request that waits for an answer
+        (the first OPTIONS, a HEAD, the check at the end) would keep a pause, a cancel or
+        Ctrl+C waiting for the server's timeout when the server has gone silent."""
+        work = asyncio.ensure_future(self._run(on_verifying))
+        stop = asyncio.ensure_future(self.cancel_event.wait())
+        try:
+            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                await asyncio.wait({work}, timeout=STOP_GRACE)
+            if work.done():
+                return work.result()
+            work.cancel()
+            try:
+                await work
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+            except Exception as exc:  # it was being dropped anyway
+                log.debug("dropped upload ended with %r", exc)
+            if self._edited:
+                return SourceChanged(_while_sending(self._edited))
+            return Stopped(self.stop_reason or "stop")
+        finally:
+            stop.cancel()
+            if not work.done():  # run() itself cancelled: its work goes too
+                work.cancel()
+
+    async def _run(self, on_verifying: Callable[[], object]) -> Outcome:
         record = self.record
         target = self.connection.target
         if not target.configured:
