@@ -87,8 +87,12 @@ class AccountStore:
     def authenticate(self, token: str) -> Account | None:
         if not token:
             return None
+        try:
+            digest = hash_token(token)
+        except UnicodeEncodeError:  # header bytes that are not UTF-8 (lone surrogates)
+            return None
         row = self.db.fetchone(
-            "SELECT id, name, quota_bytes FROM accounts WHERE token_hash = ?", (hash_token(token),)
+            "SELECT id, name, quota_bytes FROM accounts WHERE token_hash = ?", (digest,)
         )
         return Account(row["id"], row["name"], row["quota_bytes"]) if row else None
 

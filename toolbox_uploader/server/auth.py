@@ -9,6 +9,9 @@ from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
 
 ACCOUNT_KEY: web.RequestKey[Account] = web.RequestKey("toolbox_account", Account)
+#: The only routes where ``?token=`` counts: a URL is logged and shared far more than a
+#: header, so a REST call must not authenticate by adding an ``Upgrade`` header to it.
+WEBSOCKET_PREFIX = "/ws/"
 
 
 def request_account(request: web.Request) -> Account:
@@ -23,7 +26,8 @@ def request_account(request: web.Request) -> Account:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         token = ""
-        if request.headers.get("Upgrade", "").lower() == "websocket":
+        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+        if websocket and request.path.startswith(WEBSOCKET_PREFIX):
             token = request.query.get("token", "")
     account = request.app[keys.ACCOUNTS].authenticate(token.strip())
     if account is None:

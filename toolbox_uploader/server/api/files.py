@@ -1,8 +1,9 @@
 """``/api/v1/files``: list, describe, download and delete the account's stored files.
 
 Downloads use aiohttp's ``FileResponse`` (sendfile, ``Range``, ``If-Range``, ETag).
-Unsatisfiable ranges are answered here first so that even a 416 carries the JSON error
-body every other error has. A stored file is always sent as an attachment with
+Unsatisfiable ranges are answered here first, and a failed ``If-Match`` by
+``_DownloadResponse``, so that even a 416 or a 412 carries the JSON error body every
+other error has. A stored file is always sent as an attachment with
 ``nosniff`` and a sandboxing CSP, and active types (HTML, SVG, XML, scripts) are sent as
 ``application/octet-stream``: an uploaded page must never run in the server's origin.
 """
@@ -10,6 +11,7 @@ body every other error has. A stored file is always sent as an attachment with
 from __future__ import annotations
 
 import base64
+import json
 import re
 from urllib.parse import quote
 
@@ -107,7 +109,29 @@ def _range_answer(request: web.Request, size: int) -> str:
     return "ignore" if "If-Range" in request.headers else "unsatisfiable"
 
 
-class _WholeFileResponse(web.FileResponse):
+class _DownloadResponse(web.FileResponse):
+    """``FileResponse`` whose 412 (a failed ``If-Match`` or ``If-Unmodified-Since``)
+    carries the JSON error every other error has; aiohttp's own is an empty text/plain
+    body that still says ``Content-Disposition: attachment``, so a browser would save an
+    empty "download" instead of showing an error."""
+
+    async def _precondition_failed(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        body = json.dumps({
+            "error": "precondition_failed",
+            "message": "The file does not match If-Match / If-Unmodified-Since; not sent.",
+        }).encode()
+        self.set_status(412)
+        for name in ("Content-Disposition", "Repr-Digest"):
+            self.headers.pop(name, None)
+        self.content_type = "application/json"
+        self.content_length = len(body)
+        writer = await super(web.FileResponse, self).prepare(request)
+        if request.method != "HEAD":
+            await self.write(body)
+        return writer
+
+
+class _WholeFileResponse(_DownloadResponse):
     """The whole file, whatever ``Range`` said (``FileResponse`` reads it from the request
     it is prepared with, so it gets one without it)."""
 
@@ -131,7 +155,7 @@ async def file_content(request: web.Request) -> web.StreamResponse:
             {"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
         )
     digest = base64.b64encode(bytes.fromhex(record.sha256)).decode("ascii")
-    response = _WholeFileResponse if answer == "ignore" else web.FileResponse
+    response = _WholeFileResponse if answer == "ignore" else _DownloadResponse
     return response(path, headers={
         "Content-Type": _download_type(record.mime_type),
         "Content-Disposition": content_disposition(record.filename),

@@ -28,10 +28,12 @@ from toolbox_uploader.server.tus.concat import parse_upload_concat
 from toolbox_uploader.server.tus.facts import file_facts
 from toolbox_uploader.server.tus.headers import (
     OFFSET_CONTENT_TYPE,
+    metadata_header,
     parse_defer_length,
     parse_metadata,
     parse_number,
     require_tus_resumable,
+    single_header,
 )
 from toolbox_uploader.server.tus.state import STATE
 from toolbox_uploader.server.tus.store import (
@@ -49,11 +51,11 @@ from toolbox_uploader.server.tus.writing import after_write, write_body
 async def create(request: web.Request) -> web.Response:
     require_tus_resumable(request)
     account = request_account(request)
-    concat = parse_upload_concat(request.headers.get("Upload-Concat"), TUS_PREFIX)
-    metadata = parse_metadata(request.headers.get("Upload-Metadata"))
-    length = parse_number("Upload-Length", request.headers.get("Upload-Length"))
-    defer = parse_defer_length(request.headers.get("Upload-Defer-Length"))
-    checksum = parse_upload_checksum(request.headers.get("Upload-Checksum"))
+    concat = parse_upload_concat(single_header(request, "Upload-Concat"), TUS_PREFIX)
+    metadata = parse_metadata(metadata_header(request))
+    length = parse_number("Upload-Length", single_header(request, "Upload-Length"))
+    defer = parse_defer_length(single_header(request, "Upload-Defer-Length"))
+    checksum = parse_upload_checksum(single_header(request, "Upload-Checksum"))
     if concat is not None and not concat.partial:
         return await _create_final(request, account, metadata, concat.parts, length, defer)
     if length is None and not defer:

@@ -36,6 +36,7 @@ from toolbox_uploader.server.tus.headers import (
     http_date,
     parse_number,
     require_tus_resumable,
+    single_header,
 )
 from toolbox_uploader.server.tus.state import STATE
 from toolbox_uploader.server.tus.store import COMPLETED, FINAL, PARTIAL, RECEIVING, reconcile
@@ -64,11 +65,11 @@ async def patch(request: web.Request) -> web.Response:
         raise ApiError(
             415, "unsupported_media_type", f"PATCH requires Content-Type: {OFFSET_CONTENT_TYPE}."
         )
-    offset = parse_number("Upload-Offset", request.headers.get("Upload-Offset"))
+    offset = parse_number("Upload-Offset", single_header(request, "Upload-Offset"))
     if offset is None:
         raise ApiError(400, "missing_offset", "PATCH requires Upload-Offset.")
-    new_length = parse_number("Upload-Length", request.headers.get("Upload-Length"))
-    checksum = parse_upload_checksum(request.headers.get("Upload-Checksum"))
+    new_length = parse_number("Upload-Length", single_header(request, "Upload-Length"))
+    checksum = parse_upload_checksum(single_header(request, "Upload-Checksum"))
     load_upload(request, account, upload_id)  # 404/410 before anyone learns about the lock
     async with request.app[STATE].exclusive(upload_id):
         upload = load_upload(request, account, upload_id)
@@ -177,7 +178,7 @@ def dispatcher(routes: dict[str, Handler]) -> Handler:
     allowed = ", ".join(routes)
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        method = request.headers.get("X-HTTP-Method-Override", "").strip().upper()
+        method = (single_header(request, "X-HTTP-Method-Override") or "").strip().upper()
         handler = routes.get(method or request.method)
         if handler is None:
             raise ApiError(

@@ -47,6 +47,27 @@ def require_tus_resumable(request: web.Request) -> None:
         )
 
 
+def single_header(request: web.Request, name: str) -> str | None:
+    """A header that holds one value; 400 when it comes more than once, differing.
+
+    ``headers.get`` would take the first line and silently drop the others, while a
+    proxy or another server may take the last: two readings of one ``Upload-Offset``
+    or ``Upload-Length`` put bytes in different places (RFC 9110 §5.3 makes repeating
+    a field that is not a list an error).
+    """
+    values = request.headers.getall(name, [])
+    if len({value.strip() for value in values}) > 1:
+        raise ApiError(400, "invalid_header", f"{name} was sent more than once, differing.")
+    return values[0] if values else None
+
+
+def metadata_header(request: web.Request) -> str | None:
+    """``Upload-Metadata`` is a comma-separated list, so several lines are one list
+    (RFC 9110 §5.3); reading the first alone would lose the pairs of the others."""
+    values = [value.strip() for value in request.headers.getall("Upload-Metadata", [])]
+    return ",".join(value for value in values if value) if values else None
+
+
 def parse_number(name: str, value: str | None) -> int | None:
     """A non-negative integer header, ``None`` when absent, 400 when malformed."""
     if value is None:

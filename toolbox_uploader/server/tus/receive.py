@@ -78,12 +78,16 @@ async def next_piece(request: web.Request, seconds: float, outcome: Outcome) -> 
     ``seconds`` without data.
 
     ``readchunk`` hands over aiohttp's buffers as they are; ``readany`` joins them, one
-    more copy of every byte.
+    more copy of every byte. An empty body is aiohttp's one process-wide
+    ``EMPTY_PAYLOAD``, whose ``readchunk`` answers ``(b"", True)`` without ever waiting
+    once any request has read its end: ``at_eof`` ends the body there, or this loop
+    would spin forever and freeze the event loop.
     """
+    content = request.content
     while True:
         try:
             async with asyncio.timeout(seconds):
-                piece, boundary = await request.content.readchunk()
+                piece, boundary = await content.readchunk()
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -97,7 +101,7 @@ async def next_piece(request: web.Request, seconds: float, outcome: Outcome) -> 
         except Exception as exc:  # the client went away or sent a broken body
             outcome.cut_reason = str(exc) or type(exc).__name__
             return None
-        if piece or not boundary:  # empty at a boundary: the end of one HTTP chunk only
+        if piece or not boundary or content.at_eof():  # else: the end of one HTTP chunk
             return piece
 
 
