@@ -157,6 +157,14 @@ class UnknownCategoryError(ValueError):
     pass
 
 
+def categories_taking(mime: str, size: int | None = None) -> list[Category]:
+    """The categories that list this type (and take this size): where a refused file can
+    go instead. The scratch area, which takes anything, is never the advice."""
+    return [c for c in CATEGORIES.values()
+            if c.mime_types is not None and c.allows(mime)
+            and (size is None or size <= c.max_size)]
+
+
 def get_category(name: str) -> Category:
     try:
         return CATEGORIES[name]

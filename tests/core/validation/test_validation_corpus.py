@@ -203,6 +203,17 @@ def test_type_not_allowed_in_category(tmp_path: Path) -> None:
     assert codes(report) == ["type_not_allowed"]
 
 
+def test_a_refused_type_names_the_category_that_takes_it(tmp_path: Path) -> None:
+    """A lesson video dropped with the worksheets: the teacher learns where it goes."""
+    report = validate_file(corpus.make_mp4(tmp_path), "educational_content")
+    assert report.reasons[0].message == (
+        "Teaching material does not take video/mp4 files; "
+        "Photo, video or audio (media_resource) does.")
+    # Where no listed category takes it, no advice (the scratch area is never the advice).
+    markdown = validate_file(corpus.make_text(tmp_path, "page.md"), "avatar")
+    assert markdown.reasons[0].message.endswith("does not take text/markdown files.")
+
+
 def test_unknown_category_raises(tmp_path: Path) -> None:
     with pytest.raises(UnknownCategoryError):
         validate_file(corpus.make_text(tmp_path), "nope")

@@ -12,7 +12,12 @@ import logging
 import stat
 from pathlib import Path
 
-from toolbox_uploader.core.categories import Category, canonical_mime, get_category
+from toolbox_uploader.core.categories import (
+    Category,
+    canonical_mime,
+    categories_taking,
+    get_category,
+)
 from toolbox_uploader.core.validation import (
     archives,
     images,
@@ -142,10 +147,7 @@ def _check_content(path: Path, head: bytes, size: int, display: str, rules: Cate
     if findings.stop or findings.reasons:
         return mime
     if not _category_allows(rules, mime):
-        findings.reject(
-            "type_not_allowed",
-            f"{rules.label} does not take {mime} files.",
-        )
+        findings.reject("type_not_allowed", _not_taken(rules, mime, size))
     return mime
 
 
@@ -175,6 +177,18 @@ def _inspect(path: Path, head: bytes, size: int, display: str, mime: str, rules:
     elif mime.startswith(("audio/", "video/")) or mime == "application/octet-stream":
         mime = media.check_media(head, mime, declared, findings)
     return mime
+
+
+def _not_taken(rules: Category, mime: str, size: int) -> str:
+    """The refusal, naming where the file can go instead (label for the app, name for
+    ``--category``)."""
+    message = f"{rules.label} does not take {mime} files"
+    elsewhere = [f"{c.label} ({c.name})" for c in categories_taking(mime, size)][:3]
+    if not elsewhere:
+        return message + "."
+    if len(elsewhere) == 1:
+        return f"{message}; {elsewhere[0]} does."
+    return f"{message}; {', '.join(elsewhere[:-1])} or {elsewhere[-1]} do."
 
 
 def _category_allows(rules: Category, mime: str) -> bool:
