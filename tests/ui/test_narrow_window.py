@@ -13,6 +13,7 @@ from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, Reason
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui.bridge import EngineBridge
 from toolbox_uploader.ui.main_window import CloseChoice, MainWindow
+from toolbox_uploader.ui.progress_delegate import folder_hint
 from toolbox_uploader.ui.queue_model import Column
 from toolbox_uploader.ui.queue_view import fitted_widths
 
@@ -95,3 +96,16 @@ def test_fitted_widths_give_way_in_proportion() -> None:
     assert fitted_widths(225, [200, 100], [100, 50]) == [150, 75]
     assert fitted_widths(10, [200, 100], [100, 50]) == [100, 50]
     assert fitted_widths(100, [80, 100], [100, 50]) == [80, 50]  # narrower than the minimum
+
+
+def test_a_folder_too_squeezed_to_say_anything_is_left_out(qtbot: QtBot) -> None:
+    window = MainWindow(EngineBridge())
+    qtbot.addWidget(window)
+    metrics = window.view.fontMetrics()
+    folder = "Year 7 Science/Week 1"
+    whole = metrics.horizontalAdvance(folder)
+    assert folder_hint(metrics, folder, whole) == folder
+    end = folder_hint(metrics, folder, whole // 2)
+    assert end.startswith("…") and end.endswith("Week 1")
+    assert folder_hint(metrics, folder, metrics.horizontalAdvance("…ce")) == ""  # not "…ce"
+    assert folder_hint(metrics, "Trip", metrics.horizontalAdvance("Trip")) == "Trip"

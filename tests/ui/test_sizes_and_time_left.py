@@ -43,6 +43,14 @@ def test_a_shrunk_photo_shows_both_sizes_and_progress_of_what_is_sent(make_item:
     assert "4.2 MB" in report_html(paused) and "900 kB" in report_html(paused)
 
 
+def test_a_photo_only_stripped_of_its_location_shows_one_size(make_item: Make) -> None:
+    """138 bytes of GPS tags gone: "208 kB → 208 kB" would read as a glitch."""
+    photo = make_item(state=S.DONE, size=208_477, optimized_size=208_339, bytes_sent=208_339)
+    model = QueueModel()
+    model.add_items([photo])
+    assert model.index(0, Column.SIZE).data() == "208 kB"
+
+
 def test_no_time_left_once_no_bytes_remain() -> None:
     # One file refused, the others done: files_done stays below files_total for good.
     assert batch_text(2, 3, 32_000, 32_000, 0.0) == "2 of 3 files · 32.0 kB of 32.0 kB"

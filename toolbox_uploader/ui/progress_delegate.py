@@ -7,7 +7,7 @@ costs nothing but the rows on screen, and the bars look native on every platform
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSize, Qt
-from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtGui import QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QStyle,
@@ -113,9 +113,21 @@ class NameDelegate(CellDelegate):
         painter.setPen(name_color)
         painter.drawText(left, top, width, height, align, elided_name)
         used = metrics.horizontalAdvance(elided_name) + metrics.horizontalAdvance("   ")
-        rest = max(0, width - used)
-        if rest > metrics.horizontalAdvance("…") * 2:
+        hint = folder_hint(metrics, folder, max(0, width - used))
+        if hint:
             painter.setPen(dim)
-            painter.drawText(left + used, top, rest, height, align,
-                             metrics.elidedText(folder, Qt.TextElideMode.ElideLeft, rest))
+            painter.drawText(left + used, top, width - used, height, align, hint)
         painter.restore()
+
+
+#: Fewer characters of a folder than this say nothing ("…ce"); the cell leaves it out.
+MIN_FOLDER_CHARS = 8
+
+
+def folder_hint(metrics: QFontMetrics, folder: str, room: int) -> str:
+    """The folder as it fits in ``room`` pixels: whole, its end ("…Week 1"), or nothing."""
+    if metrics.horizontalAdvance(folder) <= room:
+        return folder
+    if room < metrics.averageCharWidth() * MIN_FOLDER_CHARS:
+        return ""
+    return metrics.elidedText(folder, Qt.TextElideMode.ElideLeft, room)

@@ -434,9 +434,12 @@ class QueueModel(QAbstractTableModel):
         if column == Column.CATEGORY:
             return fmt.category_label(item.category)
         if column == Column.SIZE:
+            before = fmt.human_size(item.size)
             if item.optimized_size is not None and item.size and item.optimized_size < item.size:
-                return f"{fmt.human_size(item.size)} → {fmt.human_size(item.optimized_size)}"
-            return fmt.human_size(item.size)
+                after = fmt.human_size(item.optimized_size)
+                if after != before:  # "208 kB → 208 kB" (location removed) says nothing
+                    return f"{before} → {after}"
+            return before
         if column == Column.STATUS:
             if self.waits_for_server(item):
                 return "Waiting for its server"
