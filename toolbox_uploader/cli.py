@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from toolbox_uploader import __version__
+from toolbox_uploader.commands.closable_stdout import ClosableStdout
 from toolbox_uploader.core.sqlite_db import StoreFailure
 
 EXIT_OK = 0
@@ -61,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         args = parser.parse_args(["gui"])
+    stdout = sys.stdout
+    closable = None if stdout is None else ClosableStdout(stdout)
+    if closable is not None:  # ``... | head -1`` must not fail a good run
+        sys.stdout = closable  # type: ignore[assignment]
     try:
         return int(args.run(args) or 0)
     except UsageError as exc:
@@ -79,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a disk full, a damaged database): one line, not a traceback.
         print(f"toolbox-uploader {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if closable is not None:
+            closable.flush()
+            sys.stdout = stdout
 
 
 def gui_main() -> int:

@@ -79,3 +79,48 @@ def test_queue_list_with_a_closed_stdout_exits_0(app_home: Path, read_first: boo
     code, err = _piped(["queue", "list", "--json"], app_home, read_first=read_first)
     assert code == 0, err[-3000:]
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def _many_texts(folder: Path, count: int) -> Path:
+    """More files than a pipe holds lines for (about 250 bytes of JSON each)."""
+    folder.mkdir(parents=True)
+    for n in range(count):
+        (folder / f"note{n:04}.txt").write_text(f"note {n}\n")
+    return folder
+
+
+@pytest.mark.parametrize("read_first", [True, False], ids=["head-1", "closed-at-once"])
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "plain"])
+def test_validate_with_a_closed_stdout_keeps_its_verdict(tmp_path: Path, app_home: Path,
+                                                         as_json: bool, read_first: bool) -> None:
+    folder = _many_texts(tmp_path / "Notes", 600)
+    args = ["validate", str(folder), "--jobs", "2", *(["--json"] if as_json else [])]
+    code, err = _piped(args, app_home, read_first=read_first)
+    assert code == 0, err[-3000:]
+    assert "Traceback" not in err and "Exception ignored" not in err
+    # The files after the reader left are still checked: a refused one still fails the run.
+    (folder / "zz-setup.exe").write_bytes(b"MZ\x90\x00" + bytes(500))
+    code, err = _piped(args, app_home, read_first=read_first)
+    assert code == 1, err[-3000:]
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_user_list_with_a_closed_stdout_exits_0(tmp_path: Path, app_home: Path) -> None:
+    from toolbox_uploader.server.accounts import AccountStore
+    from toolbox_uploader.server.app import DB_FILE
+    from toolbox_uploader.server.db import ServerDatabase
+
+    data = tmp_path / "server-data"
+    data.mkdir()
+    db = ServerDatabase(data / DB_FILE)
+    try:
+        accounts = AccountStore(db)
+        for n in range(500):  # about 150 bytes of JSON each: more than a pipe holds
+            accounts.create(f"teacher{n:03}", None)
+    finally:
+        db.close()
+    for extra in (["--json"], []):
+        code, err = _piped(["user", "list", "--data-dir", str(data), *extra], app_home,
+                           read_first=True)
+        assert code == 0, err[-3000:]
+        assert "Traceback" not in err and "Exception ignored" not in err

@@ -81,3 +81,25 @@ def test_refuses_while_an_engine_holds_the_queue(store: SessionStore,
 def test_empty_queue(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["queue", "list"]) == 0
     assert "empty" in capsys.readouterr().out
+
+
+def test_a_state_filter_with_no_match_does_not_call_the_queue_empty(
+        store: SessionStore, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "list", "--state", "uploading"]) == 0
+    out = capsys.readouterr().out
+    assert "empty" not in out
+    assert "No item is uploading; the queue holds 4 other item(s)." in out
+    assert main(["queue", "list", "--state", "uploading", "--json"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["queue", "list", "--state", ""]) == 2  # a typo, not "every state"
+    assert "unknown state ''" in capsys.readouterr().err
+
+
+def test_an_item_named_twice_is_retried_once(store: SessionStore,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "retry", "2", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "1 item(s) back in the queue" in captured.out, captured
+    assert store.get(2).state is S.READY  # type: ignore[union-attr]
+    assert main(["queue", "retry", "1", "1"]) == 1  # a done item, named twice: one note
+    assert capsys.readouterr().err.count("item 1 is done") == 1

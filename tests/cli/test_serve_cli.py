@@ -203,3 +203,33 @@ def test_unusable_data_dir_and_busy_port_are_runtime_errors(
     assert code == 1
     err = capsys.readouterr().err
     assert f"port {port}" in err and "in use" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("host", ["", "  "])
+def test_an_empty_host_is_a_usage_error(host: str, tmp_path: Path) -> None:
+    # Not a server on every interface that announces "url: http://:PORT".
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "toolbox_uploader", "serve", "--host", host, "--port", "0",
+         "--data-dir", str(tmp_path / "d")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+        raise AssertionError(f"it served: {out!r}") from None
+    assert proc.returncode == 2, out + err
+    assert "--host: needs an address" in err and "Traceback" not in err
+    assert out == ""
+
+
+def test_a_file_given_as_data_dir_is_named_as_such(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "server-data"
+    blocker.write_text("not a folder")
+    assert main(["serve", "--port", "0", "--data-dir", str(blocker)]) == 1
+    assert main(["user", "add", "anna", "--data-dir", str(blocker)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"toolbox-uploader {cmd}: error: cannot use data directory {str(blocker)!r}: "
+                   "it is a file, not a folder" for cmd in ("serve", "user")]
+    assert blocker.read_text() == "not a folder"

@@ -90,7 +90,7 @@ def test_usage_errors_and_missing_data(tmp_path: Path, capsys: pytest.CaptureFix
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["user", "add", "x", "--data-dir", str(blocker)]) == 1
-    assert "cannot open" in capsys.readouterr().err
+    assert "it is a file, not a folder" in capsys.readouterr().err
 
 
 def test_quota_sizes() -> None:

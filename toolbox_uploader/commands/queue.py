@@ -8,11 +8,8 @@ puts failed items back in line; the next ``upload`` of those paths (or the app) 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import io
 import json
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="item numbers from 'queue list' (default: every failed item)")
     clear = actions.add_parser("clear", help="remove finished items (done, cancelled, rejected)")
     clear.add_argument("--all", action="store_true",
-                       help="remove every item, unfinished ones too (their uploads are "
-                            "forgotten, not resumed)")
+                       help="remove every item, unfinished ones too (not resumed: their "
+                            "partial uploads are deleted from their server the next time "
+                            "the app or 'upload' connects to it)")
     parser.set_defaults(run=run)
 
 
@@ -54,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from toolbox_uploader.core.session_store import SessionStore, StoreError
     from toolbox_uploader.core.states import ItemState
 
-    if getattr(args, "state", None):
+    if getattr(args, "state", None) is not None:  # "" too: a typo, not "every state"
         try:
             ItemState(args.state)
         except ValueError:
@@ -99,29 +97,24 @@ def _json(record: ItemRecord) -> dict[str, Any]:
 
 
 def _list(store: SessionStore, as_json: bool, state: str | None) -> int:
-    records = [r for r in store.items() if state is None or r.state.value == state]
-    try:
-        _print_list(records, as_json)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader had enough (``queue list --json | head -1``): that is not a failure.
-        # Point the descriptor at the null device so Python's flush at exit stays quiet.
-        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, sys.stdout.fileno())
-            finally:
-                os.close(devnull)
+    everything = store.items()
+    records = [r for r in everything if state is None or r.state.value == state]
+    # A reader that leaves early (``queue list --json | head -1``) is ``cli.main``'s to
+    # handle (``ClosableStdout``): not a failure.
+    _print_list(records, as_json, state, len(everything))
     return EXIT_OK
 
 
-def _print_list(records: list[ItemRecord], as_json: bool) -> None:
+def _print_list(records: list[ItemRecord], as_json: bool, state: str | None,
+                stored: int) -> None:
     if as_json:
         for record in records:
             print(json.dumps(_json(record)))
         return
     if not records:
-        print("The upload queue is empty.")
+        # With --state, an empty answer says nothing about the rest of the queue.
+        print("The upload queue is empty." if stored == 0 else
+              f"No item is {state}; the queue holds {stored} other item(s).")
         return
     from rich.console import Console
     from rich.table import Table
@@ -141,6 +134,7 @@ def _print_list(records: list[ItemRecord], as_json: bool) -> None:
 def _retry(store: SessionStore, ids: list[int]) -> int:
     from toolbox_uploader.core.states import ItemState
 
+    ids = list(dict.fromkeys(ids))  # "retry 5 5" retries item 5 once, and says so
     records = {r.id: r for r in store.items()}
     unknown = [i for i in ids if i not in records]
     if unknown:

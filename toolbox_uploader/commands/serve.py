@@ -54,6 +54,14 @@ def port_number(text: str) -> int:
     return int(text)
 
 
+def host_text(text: str) -> str:
+    """``--host``: an empty one would listen everywhere and announce ``http://:PORT``."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "needs an address, e.g. 127.0.0.1, or 0.0.0.0 for the whole network")
+    return text.strip()
+
+
 def token_text(text: str) -> str:
     if not _TOKEN.match(text):
         raise argparse.ArgumentTypeError(
@@ -70,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the upload server (tus + REST API)",
         description="Run the reference upload server until Ctrl+C or SIGTERM.",
     )
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on "
+    parser.add_argument("--host", type=host_text, default=DEFAULT_HOST, help="address to listen on "
                         f"(default {DEFAULT_HOST}; 0.0.0.0 for the whole network)")
     parser.add_argument("--port", type=port_number, default=DEFAULT_PORT,
                         help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free one)")
@@ -92,6 +100,8 @@ def _fail(message: str) -> int:
 
 def check_data_dir(path: Path) -> str | None:
     """Why ``path`` cannot hold the server's data, or ``None`` when it can."""
+    if path.exists() and not path.is_dir():  # else mkdir's bare "File exists"
+        return f"cannot use data directory {str(path)!r}: it is a file, not a folder"
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-test-{os.getpid()}"

@@ -20,7 +20,6 @@ long while files wait for a retry (``_Watchdog``). A reader that closes standard
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
@@ -32,6 +31,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from toolbox_uploader.commands.closable_stdout import ClosableStdout
+from toolbox_uploader.commands.validate import path_text
 
 if TYPE_CHECKING:
     from toolbox_uploader.core.events import EngineEvent, ItemSnapshot, Reason
@@ -72,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Validate, optimize and upload files and folders. Running the same "
                     "command again after an interruption resumes where it stopped.",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH",
+    parser.add_argument("paths", nargs="+", metavar="PATH", type=path_text,
                         help="files or folders to upload; '-' reads standard input")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--server", metavar="URL",
@@ -178,8 +180,17 @@ def _check_args(args: argparse.Namespace) -> tuple[list[Path], bool, str]:
             path = Path(text).expanduser()
             if not path.exists():
                 raise UsageError(f"{text}: no such file or folder")
-            paths.append(path.resolve())
+            paths.append(_absolute(path))
     return paths, stdin, category
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute, with the folders above it resolved but not its last part:
+    a link given by name is sent under that name (as the app sends a dropped link), not
+    under the name of the file or folder it points to."""
+    if path.name in ("", ".", ".."):
+        return path.resolve()
+    return path.parent.resolve() / path.name
 
 
 def run(args: argparse.Namespace) -> int:
@@ -207,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         target = _Target(handle.url, None, args.token or handle.token, LOCAL_SERVER_KEY)
     try:
-        out = _Stdout()
+        out = closable_stdout()
         if stdin:
             import contextlib
 
@@ -226,62 +237,12 @@ def run(args: argparse.Namespace) -> int:
             embedded.stop()
 
 
-class _Stdout:
-    """Standard output that its reader may close (``... --json | head -1``).
-
-    Once the reader is gone nothing more is printed, the uploads go on and the exit code
-    stays the one the uploads deserve. The descriptor is pointed at the null device, so
-    neither a later write nor Python's own flush at exit fails again."""
-
-    def __init__(self) -> None:
-        self._stream = sys.stdout
-        self._lock = threading.Lock()
-        self.gone = False
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            if not self.gone:
-                try:
-                    self._stream.write(text)
-                except BrokenPipeError:
-                    self._lost()
-        return len(text)
-
-    def flush(self) -> None:
-        with self._lock:
-            if not self.gone:
-                try:
-                    self._stream.flush()
-                except BrokenPipeError:
-                    self._lost()
-
-    def _lost(self) -> None:
-        self.gone = True
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, self._stream.fileno())
-            finally:
-                os.close(devnull)
-        except (OSError, ValueError, io.UnsupportedOperation):
-            pass  # not a real descriptor (a test's capture): nothing is written anyway
-
-    def isatty(self) -> bool:
-        try:
-            return not self.gone and self._stream.isatty()
-        except (ValueError, OSError):
-            return False
-
-    def fileno(self) -> int:
-        return self._stream.fileno()
-
-    @property
-    def encoding(self) -> str:
-        return getattr(self._stream, "encoding", None) or "utf-8"
-
-    @property
-    def errors(self) -> str | None:
-        return getattr(self._stream, "errors", None)
+def closable_stdout() -> ClosableStdout:
+    """The command's standard output, made closable by its reader if ``cli.main`` has not
+    done so already (tests call ``run`` directly)."""
+    if isinstance(sys.stdout, ClosableStdout):
+        return sys.stdout
+    return ClosableStdout(sys.stdout)
 
 
 def _belongs(paths: list[Path]) -> Callable[[str], bool]:
@@ -313,7 +274,7 @@ def _gone_before(stored: Iterable[ItemSnapshot], server_key: str,
 
 
 def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
-                  category: str, out: _Stdout) -> int:
+                  category: str, out: ClosableStdout) -> int:
     from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
     from toolbox_uploader.core.states import ItemState
 
@@ -493,17 +454,22 @@ def _totals(items: Iterable[ItemSnapshot]) -> dict[str, int]:
     }
 
 
-def _newer(latest: dict[int, ItemSnapshot], snaps: Iterable[ItemSnapshot], *, added: bool,
-           server_key: str, mine: Callable[[str], bool]) -> list[ItemSnapshot]:
+def _newer(latest: dict[int, ItemSnapshot], newest: dict[str, int],
+           snaps: Iterable[ItemSnapshot], *, added: bool, server_key: str,
+           mine: Callable[[str], bool]) -> list[ItemSnapshot]:
     """Keep this command's snapshots in ``latest`` and return the ones that are news.
 
     An ``ItemsAdded`` snapshot is the item as it was when added; when the item has already
-    moved on (a file found on the server is done at once) it is old news, not a step back."""
+    moved on (a file found on the server is done at once) it is old news, not a step back.
+    ``newest`` holds the newest item per file: an older one is an earlier version of a
+    file edited since (the store keeps it as history), never news of this run."""
+    ours = [s for s in snaps if s.server == server_key and mine(s.source_path)]
+    for snap in ours:
+        if snap.id > newest.get(snap.source_path, -1):
+            newest[snap.source_path] = snap.id
     news = []
-    for snap in snaps:
-        if snap.server != server_key or not mine(snap.source_path):
-            continue
-        if added and snap.id in latest:
+    for snap in ours:
+        if snap.id < newest[snap.source_path] or (added and snap.id in latest):
             continue
         latest[snap.id] = snap
         news.append(snap)
@@ -571,11 +537,12 @@ def _item_json(snap: ItemSnapshot) -> dict[str, Any]:
 class _JsonView:
     """One JSON object per line, printed from the engine thread (batches are ≤ 10/s)."""
 
-    def __init__(self, mine: Callable[[str], bool], server_key: str, out: _Stdout) -> None:
+    def __init__(self, mine: Callable[[str], bool], server_key: str, out: ClosableStdout) -> None:
         self._mine = mine
         self._key = server_key
         self._out = out
         self._latest: dict[int, ItemSnapshot] = {}
+        self._newest: dict[str, int] = {}
 
     def on_events(self, batch: list[EngineEvent]) -> None:
         from toolbox_uploader.core.events import (
@@ -589,7 +556,8 @@ class _JsonView:
         for event in batch:
             if isinstance(event, ItemsAdded | ItemChanged):
                 snaps = event.items if isinstance(event, ItemsAdded) else (event.item,)
-                for snap in _newer(self._latest, snaps, added=isinstance(event, ItemsAdded),
+                for snap in _newer(self._latest, self._newest, snaps,
+                                   added=isinstance(event, ItemsAdded),
                                    server_key=self._key, mine=self._mine):
                     lines.append(_item_json(snap))
             elif isinstance(event, BatchProgress):
@@ -616,7 +584,7 @@ class _JsonView:
 class _TerminalView:
     """rich progress bars (one per active file plus a total); plain lines when piped."""
 
-    def __init__(self, mine: Callable[[str], bool], server_key: str, out: _Stdout) -> None:
+    def __init__(self, mine: Callable[[str], bool], server_key: str, out: ClosableStdout) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -632,6 +600,8 @@ class _TerminalView:
         self._console = Console(file=out)  # type: ignore[arg-type]
         self._lock = threading.Lock()
         self._latest: dict[int, ItemSnapshot] = {}
+        self._newest: dict[str, int] = {}
+        self._earlier: dict[int, ItemSnapshot] = {}  # finished before this run began
         self._changed: set[int] = set()
         self._batch: Any = None
         self._status: Any = None
@@ -652,6 +622,7 @@ class _TerminalView:
             ItemsAdded,
             ServerStatus,
         )
+        from toolbox_uploader.core.states import FINISHED
 
         with self._lock:
             for event in batch:
@@ -664,9 +635,16 @@ class _TerminalView:
                     self._batch = event
                 elif isinstance(event, ServerStatus):
                     self._status = event
-                for snap in _newer(self._latest, snaps, added=isinstance(event, ItemsAdded),
+                added = isinstance(event, ItemsAdded)
+                for snap in _newer(self._latest, self._newest, snaps, added=added,
                                    server_key=self._key, mine=self._mine):
                     self._changed.add(snap.id)
+                    if added and snap.state in FINISHED:
+                        # Finished in an earlier run: said once at the end, if still the
+                        # file's newest version (an edited file gets a new item now).
+                        self._earlier[snap.id] = snap
+                    else:
+                        self._earlier.pop(snap.id, None)
 
     def refresh(self) -> None:
         from toolbox_uploader.core.states import FINISHED, ItemState
@@ -676,6 +654,7 @@ class _TerminalView:
             self._changed.clear()
             status, self._status = self._status, None
             mine = list(self._latest.values())
+            earlier = set(self._earlier)
         if status is not None and (not status.reachable or status.needs_sign_in):
             self._progress.console.print(f"[yellow]{status.message}[/yellow]")
         for snap in changed:
@@ -688,7 +667,8 @@ class _TerminalView:
             elif task is not None:
                 self._progress.remove_task(task)
                 del self._tasks[snap.id]
-            if snap.state in FINISHED or snap.state is ItemState.FAILED:
+            if (snap.state in FINISHED or snap.state is ItemState.FAILED) \
+                    and snap.id not in earlier:
                 self._report(snap)
         totals = _totals(mine)
         self._progress.update(self._total, total=totals["bytes_total"] or None,
@@ -715,5 +695,10 @@ class _TerminalView:
 
     def close(self) -> None:
         self.refresh()
+        with self._lock:
+            earlier = [s for s in self._earlier.values()
+                       if self._newest.get(s.source_path) == s.id]
+        for snap in sorted(earlier, key=lambda s: s.relative_path):
+            self._report(snap)
         self._progress.stop()
 

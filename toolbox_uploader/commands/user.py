@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from toolbox_uploader.commands.serve import parse_size
+from toolbox_uploader.commands.serve import check_data_dir, parse_size
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -60,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
 
     data_dir = (args.data_dir or paths.server_data_dir()).expanduser().resolve()
     db_path = data_dir / DB_FILE
+    problem = check_data_dir(data_dir) if args.action == "add" else None
+    if problem:
+        return _fail(problem)
     if args.action == "list" and not db_path.exists():
         return _fail(f"no server data in {str(data_dir)!r} (run `serve` once, or check "
                      "--data-dir)")

@@ -18,6 +18,16 @@ from toolbox_uploader.core.categories import CATEGORIES, DEFAULT_CATEGORY
 from toolbox_uploader.core.validation.names import printable_name
 
 
+def path_text(text: str) -> str:
+    """A PATH argument. An empty one is refused rather than read as the current folder:
+    it is almost always a script's unset variable (``validate "$FOLDER"``)."""
+    if not text:  # " " is a real (odd) name; only nothing at all is refused
+        raise argparse.ArgumentTypeError(
+            "an empty path is not a file or folder (an unset variable in a script?); "
+            "write . for the current folder")
+    return text
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate",
@@ -25,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Check files and folders (recursively) against a category's rules: type "
         "from content, size, names, scripts, macros, zip bombs and more.",
     )
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+    parser.add_argument("paths", nargs="+", type=path_text, metavar="PATH",
                         help="files or folders to check")
     parser.add_argument("--category", "-c", default=DEFAULT_CATEGORY,
                         help=f"upload category (default {DEFAULT_CATEGORY}; one of "
@@ -55,9 +65,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown category {args.category!r}; choose one of {', '.join(CATEGORIES)}"
         )
-    missing = [str(p) for p in args.paths if not os.path.lexists(p)]
+    missing = [p for p in args.paths if not os.path.lexists(p)]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    paths = [Path(p) for p in args.paths]
     if args.jobs is not None and not 1 <= args.jobs <= MAX_WORKERS:
         raise UsageError(f"--jobs must be between 1 and {MAX_WORKERS}")
     address = args.clamd or os.environ.get(SCANNER_ENV, "").strip() or None
@@ -67,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     optimize = OptimizeSettings() if args.optimize else None
     results = validate_many(
-        walk_paths(args.paths), args.category, optimize=optimize,
+        walk_paths(paths), args.category, optimize=optimize,
         out_dir=optimized_cache_dir() if optimize else None, scanner=scanner, workers=args.jobs,
     )
     rules = get_category(args.category)

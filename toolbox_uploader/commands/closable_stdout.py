@@ -1,0 +1,74 @@
+"""Standard output that its reader may close (``toolbox-uploader ... | head -1``).
+
+A script that reads only what it needs must not turn a good run into a failure, for any
+command. ``cli.main`` installs one ``ClosableStdout`` around every command: once the reader
+is gone nothing more is printed, the command finishes its work and its exit code stays the
+one that work deserves.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from typing import TextIO
+
+
+class ClosableStdout:
+    """Writes to ``stream`` until its reader goes away, then quietly to nowhere.
+
+    The descriptor is pointed at the null device when that happens, so neither a later
+    write (rich, ``print``) nor Python's own flush at exit fails again."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            if not self.gone:
+                try:
+                    self._stream.write(text)
+                except BrokenPipeError:
+                    self._lost()
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self.gone:
+                try:
+                    self._stream.flush()
+                except BrokenPipeError:
+                    self._lost()
+
+    def _lost(self) -> None:
+        self.gone = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass  # not a real descriptor (a test's capture): nothing is written anyway
+
+    def isatty(self) -> bool:
+        try:
+            return not self.gone and self._stream.isatty()
+        except (ValueError, OSError):
+            return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str | None:
+        return getattr(self._stream, "errors", None)
