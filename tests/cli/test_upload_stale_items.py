@@ -96,3 +96,25 @@ def test_a_file_deleted_during_the_run_still_fails_it(
     assert proc.returncode == 1, out + err
     assert [p["relative_path"] for p in summary["problems"]] == ["week/film.bin"]
     assert summary.get("gone", []) == []
+
+
+def test_an_upload_leaves_the_unfinished_items_of_other_paths_alone(
+        live_server: ServerHandle, tmp_path: Path, app_home: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another folder's upload, cut off in the app (or under another account's token),
+    is not this command's to send: it stays in the queue for whoever owns it."""
+    from tests.engine.engine_support import server_files, store_cut_off_mid_send
+    from toolbox_uploader import paths
+
+    monkeypatch.setenv("TOOLBOX_UPLOADER_HOME", str(app_home))
+    other = text_file(tmp_path / "Grades" / "marks.txt", 3000, seed=2)
+    store_cut_off_mid_send(paths.session_db_path(), live_server.url, other, "marks.txt",
+                           "educational_content")
+    week = tmp_path / "week"
+    text_file(week / "plan.txt", 3000, seed=5)
+    server = ("--server", live_server.url, f"--token={live_server.token}")
+    done = _upload(str(week), *server, "--json", home=app_home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _summary(done.stdout)["uploaded"] == 1
+    assert [f["relative_path"] for f in server_files(live_server.url, live_server.token)] == [
+        "week/plan.txt"]

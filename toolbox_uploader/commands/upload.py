@@ -283,6 +283,7 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         server_key=target.server_key, concurrency=args.concurrency,
         optimize_images=not args.no_optimize, bandwidth_limit=args.bandwidth_limit,
         max_chunk_size=args.max_chunk_size,
+        only_added=True,  # the PATHS given; other stored items are the app's or another run's
     ))
     try:
         engine.start()

@@ -113,6 +113,9 @@ class EngineConfig:
     strip_location: bool = True
     bandwidth_limit: int | None = None  # bytes/s for all uploads together
     auto_resume: bool = True  # resume unfinished items at start
+    #: Work only on what ``add_paths`` gives this run (the ``upload`` command): the rest of
+    #: the stored queue waits as it is, unchanged, for the app or the command that owns it.
+    only_added: bool = False
     default_category: str = "educational_content"
     prepare_workers: int | None = None  # validation threads; None = number of CPUs
     max_chunk_size: int | None = None  # cap of the adaptive PATCH size (1-50 MiB by default)
@@ -169,6 +172,7 @@ class Engine:
         self._pending_commands = 0
         self._idle_key = self._target().server_key  # items of other servers wait
         self._busy: set[int] = set()  # ids of this server's items with work ahead
+        self._held: set[int] = set()  # stored items left alone this run (``only_added``)
         self._bodies = BodyCache()  # small ready files' bytes, read once when validated
 
     # ------------------------------------------------------------------ life cycle (any thread)
@@ -343,7 +347,7 @@ class Engine:
     def _store_snapshot(self, snap: ItemSnapshot) -> None:  # caller holds self._idle
         """Keep the snapshot and the set of items that still have work ahead (O(1) idle)."""
         self._snapshots[snap.id] = snap
-        if snap.server == self._idle_key and (
+        if snap.server == self._idle_key and snap.id not in self._held and (
                 snap.state in _PENDING
                 or (snap.state is S.FAILED and snap.next_attempt_at is not None)):
             self._busy.add(snap.id)
@@ -363,7 +367,7 @@ class Engine:
         return not any(
             s.state in pending or (s.state is S.FAILED and s.next_attempt_at is not None
                                    and not self._auth_paused)
-            for s in self._snapshots.values() if s.server == key
+            for s in self._snapshots.values() if s.server == key and s.id not in self._held
         )
 
     # ------------------------------------------------------------------ loop: start and stop
@@ -405,10 +409,13 @@ class Engine:
         self._drain_abandoned()  # what the last run gave up but could not delete
         self.store.restore_interrupted()
         now = time.time()
-        for record in self.store.items():
+        records = self.store.items()
+        self._held = {r.id for r in records} if self.config.only_added else set()
+        for record in records:
             self._remember(record)
             self._publish(record)
-            if record.state is S.FAILED and record.next_attempt_at is not None:
+            if (record.state is S.FAILED and record.next_attempt_at is not None
+                    and record.id not in self._held):
                 self._arm_retry(record.id, max(0.0, record.next_attempt_at - now))
         if not self.config.auto_resume:
             for item_id, record in list(self._records.items()):
@@ -650,7 +657,8 @@ class Engine:
             with contextlib.closing(self._waiting[S.QUEUED].ascending()) as queued:
                 chosen = list(itertools.islice(
                     (i for i in queued
-                     if i not in self._preparing and self._records[i].server_key == key),
+                     if i not in self._preparing and self._records[i].server_key == key
+                     and i not in self._held),
                     room))
             for item_id in chosen:
                 self._start_prepare(item_id)
@@ -666,7 +674,7 @@ class Engine:
         def candidates(ids: Iterator[int]) -> Iterator[tuple[int, int | None]]:
             for i in ids:
                 record = self._records[i]
-                if i in self._tasks or record.server_key != key:
+                if i in self._tasks or record.server_key != key or i in self._held:
                     continue
                 content = _content_key(record)
                 if content is not None:
@@ -1074,6 +1082,12 @@ class Engine:
 
     def _readd(self, record: ItemRecord) -> None:
         """The same file dropped again (or the same command run again): reuse its item."""
+        if record.id in self._held:  # asked for again: this run's to finish after all
+            self._held.discard(record.id)
+            with self._idle:
+                snap = self._snapshots.get(record.id)
+                if snap is not None:
+                    self._store_snapshot(snap)
         if record.state is S.DONE:
             if pipeline.source_changed(record) is None:
                 return  # unchanged and already on the server
