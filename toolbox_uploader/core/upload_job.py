@@ -205,6 +205,9 @@ class UploadJob:
         self._has_twin_candidates = has_twin_candidates
         self.cancel_event = asyncio.Event()
         self.stop_reason: str | None = None
+        self._task: asyncio.Task[object] | None = None  # the one running ``run``
+        self._drop: asyncio.TimerHandle | None = None
+        self._dropped = False
         #: A command given while the request winds down (resume after a pause, retry after
         #: a cancel), run by the engine once this job has ended.
         self.then: Callable[[], object] | None = None
@@ -230,7 +233,19 @@ class UploadJob:
         if self.stop_reason is None or rank >= _STOP_RANK[self.stop_reason]:
             self.stop_reason = why
             self.then = None
+        self._cut()
+
+    def _cut(self) -> None:
+        """End the request in flight: a body at its next piece; one that waits for an answer
+        is dropped after ``STOP_GRACE`` (see ``run``)."""
         self.cancel_event.set()
+        if self._task is not None and self._drop is None:
+            self._drop = asyncio.get_running_loop().call_later(STOP_GRACE, self._drop_now)
+
+    def _drop_now(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._dropped = True
+            self._task.cancel()
 
     def fingerprint(self) -> tuple[int, str] | None:
         return self.hasher.fingerprint() if self.hasher is not None else None
@@ -244,31 +259,27 @@ class UploadJob:
 
         A body being sent is cut at its next piece, but a request that waits for an answer
         (the first OPTIONS, a HEAD, the check at the end) would keep a pause, a cancel or
-        Ctrl+C waiting for the server's timeout when the server has gone silent."""
-        work = asyncio.ensure_future(self._run(on_verifying))
-        stop = asyncio.ensure_future(self.cancel_event.wait())
+        Ctrl+C waiting for the server's timeout when the server has gone silent: after the
+        grace the running task is cancelled and the cancellation taken back here, as
+        ``asyncio.timeout`` does (no extra task on the way of every upload)."""
+        task = self._task = asyncio.current_task()
         try:
-            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if not work.done():
-                await asyncio.wait({work}, timeout=STOP_GRACE)
-            if work.done():
-                return work.result()
-            work.cancel()
-            try:
-                await work
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise
-            except Exception as exc:  # it was being dropped anyway
-                log.debug("dropped upload ended with %r", exc)
+            return await self._run(on_verifying)
+        except asyncio.CancelledError:
+            if not self._dropped or task is None:
+                raise
+            self._dropped = False
+            if task.uncancel() > 0:
+                raise  # cancelled by someone else too (the engine shutting down)
             if self._edited:
                 return SourceChanged(_while_sending(self._edited))
             return Stopped(self.stop_reason or "stop")
         finally:
-            stop.cancel()
-            if not work.done():  # run() itself cancelled: its work goes too
-                work.cancel()
+            if self._dropped and task is not None:  # our cancel was swallowed on the way
+                task.uncancel()
+            self._task = None
+            if self._drop is not None:
+                self._drop.cancel()
 
     async def _run(self, on_verifying: Callable[[], object]) -> Outcome:
         record = self.record
@@ -514,5 +525,5 @@ class UploadJob:
             changed = pipeline.source_changed(self.record)
             if changed:
                 self._edited = str(changed)
-                self.cancel_event.set()
+                self._cut()
                 return
