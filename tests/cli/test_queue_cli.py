@@ -103,3 +103,18 @@ def test_an_item_named_twice_is_retried_once(store: SessionStore,
     assert store.get(2).state is S.READY  # type: ignore[union-attr]
     assert main(["queue", "retry", "1", "1"]) == 1  # a done item, named twice: one note
     assert capsys.readouterr().err.count("item 1 is done") == 1
+
+
+def test_a_stored_countdown_is_not_shown_as_if_it_were_now(
+        store: SessionStore, capsys: pytest.CaptureFixture[str]) -> None:
+    """An item left waiting by a run that gave up: "next try in 4 s" was true back then."""
+    queued = store.items()[-1]
+    store.transition(queued.id, S.VALIDATING)
+    store.transition(queued.id, S.READY, validated_at=1.0, reason_code="server_unreachable",
+                     reason_message="Waiting for network, next try in 4 s.")
+    assert main(["queue", "list", "--state", "ready", "--json"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["reason"] == {"code": "server_unreachable", "message": "Waiting for network."}
+    assert main(["queue", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "Waiting for network." in out and "next try" not in out

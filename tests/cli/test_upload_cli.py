@@ -151,6 +151,8 @@ def test_stdin_is_a_streaming_upload(live_server: ServerHandle, app_home: Path) 
     (stored,) = server_files(live_server.url, live_server.token)
     assert stored["sha256"] == hashlib.sha256(data).hexdigest() == summary["sha256"]
     assert stored["filename"] == "recording.bin"
+    # The link is the file's, as for a file upload, not the tus upload's.
+    assert summary["url"] == f"{live_server.url}/api/v1/files/{stored['id']}"
 
 
 def test_a_second_upload_command_on_the_same_queue_is_refused(

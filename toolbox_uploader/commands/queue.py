@@ -13,6 +13,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from toolbox_uploader.core.scheduler import without_countdown
+
 if TYPE_CHECKING:
     from toolbox_uploader.core.session_store import ItemRecord, SessionStore
 
@@ -83,13 +85,18 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
 
 
+def _note(message: str | None) -> str | None:
+    """A stored reason as true now: "next try in 4 s" was only true when it was written."""
+    return without_countdown(message) if message else message
+
+
 def _json(record: ItemRecord) -> dict[str, Any]:
     return {
         "id": record.id, "state": record.state.value, "path": record.source_path,
         "relative_path": record.relative_path, "category": record.category,
         "size": record.size, "bytes_sent": record.bytes_sent, "server": record.server_key,
         "attempts": record.attempts, "sha256": record.sha256,
-        "reason": {"code": record.reason_code, "message": record.reason_message}
+        "reason": {"code": record.reason_code, "message": _note(record.reason_message)}
         if record.reason_code else None,
         "warnings": [{"code": w.code, "message": w.message} for w in record.warnings],
         "updated_at": record.updated_at,
@@ -125,7 +132,7 @@ def _print_list(records: list[ItemRecord], as_json: bool, state: str | None,
     for r in records:
         size = "?" if r.size is None else f"{r.size:,}"
         when = dt.datetime.fromtimestamp(r.updated_at).strftime("%Y-%m-%d %H:%M")
-        note = r.reason_message or ""
+        note = _note(r.reason_message) or ""
         table.add_row(str(r.id), r.state.value, r.relative_path, size, f"{r.bytes_sent:,}",
                       r.server_key, when, note)
     Console().print(table)

@@ -24,7 +24,7 @@ from toolbox_uploader import paths
 from toolbox_uploader.core.hashing import HashState
 from toolbox_uploader.core.http_transport import HttpSession
 from toolbox_uploader.core.scheduler import Action, decide
-from toolbox_uploader.core.toolbox_api import ToolboxApi, tus_endpoint, upload_id
+from toolbox_uploader.core.toolbox_api import ToolboxApi, file_link, tus_endpoint, upload_id
 from toolbox_uploader.core.transfer_errors import TransferError
 from toolbox_uploader.core.tus_client import TusClient
 
@@ -46,7 +46,8 @@ def _spool(source: BinaryIO, target: Path, done: threading.Event) -> None:
 
 async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: str | None,
                         token: str | None, name: str, category: str) -> dict[str, object]:
-    """Send everything readable from ``source``; returns ``{"url", "size", "sha256"}``."""
+    """Send everything readable from ``source``; returns ``{"url", "upload_url", "size",
+    "sha256"}``."""
     tus_url = endpoint or tus_endpoint(server_url or "")
     spool_dir = paths.cache_dir() / "stdin"
     spool_dir.mkdir(parents=True, exist_ok=True)
@@ -80,7 +81,9 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             if server_url:
                 await ToolboxApi(server_url, token, client=http.rest_client()).verify(
                     upload_id(url), sha256=digest, size=offset)
-            return {"url": url, "size": offset, "sha256": digest}
+            # "url" is where the file is now, as ``file_url`` is for a file's upload.
+            return {"url": file_link(server_url, url), "upload_url": url, "size": offset,
+                    "sha256": digest}
     finally:
         reader.join(timeout=1)
         spool.unlink(missing_ok=True)

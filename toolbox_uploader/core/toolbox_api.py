@@ -33,6 +33,14 @@ def upload_id(upload_url: str) -> str:
     return urlsplit(upload_url).path.rstrip("/").rsplit("/", 1)[-1]
 
 
+def file_link(server_url: str | None, upload_url: str) -> str:
+    """Where a finished upload can be found: the file on a toolbox server, else (a plain
+    tus server) the upload's own URL."""
+    if not server_url:
+        return upload_url
+    return f"{server_url.rstrip('/')}/api/v1/files/{upload_id(upload_url)}"
+
+
 class ToolboxApi:
     """``base_url`` like ``http://127.0.0.1:8765``; every call sends the bearer token."""
 

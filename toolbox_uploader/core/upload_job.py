@@ -32,7 +32,7 @@ from toolbox_uploader.core.session_store import (
     relative_upload_path,
 )
 from toolbox_uploader.core.strategy import ChunkSizer, Strategy, choose_strategy
-from toolbox_uploader.core.toolbox_api import ToolboxApi, upload_id
+from toolbox_uploader.core.toolbox_api import ToolboxApi, file_link, upload_id
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError
 from toolbox_uploader.core.tus_client import TusClient
 from toolbox_uploader.core.validation.names import clean_relative_path
@@ -115,9 +115,7 @@ class Connection:
         return self._tus_available
 
     def file_url(self, upload_url: str) -> str | None:
-        if not self.target.server_url:
-            return upload_url
-        return f"{self.target.server_url}/api/v1/files/{upload_id(upload_url)}"
+        return file_link(self.target.server_url, upload_url)
 
 
 class FingerprintedHash(HashState):
