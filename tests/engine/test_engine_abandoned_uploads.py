@@ -34,16 +34,23 @@ def _behind_proxy(server: ServerHandle) -> ThreadedFaultProxy:
     return ThreadedFaultProxy("127.0.0.1", port)
 
 
+def _sending(make_engine: MakeEngine, school: ThreadedFaultProxy, token: str,
+             video: Path) -> Engine:
+    """An engine on the school server (through the proxy), 2 MiB into sending ``video``."""
+    engine = make_engine(server_url=school.url, token=token, server_key="school",
+                         bandwidth_limit=4 * MIB)
+    engine.add_paths([video], category="temporary")
+    wait_for(lambda: (s := item(engine, video.name)) and s.state is S.UPLOADING
+             and s.bytes_sent >= 2 * MIB, 20, describe=engine.snapshot)
+    return engine
+
+
 def test_a_removed_row_of_another_server_is_deleted_there_when_it_is_back(
         make_engine: MakeEngine, live_server: ServerHandle, other_server: ServerHandle,
         tmp_path: Path) -> None:
     video = random_file(tmp_path / "lesson.bin", 24 * MIB)
     with _behind_proxy(live_server) as school:
-        engine = make_engine(server_url=school.url, token=live_server.token,
-                             server_key="school", bandwidth_limit=4 * MIB)
-        engine.add_paths([video], category="temporary")
-        wait_for(lambda: (s := item(engine, video.name)) and s.state is S.UPLOADING
-                 and s.bytes_sent >= 2 * MIB, 20, describe=engine.snapshot)
+        engine = _sending(make_engine, school, live_server.token, video)
         snap = item(engine, video.name)
         assert snap is not None and snap.upload_url
         engine.set_server(other_server.url, None, other_server.token, "home")
@@ -72,11 +79,7 @@ def test_a_cancel_while_its_server_is_down_is_carried_out_at_the_next_start(
         make_engine: MakeEngine, live_server: ServerHandle, tmp_path: Path) -> None:
     video = random_file(tmp_path / "assembly.bin", 24 * MIB)
     with _behind_proxy(live_server) as school:
-        engine = make_engine(server_url=school.url, token=live_server.token,
-                             server_key="school", bandwidth_limit=4 * MIB)
-        engine.add_paths([video], category="temporary")
-        wait_for(lambda: (s := item(engine, video.name)) and s.state is S.UPLOADING
-                 and s.bytes_sent >= 2 * MIB, 20, describe=engine.snapshot)
+        engine = _sending(make_engine, school, live_server.token, video)
         engine.pause([item(engine, video.name).id])  # type: ignore[union-attr]
         paused = wait_for(lambda: (s := item(engine, video.name)) and s.state is S.PAUSED
                           and s, 10, describe=engine.snapshot)
