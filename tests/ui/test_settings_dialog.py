@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import keyring
+import pytest
+from keyring.backends import fail
 from PySide6.QtWidgets import QStyle
 from pytestqt.qtbot import QtBot
 
@@ -95,3 +99,43 @@ def test_empty_fields_show_their_whole_hint(qtbot: QtBot) -> None:
     for edit in (dialog.server_url, dialog.token):
         room = edit.contentsRect().width() - 2 * frame - 4  # QLineEdit's own 2 px a side
         assert edit.fontMetrics().horizontalAdvance(edit.placeholderText()) <= room
+
+
+@pytest.fixture
+def no_keyring() -> Iterator[None]:
+    """A desktop without a usable password store: keyring's own "fail" backend."""
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(before)
+
+
+def test_sign_in_and_out_without_a_keyring_explain(qtbot: QtBot, no_keyring: None) -> None:
+    dialog = SettingsDialog(Settings(server_url=URL))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.account_status.text() == "Not signed in."
+    dialog.token.setText("s3cret-token-for-tests")
+    with qtbot.assertNotEmitted(dialog.signed_in):
+        dialog.sign_in_button.click()
+    assert dialog.error.isVisible()
+    assert "password store" in dialog.error.text() and credentials.TOKEN_ENV in dialog.error.text()
+    assert dialog.token.text() == "s3cret-token-for-tests"  # kept for another try
+    dialog.sign_out_button.setEnabled(True)
+    with qtbot.assertNotEmitted(dialog.signed_out):
+        dialog.sign_out_button.click()
+    assert "could not be removed" in dialog.error.text()
+
+
+def test_an_address_error_goes_once_the_address_changes(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.server_url.setText("ftp://files.school.example")
+    dialog.accept()
+    assert dialog.isVisible() and dialog.error.isVisible()
+    assert "not a server address" in dialog.error.text()
+    dialog.server_url.setText(URL)
+    assert not dialog.error.isVisible()
+    dialog.accept()
+    assert not dialog.isVisible() and dialog.result() == dialog.DialogCode.Accepted

@@ -72,3 +72,15 @@ def test_every_row_but_done_ones_is_in_to_do_or_not_sent(qtbot: QtBot, make_item
     not_sent = window.model.count(FILTER_STATES[QueueFilter.FAILED])
     assert to_do + not_sent + done == len(S)  # a cancelled row is not lost from view
     assert f"Not sent ({not_sent})" in labels and f"To do ({to_do})" in labels
+
+
+def test_one_file_is_not_files(qtbot: QtBot) -> None:
+    from toolbox_uploader.ui.tray import batch_message
+
+    assert batch_text(0, 1, 0, 600, None) == "0 of 1 file · 0 bytes of 600 bytes"
+    assert batch_text(0, 1, 0, 600, None, files_failed=1) == "0 of 1 file uploaded · 1 not sent"
+    assert batch_text(1, 2, 600, 1200, None).startswith("1 of 2 files · ")
+    assert batch_message(BatchProgress(1, 1, 0, 600, 600, 0.0, None)) == (
+        "Upload finished", "The file is on the server.")
+    assert batch_message(BatchProgress(3, 3, 0, 900, 900, 0.0, None))[1] == \
+        "All 3 files are on the server."

@@ -119,8 +119,11 @@ class ActionsDelegate(CellDelegate):
         mode = QIcon.Mode.Selected if selected else QIcon.Mode.Normal
         boxes = self._button_boxes(cell.x(), cell.y(), cell.width(), cell.height(), actions,
                                    option)
+        # The view marks the cell under the mouse and repaints its row when the mouse moves
+        # to another cell or leaves the table, which this delegate is not told about.
+        hovered = self._hover if option.state & QStyle.StateFlag.State_MouseOver else None
         for action, x, y, width in boxes:
-            if (item_id, action) in (self._hover, self._pressed):
+            if (item_id, action) in (hovered, self._pressed):
                 self._paint_panel(painter, style, widget, QRect(x, y, width, BUTTON),
                                   pressed=(item_id, action) == self._pressed)
             if action in TEXT_ACTIONS:

@@ -103,11 +103,12 @@ def batch_text(files_done: int, files_total: int, bytes_done: int, bytes_total: 
     """
     if not files_total:
         return "No files in the queue"
+    files = "file" if files_total == 1 else "files"  # "0 of 1 file", "1 of 3 files"
     if files_failed and files_done + files_failed == files_total:
-        return (f"{files_done} of {files_total} files uploaded · "
+        return (f"{files_done} of {files_total} {files} uploaded · "
                 f"{files_failed} not sent")
     parts = [
-        f"{files_done} of {files_total} files",
+        f"{files_done} of {files_total} {files}",
         f"{human_size(bytes_done)} of {human_size(bytes_total)}",
     ]
     if eta is not None and eta > 0 and files_done < files_total and bytes_done < bytes_total:

@@ -77,15 +77,14 @@ from toolbox_uploader.ui.filter_model import (
 )
 from toolbox_uploader.ui.progress_delegate import NameDelegate, ProgressDelegate
 from toolbox_uploader.ui.queue_model import (
-    ACTION_LABELS,
     WORKING_STATES,
     Column,
     ItemRole,
     QueueModel,
     RowAction,
-    row_actions,
 )
 from toolbox_uploader.ui.queue_view import COLUMN_WIDTHS, ColumnFitter, QueueView
+from toolbox_uploader.ui.row_menu import menu_entries
 
 log = logging.getLogger(__name__)
 
@@ -556,18 +555,42 @@ class MainWindow(QMainWindow):
             if command is not None:
                 command([item_id])
 
+    def on_rows_action(self, ids: Sequence[int], action: str) -> None:
+        """One command for several rows (the context menu of a selection)."""
+        if len(ids) == 1:
+            self.on_row_action(ids[0], action)
+            return
+        if self.engine is None:
+            return
+        command = {
+            RowAction.PAUSE: self.engine.pause,
+            RowAction.RESUME: self.engine.resume,
+            RowAction.RETRY: self.engine.retry,
+            RowAction.REMOVE: self.engine.remove,
+        }.get(RowAction(action))
+        if command is not None:
+            command(list(ids))
+
+    def _show_details_of(self, item_id: int) -> None:
+        row = self.model.row_of(item_id)
+        if row is not None:  # the row as it is now, not as it was when the menu opened
+            self.show_details(self.model.item(row))
+
     def _on_context_menu(self, pos: Any) -> None:
         index = self.view.indexAt(pos)
         if not index.isValid():
             return
         item: ItemSnapshot = index.data(ItemRole)
         menu = QMenu(self)
-        for act in row_actions(item):
-            action = menu.addAction(ACTION_LABELS[act])
-            action.triggered.connect(lambda _=False, a=act, i=item.id: self.on_row_action(i, a))
+        menu.setObjectName("rowMenu")
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per right-click
+        for entry in menu_entries(item, self.selected_items()):
+            action = menu.addAction(entry.text)
+            action.triggered.connect(
+                lambda _=False, e=entry: self.on_rows_action(e.ids, e.action))
         menu.addSeparator()
         details = menu.addAction("Details…")
-        details.triggered.connect(lambda: self.show_details(item))
+        details.triggered.connect(lambda _=False, i=item.id: self._show_details_of(i))
         menu.popup(self.view.viewport().mapToGlobal(pos))
 
     def _on_category_changed(self, item_id: int, category: str) -> None:

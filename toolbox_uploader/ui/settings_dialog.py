@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from keyring.errors import KeyringError
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -55,6 +56,14 @@ def _fit_placeholder(edit: QLineEdit) -> None:
     chrome = probe.sizeHint().width() - probe.fontMetrics().horizontalAdvance("x" * 17)
     text = edit.fontMetrics().horizontalAdvance(edit.placeholderText())
     edit.setMinimumWidth(text + chrome + edit.fontMetrics().averageCharWidth())
+
+
+def no_keyring_text(done: str, exc: Exception) -> str:
+    """Why signing in or out did nothing: this desktop has no usable password store."""
+    return (f"The token could not be {done}: this computer has no usable password store "
+            f"(keyring) for ToolBox Uploader ({type(exc).__name__}). Install or unlock one "
+            f"(for example GNOME Keyring or KWallet), or set {credentials.TOKEN_ENV} "
+            "before starting the app.")
 
 
 def kib_to_kb(kib: int | None) -> int:
@@ -156,6 +165,9 @@ class SettingsDialog(QDialog):
         self.error.setStyleSheet("color: #c62828;")
         self.error.setWordWrap(True)
         self.error.hide()
+        # An error about the address (or sign-in) no longer holds once the address changes;
+        # it is checked again on OK.
+        self.server_url.textChanged.connect(self.error.hide)
 
         server_box = QGroupBox("Server", self)
         server_form = QFormLayout(server_box)
@@ -237,7 +249,11 @@ class SettingsDialog(QDialog):
         if not token:
             self._show_error("Paste the access token your school gave you, then press Sign in.")
             return
-        credentials.store_token(url, token)
+        try:
+            credentials.store_token(url, token)
+        except KeyringError as exc:
+            self._show_error(no_keyring_text("kept", exc))
+            return
         self.token.clear()
         self._refresh_account()
         self.signed_in.emit(url)
@@ -246,7 +262,11 @@ class SettingsDialog(QDialog):
         url = self._url_or_error()
         if not url:
             return
-        credentials.delete_token(url)
+        try:
+            credentials.delete_token(url)
+        except KeyringError as exc:
+            self._show_error(no_keyring_text("removed", exc))
+            return
         self._refresh_account()
         self.signed_out.emit(url)
 

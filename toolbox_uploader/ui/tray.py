@@ -29,6 +29,8 @@ def batch_message(progress: BatchProgress) -> tuple[str, str] | None:
     if refused:
         return ("Some files were not uploaded",
                 f"{done} uploaded, {refused} need your attention. Open the app to see why.")
+    if done == 1:
+        return ("Upload finished", "The file is on the server.")
     return ("Uploads finished", f"All {done} files are on the server.")
 
 
