@@ -37,9 +37,9 @@ from toolbox_uploader.commands.validate import path_text
 
 if TYPE_CHECKING:
     from toolbox_uploader.core.events import EngineEvent, ItemSnapshot, Reason
+    from toolbox_uploader.server.embedded import ServerHandle
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
-LOCAL_SERVER_KEY = "local"
 #: ``--max-chunk-size`` below this is refused (the engine's smallest piece).
 MIN_CHUNK_SIZE = 1024 * 1024
 DEFAULT_GIVE_UP_AFTER = 300.0
@@ -112,6 +112,8 @@ class _Target:
     tus_endpoint: str | None
     token: str | None
     server_key: str | None
+    #: The built-in server of this run: links it made on an earlier port are moved here.
+    local: ServerHandle | None = None
 
 
 def _url(text: str, option: str) -> str:
@@ -205,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
         target = _Target(args.server, args.tus_endpoint, token, None)
     else:
         from toolbox_uploader.server.config import ServerConfig
-        from toolbox_uploader.server.embedded import EmbeddedServer
+        from toolbox_uploader.server.embedded import LOCAL_SERVER_KEY, EmbeddedServer
 
         # The app's local server, on its last port: links it handed out stay valid.
         embedded = EmbeddedServer(ServerConfig(data_dir=app_paths.server_data_dir(), port=0),
@@ -216,7 +218,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"toolbox-uploader upload: cannot start the local server: {exc}",
                   file=sys.stderr)
             return EXIT_FAILED
-        target = _Target(handle.url, None, args.token or handle.token, LOCAL_SERVER_KEY)
+        target = _Target(handle.url, None, args.token or handle.token, LOCAL_SERVER_KEY,
+                         handle)
     try:
         out = closable_stdout()
         if stdin:
@@ -298,7 +301,13 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         return belongs(source) and source not in gone
 
     view = _JsonView(mine, key, out) if args.json else _TerminalView(mine, key, out)
-    engine.subscribe(view.on_events)
+    local = target.local
+    if local is None:
+        engine.subscribe(view.on_events)
+    else:
+        from toolbox_uploader.server.embedded import current_link, current_links
+
+        engine.subscribe(lambda batch: view.on_events(current_links(batch, local)))
     watchdog = _Watchdog(args.give_up_after, key)
     engine.subscribe(watchdog.on_events)
     gave_up: str | None = None
@@ -315,6 +324,8 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     stored = [s for s in engine.snapshot() if s.server == key and belongs(s.source_path)]
+    if local is not None:
+        stored = [current_link(s, local) for s in stored]
     engine.stop()  # delivers the last coalesced batch, then ends; unfinished items stay
     view.close()
     items = [s for s in stored if s.source_path not in gone]

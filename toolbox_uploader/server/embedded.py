@@ -15,12 +15,13 @@ import contextlib
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from toolbox_uploader.core.events import EngineEvent, ItemChanged, ItemsAdded, ItemSnapshot
 from toolbox_uploader.core.loop_thread import LoopThread
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.app import create_app
@@ -45,6 +46,37 @@ class ServerHandle:
         if not parts.scheme or not parts.netloc or parts.netloc == own.netloc:
             return link
         return parts._replace(scheme=own.scheme, netloc=own.netloc).geturl()
+
+
+#: The queue's name for the built-in server, whatever port it listens on in this run.
+LOCAL_SERVER_KEY = "local"
+
+
+def current_link(snap: ItemSnapshot, handle: ServerHandle) -> ItemSnapshot:
+    """``snap`` with its link moved to where the local server listens now.
+
+    A finished item keeps the absolute link it got when it was uploaded; when the port the
+    local server had then is taken by the next run, the server moves and the old link
+    would lead nowhere."""
+    url = snap.file_url
+    if snap.server != LOCAL_SERVER_KEY or not url or url.startswith(handle.url + "/"):
+        return snap
+    return replace(snap, file_url=handle.rebase(url))
+
+
+def current_links(events: list[EngineEvent], handle: ServerHandle) -> list[EngineEvent]:
+    """``events`` with the local server's links as ``current_link`` gives them."""
+    out: list[EngineEvent] = []
+    for event in events:
+        if isinstance(event, ItemsAdded):
+            items = tuple(current_link(s, handle) for s in event.items)
+            if any(new is not old for new, old in zip(items, event.items, strict=True)):
+                event = ItemsAdded(items)
+        elif isinstance(event, ItemChanged) and (
+                item := current_link(event.item, handle)) is not event.item:
+            event = ItemChanged(item)
+        out.append(event)
+    return out
 
 
 def read_port(port_file: Path) -> int | None:

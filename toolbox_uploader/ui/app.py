@@ -14,7 +14,6 @@ not freeze. The engine itself is never restarted for a setting.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import signal
 import sys
@@ -32,7 +31,7 @@ from toolbox_uploader import paths
 from toolbox_uploader import settings as settings_io
 from toolbox_uploader.core import credentials
 from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
-from toolbox_uploader.core.events import EngineEvent, ItemChanged, ItemsAdded, ItemSnapshot
+from toolbox_uploader.core.events import EngineEvent
 from toolbox_uploader.core.upload_job import Target
 from toolbox_uploader.settings import Settings
 from toolbox_uploader.ui import icons
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOCAL_SERVER_KEY = "local"
 #: How long quitting waits for a settings change still stopping or starting things.
 _SWITCH_JOIN_SECONDS = 60.0
 
@@ -73,6 +71,8 @@ def start_local_server() -> EmbeddedServer:
 
 
 def _local_target(server: EmbeddedServer) -> ServerTarget:
+    from toolbox_uploader.server.embedded import LOCAL_SERVER_KEY
+
     handle = server.handle
     assert handle is not None
     return ServerTarget(handle.url, handle.token, LOCAL_SERVER_KEY, local=True)
@@ -91,32 +91,6 @@ def engine_options(s: Settings) -> dict[str, Any]:
 def _make_engine(s: Settings, t: ServerTarget, store_path: Path) -> Engine:
     return Engine(EngineConfig(store_path=store_path, server_url=t.url, token=t.token,
                                server_key=t.server_key, **engine_options(s)))
-
-
-def current_links(events: list[EngineEvent], handle: ServerHandle) -> list[EngineEvent]:
-    """``events`` with the local server's links moved to where it listens now.
-
-    A finished item keeps the absolute link it got when it was uploaded; when the port the
-    local server had then is taken by the time the app opens again, the server moves and
-    the old link would lead nowhere."""
-    prefix = handle.url + "/"
-
-    def fix(snap: ItemSnapshot) -> ItemSnapshot:
-        url = snap.file_url
-        if snap.server != LOCAL_SERVER_KEY or not url or url.startswith(prefix):
-            return snap
-        return dataclasses.replace(snap, file_url=handle.rebase(url))
-
-    out: list[EngineEvent] = []
-    for event in events:
-        if isinstance(event, ItemsAdded):
-            items = tuple(fix(s) for s in event.items)
-            if any(new is not old for new, old in zip(items, event.items, strict=True)):
-                event = ItemsAdded(items)
-        elif isinstance(event, ItemChanged) and (item := fix(event.item)) is not event.item:
-            event = ItemChanged(item)
-        out.append(event)
-    return out
 
 
 @dataclass(eq=False)
@@ -248,7 +222,11 @@ class UploaderApp(QObject):
     def _listener(self, events: list[EngineEvent]) -> None:
         """Runs on the engine thread: links brought up to date, then handed to the bridge."""
         handle = self._links
-        self.bridge.listener(current_links(events, handle) if handle is not None else events)
+        if handle is not None:
+            from toolbox_uploader.server.embedded import current_links
+
+            events = current_links(events, handle)
+        self.bridge.listener(events)
 
     def _attach(self, engine: Engine) -> None:
         self.engine = engine
