@@ -1,9 +1,16 @@
 """POST: the creation, creation-with-upload, creation-defer-length and concatenation
 extensions. Limits (Tus-Max-Size, the category's size, the quota) are checked on the
 declared length, before a byte is accepted.
+
+A creation-with-upload whose client went away before the answer leaves nothing behind:
+the answer carries the only copy of the upload's address, so nobody could resume it, and
+until it expired it would hold its declared length of the account's quota (an app that
+pauses a small file mid-request, or retries after a cut, would pile such orphans up).
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from aiohttp import web
 
@@ -95,13 +102,30 @@ async def create(request: web.Request) -> web.Response:
             async with request.app[STATE].exclusive(upload.id):
                 await after_write(request, account, upload)
     except ApiError as exc:
+        if _client_gone(request):
+            _discard(request.app, upload)
         exc.headers.setdefault("Location", location)
+        raise
+    except asyncio.CancelledError:  # the server stopping, or the client gone
+        _discard(request.app, upload)
         raise
     headers.update(progress_headers(upload))
     headers["Location"] = created_location(request, upload)
     if not with_body:
         headers.pop("Upload-Offset")
     return reply(201, headers)
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _discard(app: web.Application, upload: Upload) -> None:
+    """Forget an upload nobody can know the address of (see the module's docstring)."""
+    upload_store(app).delete(upload.id)
+    app[STATE].forget(upload.id)
+    app[keys.STORAGE].upload_path(upload.id).unlink(missing_ok=True)
 
 
 async def _create_final(
