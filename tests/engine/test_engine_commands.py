@@ -198,8 +198,10 @@ def test_a_file_deleted_while_sent_is_not_called_edited(
     path.unlink()
     wait_for(lambda: _snap(engine, "clip.bin").state in (S.FAILED, S.REJECTED), 20,
              describe=engine.snapshot)
-    notes = [w.message for w in _snap(engine, "clip.bin").warnings]
-    assert notes and not any("edited" in n for n in notes), notes
+    snap = _snap(engine, "clip.bin")
+    notes = [w.message for w in snap.warnings]
+    assert snap.reason is not None and snap.reason.code == "source_missing", snap.reason
+    assert not any("edited" in n for n in [*notes, snap.reason.message]), notes
 
 
 def test_waiting_for_the_network_is_not_counted_as_failed(tmp_path: Path,

@@ -20,6 +20,7 @@ import gc
 import itertools
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -45,9 +46,10 @@ from toolbox_uploader.core.loop_thread import LoopThread
 from toolbox_uploader.core.ordered_ids import OrderedIds
 from toolbox_uploader.core.progress import Dispatcher, Listener, SpeedMeter
 from toolbox_uploader.core.scheduler import Action, Lanes, decide
-from toolbox_uploader.core.session_store import ItemRecord, NewItem, SessionStore
+from toolbox_uploader.core.session_store import ItemRecord, NewItem, SessionStore, UnsavedChange
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError, classify_exception
+from toolbox_uploader.core.unsaved import UnsavedItems
 from toolbox_uploader.core.upload_job import (
     AlreadyUploaded,
     Connection,
@@ -174,6 +176,8 @@ class Engine:
         self._busy: set[int] = set()  # ids of this server's items with work ahead
         self._held: set[int] = set()  # stored items left alone this run (``only_added``)
         self._bodies = BodyCache()  # small ready files' bytes, read once when validated
+        self._unsaved = UnsavedItems()  # changes the store refused (disk full), kept here
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ life cycle (any thread)
 
@@ -397,6 +401,7 @@ class Engine:
         self._dirty.clear()
         self._server_status = None
         self._auth_paused = False
+        self._unsaved.clear()
         with self._idle:
             self._snapshots.clear()
             self._busy.clear()
@@ -413,10 +418,14 @@ class Engine:
         self._held = {r.id for r in records} if self.config.only_added else set()
         for record in records:
             self._remember(record)
+            waiting = record.state is S.FAILED and record.next_attempt_at is not None
+            if waiting and record.id not in self._held:
+                assert record.next_attempt_at is not None
+                wait = _wait_left(record, now)
+                if record.next_attempt_at > now + wait + 1.0:  # the row shows the real time
+                    record = self._update(record.id, next_attempt_at=now + wait)
+                self._arm_retry(record.id, wait)
             self._publish(record)
-            if (record.state is S.FAILED and record.next_attempt_at is not None
-                    and record.id not in self._held):
-                self._arm_retry(record.id, max(0.0, record.next_attempt_at - now))
         if not self.config.auto_resume:
             for item_id, record in list(self._records.items()):
                 if record.state in (S.QUEUED, S.READY):
@@ -449,6 +458,11 @@ class Engine:
                 self._set_state(item_id, S.QUEUED)
         for item_id in list(self._live):
             self._save_progress(item_id)
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+        if self._unsaved and not self._unsaved.flush(self.store, self._records):
+            log.warning("the upload queue could not be saved; the next start carries on "
+                        "from what it last saved")
         if self._background:  # let a just-cancelled upload's DELETE reach the server
             _, late = await asyncio.wait(list(self._background), timeout=2.0)
             for task in late:  # still retrying: the store keeps those for the next start
@@ -493,6 +507,7 @@ class Engine:
 
     def _forget(self, item_id: int) -> None:
         self._bodies.drop(item_id)
+        self._unsaved.forget(item_id)
         self._resumed.pop(item_id, None)
         self._held_twins.discard(item_id)
         old = self._records.pop(item_id, None)
@@ -504,8 +519,14 @@ class Engine:
             self._waiting[old.state].discard(item_id)
 
     def _set_state(self, item_id: int, state: ItemState, **changes: Any) -> ItemRecord:
-        record = self.store.transition(item_id, state, current=self._records.get(item_id),
-                                       **changes)
+        current = self._records.get(item_id)
+        if current is not None and item_id in self._unsaved:  # written whole once it can be
+            record = SessionStore.transitioned(current, state, **changes)
+        else:
+            try:
+                record = self.store.transition(item_id, state, current=current, **changes)
+            except UnsavedChange as unsaved:
+                record = self._keep_unsaved(unsaved, current)
         self._remember(record)
         if state is not S.UPLOADING:
             self._live.pop(item_id, None)
@@ -515,9 +536,38 @@ class Engine:
         return record
 
     def _update(self, item_id: int, **changes: Any) -> ItemRecord:
-        record = self.store.update(item_id, current=self._records.get(item_id), **changes)
+        current = self._records.get(item_id)
+        if current is not None and item_id in self._unsaved:
+            record = SessionStore.updated(current, **changes)
+        else:
+            try:
+                record = self.store.update(item_id, current=current, **changes)
+            except UnsavedChange as unsaved:
+                record = self._keep_unsaved(unsaved, current)
         self._remember(record)
         return record
+
+    def _keep_unsaved(self, unsaved: UnsavedChange, current: ItemRecord | None) -> ItemRecord:
+        """The store refused a change (disk full, read-only): the item goes on from memory
+        and its row is written again until the store takes it (``core/unsaved.py``)."""
+        record = unsaved.record
+        self._unsaved.note(record.id, current.state if current is not None else record.state)
+        if self._flush_timer is None:
+            log.warning("%s; uploads go on and it is saved again as soon as it can be",
+                        unsaved)
+            self._arm_flush()
+        return record
+
+    def _arm_flush(self) -> None:
+        assert self._loop is not None
+        self._flush_timer = self._loop.call_later(self._unsaved.next_delay(), self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        if self._unsaved.flush(self.store, self._records):
+            log.warning("the upload queue is saved again")
+        elif not self._stopping:
+            self._arm_flush()
 
     def _snap(self, record: ItemRecord) -> ItemSnapshot:
         meter = self._meters.get(record.id)
@@ -897,6 +947,8 @@ class Engine:
             elif outcome.upload_url and not record.upload_url:
                 changes.update(upload_url=outcome.upload_url, upload_path=outcome.upload_path)
             self._set_state(item_id, S.DONE, **changes)
+        elif isinstance(outcome, SourceChanged) and outcome.missing:
+            self._source_missing(item_id, job)
         elif isinstance(outcome, SourceChanged):
             self._start_over(item_id, job, outcome.message)
         elif isinstance(outcome, Stopped):
@@ -921,6 +973,20 @@ class Engine:
             self._set_state(item_id, S.READY, interrupted=True)
         # "stop": left to _shutdown (back to ready)
 
+    def _source_missing(self, item_id: int, job: UploadJob) -> None:
+        """The file is not where it was (a USB stick pulled out, a share gone, a folder
+        renamed): stop here but keep the part on the server. Retried once the file is
+        back, the upload carries on from the server's offset after the usual check of the
+        part already sent; a file that changed meanwhile is sent again then."""
+        record = self._records[item_id]
+        self._save_progress(item_id)
+        self._set_state(
+            item_id, S.FAILED, retryable=True, next_attempt_at=None,
+            reason_code="source_missing",
+            reason_message=f"{record.source_path} is no longer there (moved, deleted or on a "
+                           "drive that was unplugged); put it back and retry to carry on.",
+            interrupted=job.still_unsure(record))
+
     def _start_over(self, item_id: int, job: UploadJob | None, message: str) -> None:
         """Throw the server-side upload away and send the file again from its first byte."""
         record = self._records[item_id]
@@ -940,7 +1006,11 @@ class Engine:
         waits until that server is chosen again."""
         if url is None and path is None:
             return
-        self.store.abandon_upload(server_key, url, path)
+        try:
+            self.store.abandon_upload(server_key, url, path)
+        except sqlite3.Error as exc:  # the store is full: it expires on the server instead
+            log.warning("could not note %s to delete: %s", url or path, exc)
+            return
         self._drain_abandoned()
 
     def _drain_abandoned(self) -> None:
@@ -965,6 +1035,8 @@ class Engine:
                     self.store.forget_abandoned([upload.id])
                 if not self._drain_again or connection is not self._connection:
                     return
+        except sqlite3.Error as exc:  # a full disk: left for the next pass or start
+            log.warning("could not go through the uploads to delete: %s", exc)
         finally:
             if self._drainer is connection:
                 self._drainer = None
@@ -1024,6 +1096,9 @@ class Engine:
                 if not self._stopping:
                     with _collector_paused(len(found) >= _BULK_ADD):
                         self._add_files(found, category or self.config.default_category)
+            except sqlite3.Error as exc:
+                log.warning("could not queue the dropped files: the upload queue cannot be "
+                            "saved (%s)", exc)
             except Exception as exc:
                 log.warning("could not read the dropped paths: %s", exc)
             finally:
@@ -1303,6 +1378,15 @@ async def _close_when_done(connection: Connection, tasks: list[asyncio.Task[Any]
     if tasks:
         await asyncio.wait(tasks, timeout=_SWITCH_WAIT)
     await connection.aclose()
+
+
+def _wait_left(record: ItemRecord, now: float) -> float:
+    """How long a stored retry still waits. The wait chosen was ``next_attempt_at -
+    updated_at`` (both read from the same clock when it was saved); a clock set back since
+    (a laptop ahead until it synced) must not stretch it to days."""
+    assert record.next_attempt_at is not None
+    chosen = max(0.0, record.next_attempt_at - record.updated_at)
+    return min(max(0.0, record.next_attempt_at - now), chosen)
 
 
 def _content_key(record: ItemRecord) -> tuple[str, str, str] | None:

@@ -168,6 +168,17 @@ class StoreError(StoreFailure):
     pass
 
 
+class UnsavedChange(StoreFailure):
+    """SQLite could not write a change (disk full, a read-only file, a lock held too long).
+
+    ``record`` is the item as the change makes it, for the caller to keep in memory and
+    write again later (``SessionStore.save``); the row on disk is as it was."""
+
+    def __init__(self, record: ItemRecord, cause: sqlite3.Error) -> None:
+        super().__init__(f"the upload queue could not be saved ({cause})")
+        self.record = record
+
+
 class AbandonedUpload(NamedTuple):
     id: int
     upload_url: str | None
@@ -197,6 +208,16 @@ def relative_upload_path(endpoint: str, url: str) -> str | None:
     if url_path.startswith(ep_path):
         return url_path[len(ep_path):]
     return None
+
+
+def _transition_changes(current: ItemRecord, state: ItemState,
+                        changes: dict[str, Any]) -> dict[str, Any]:
+    check_transition(current.state, state)
+    changes = dict(changes)
+    if state in (ItemState.DONE, ItemState.CANCELLED, ItemState.REJECTED):
+        changes.setdefault("finished_at", time.time())
+    changes["state"] = state
+    return changes
 
 
 class SessionStore:
@@ -337,11 +358,33 @@ class SessionStore:
             current = self.get(item_id)
             if current is None:
                 raise StoreError(f"no item {item_id}")
-        check_transition(current.state, state)
-        if state in (ItemState.DONE, ItemState.CANCELLED, ItemState.REJECTED):
-            changes.setdefault("finished_at", time.time())
-        changes["state"] = state
-        self._write(item_id, changes, expected=current.state)
+        changes = _transition_changes(current, state, changes)
+        return self._save_changes(current, changes)
+
+    @staticmethod
+    def transitioned(current: ItemRecord, state: ItemState, **changes: Any) -> ItemRecord:
+        """``current`` moved to ``state`` (checked against the table) in memory only."""
+        return SessionStore._applied(current, _transition_changes(current, state, changes))
+
+    @staticmethod
+    def updated(current: ItemRecord, **changes: Any) -> ItemRecord:
+        """``current`` with other fields changed, in memory only."""
+        if "state" in changes:
+            raise StoreError("state changes go through transition()")
+        return SessionStore._applied(current, changes)
+
+    def save(self, record: ItemRecord, *, expected: ItemState) -> None:
+        """Write every field of ``record`` over its row, if the row is still in ``expected``
+        (what was last written): changes kept in memory while the file could not be
+        written, saved at once when it can be again."""
+        values = {name: getattr(record, name) for name in _COLUMNS if name != "id"}
+        self._write(record.id, values, expected=expected)
+
+    def _save_changes(self, current: ItemRecord, changes: dict[str, Any]) -> ItemRecord:
+        try:
+            self._write(current.id, changes, expected=current.state)
+        except sqlite3.Error as exc:
+            raise UnsavedChange(self._applied(current, changes), exc) from exc
         return self._applied(current, changes)
 
     def update(self, item_id: int, *, current: ItemRecord | None = None,
@@ -353,8 +396,7 @@ class SessionStore:
             current = self.get(item_id)
             if current is None:
                 raise StoreError(f"no item {item_id}")
-        self._write(item_id, changes, expected=current.state)
-        return self._applied(current, changes)
+        return self._save_changes(current, changes)
 
     def _write(self, item_id: int, changes: dict[str, Any], *, expected: ItemState) -> None:
         encoded = self._encode({**changes, "updated_at": time.time()})

@@ -150,6 +150,14 @@ class AlreadyUploaded:
 @dataclass(frozen=True, slots=True)
 class SourceChanged:
     message: str
+    #: Which change (a key of ``_CHANGE_MESSAGES``).
+    change: str = ""
+
+    @property
+    def missing(self) -> bool:
+        """The file is not there (a drive unplugged, a folder renamed): nothing says the
+        part already sent is wrong, so it is kept for when the file is back."""
+        return self.change == "missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +179,13 @@ _CHANGE_MESSAGES = {
 }
 
 
-def _while_sending(change: str) -> str:
+def _while_sending(change: str) -> SourceChanged:
     """A file gone is not "edited": saying so would send the teacher looking for an edit."""
-    return _CHANGE_MESSAGES["missing" if change == "missing" else "during"]
+    return _changed("missing" if change == "missing" else "during")
+
+
+def _changed(change: str) -> SourceChanged:
+    return SourceChanged(_CHANGE_MESSAGES.get(change, change), change)
 
 
 _STOP_RANK = {"auth": 0, "switch": 0, "pause": 1, "cancel": 1, "stop": 2}
@@ -270,7 +282,7 @@ class UploadJob:
             if task.uncancel() > 0:
                 raise  # cancelled by someone else too (the engine shutting down)
             if self._edited:
-                return SourceChanged(_while_sending(self._edited))
+                return _while_sending(self._edited)
             return Stopped(self.stop_reason or "stop")
         finally:
             if self._dropped and task is not None:  # our cancel was swallowed on the way
@@ -286,7 +298,7 @@ class UploadJob:
             raise TransferError(ErrorKind.FATAL, "No server is set; choose one in the settings.")
         changed = pipeline.source_changed(record)  # two stat() calls: not worth a thread hop
         if changed:
-            return SourceChanged(_CHANGE_MESSAGES.get(str(changed), str(changed)))
+            return _changed(str(changed))
         source = Path(record.upload_source)
         size = record.upload_size
         if size is None:
@@ -328,12 +340,12 @@ class UploadJob:
                     raise
                 return finished
             if status.length is not None and status.length != size:
-                return SourceChanged(_CHANGE_MESSAGES["length"])
+                return _changed("length")
             offset = status.offset
             self._on_offset(offset)
             self.hasher = await self._resume_hash(source, offset)
             if self.hasher is None:
-                return SourceChanged(_CHANGE_MESSAGES["content"])
+                return _changed("content")
         else:
             self.hasher = FingerprintedHash()
 
@@ -367,7 +379,7 @@ class UploadJob:
             if watcher is not None:
                 watcher.cancel()
         if self._edited:
-            return SourceChanged(_while_sending(self._edited))
+            return _while_sending(self._edited)
         if self.stop_reason is not None and offset < size:
             return Stopped(self.stop_reason)
         if offset < size:
@@ -377,12 +389,12 @@ class UploadJob:
         if not (sha256 is not None and choose_strategy(size) is Strategy.DIRECT):
             on_verifying()
         if changed := pipeline.source_changed(record):
-            return SourceChanged(_while_sending(str(changed)))
+            return _while_sending(str(changed))
         digest = self.hasher.hexdigest() if self.hasher.offset == size else None
         if digest is None:  # resumed after a complete upload: hash what was sent
             digest = str(await self._blocking(pipeline.sha256_file, source))
         if sha256 is not None and digest != sha256:
-            return SourceChanged(_CHANGE_MESSAGES["during"])
+            return _changed("during")
         api = self.connection.api
         if sha256 is None and api is not None:  # the server could not check an unsent hash
             await api.verify(upload_id(url), sha256=digest, size=size)

@@ -1,0 +1,84 @@
+"""The queue file refusing writes (disk full, made read-only) while uploads run: the
+uploads go on, every row ends right, and the file catches up once it can be written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.engine.engine_support import random_file, server_files, sha256, text_file, wait_for
+from toolbox_uploader.core.engine import Engine
+from toolbox_uploader.core.session_store import SessionStore
+from toolbox_uploader.core.states import ItemState
+from toolbox_uploader.server.embedded import ServerHandle
+
+S = ItemState
+MIB = 1024 * 1024
+
+
+@contextmanager
+def _store_refusing_writes(engine: Engine) -> Iterator[None]:
+    """SQLite itself refuses every write on the engine's connection ("attempt to write a
+    readonly database"), as it does on a full disk."""
+    store = engine.store
+    with store._lock:
+        store._conn.execute("PRAGMA query_only = 1")
+    try:
+        yield
+    finally:
+        with store._lock:
+            store._conn.execute("PRAGMA query_only = 0")
+
+
+def test_uploads_finish_while_the_queue_cannot_be_saved(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    folder = tmp_path / "Week 3"
+    files = [text_file(folder / f"sheet{n}.txt", 150_000, seed=n) for n in range(8)]
+    files.append(random_file(folder / "film.bin", 12 * MIB))
+    engine = make_engine(server_url=live_server.url, token=live_server.token,
+                         bandwidth_limit=4 * MIB, concurrency=2)
+    engine.add_paths([folder], category="temporary")
+    wait_for(lambda: any(s.state is S.UPLOADING and s.bytes_sent > 0
+                         for s in engine.snapshot()), 20, describe=engine.snapshot)
+    with _store_refusing_writes(engine):
+        # Everything moves on from memory: nothing stays "uploading" after its bytes went.
+        wait_for(lambda: len(engine.snapshot()) == len(files)
+                 and all(s.state is S.DONE for s in engine.snapshot()), 30,
+                 describe=lambda: [(s.display_name, s.state) for s in engine.snapshot()])
+    assert engine.wait_idle(10)
+    store_path = engine.config.store_path
+    engine.stop()  # what could not be saved then is written by now
+
+    store = SessionStore(store_path)
+    try:
+        assert [(r.display_name, r.state) for r in store.items()] == [
+            (s.display_name, S.DONE) for s in sorted(engine.snapshot(), key=lambda s: s.id)]
+    finally:
+        store.close()
+    stored = {f["filename"]: f["sha256"] for f in server_files(live_server.url,
+                                                                live_server.token)}
+    assert stored == {p.name: sha256(p) for p in files}
+
+
+def test_the_queue_file_catches_up_while_the_engine_runs(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    files = [text_file(tmp_path / "Unit" / f"notes{n}.txt", 4000, seed=n) for n in range(3)]
+    engine = make_engine(server_url=live_server.url, token="wrong-token-0000000000")
+    engine.add_paths([tmp_path / "Unit"])
+    # Waiting for a sign-in: checked, nothing sent.
+    wait_for(lambda: len(engine.snapshot()) == 3 and engine.wait_idle(0.1), 20,
+             describe=engine.snapshot)
+
+    def states_on_disk() -> list[str]:
+        with engine.store._lock:
+            rows = engine.store._conn.execute("SELECT state FROM items ORDER BY id").fetchall()
+        return [r[0] for r in rows]
+
+    with _store_refusing_writes(engine):
+        engine.set_server(live_server.url, None, live_server.token)
+        wait_for(lambda: all(s.state is S.DONE for s in engine.snapshot()), 20,
+                 describe=engine.snapshot)
+        assert "done" not in states_on_disk()  # the file really refused them
+    wait_for(lambda: states_on_disk() == ["done"] * len(files), 10)
+    assert len(server_files(live_server.url, live_server.token)) == len(files)
