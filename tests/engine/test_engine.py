@@ -260,6 +260,45 @@ def test_file_edited_mid_upload_starts_over(live_server: ServerHandle, tmp_path:
     assert [f["sha256"] for f in stored] == [sha256(path)]
 
 
+def test_a_small_file_edited_while_its_one_request_goes_leaves_one_copy(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    """Sent whole from the bytes that were checked, the old version completes on the server
+    before the edit is noticed; it is deleted there, and only the new version stays."""
+    path = text_file(tmp_path / "plan.txt", 8_000_000, seed=3)  # under 10 MB: one request
+    engine = make_engine(server_url=live_server.url, token=live_server.token,
+                         bandwidth_limit=2_000_000)
+    engine.add_paths([path], category="temporary")
+    wait_for(lambda: (s := item(engine, "plan.txt")) and s.state is S.UPLOADING
+             and s.bytes_sent > 1_000_000, 20, describe=engine.snapshot)
+    with open(path, "r+b") as handle:
+        handle.seek(100)
+        handle.write(b"EDITED")
+    engine.update_config(bandwidth_limit=None)
+    wait_for(lambda: (s := item(engine, "plan.txt")) and s.state is S.DONE, 40,
+             describe=engine.snapshot)
+    assert [f["sha256"] for f in server_files(live_server.url, live_server.token)] == [
+        sha256(path)]
+
+
+def test_a_small_file_deleted_while_its_one_request_goes_is_still_uploaded(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    """What went is what was checked, and the server checked it against its SHA-256: the
+    file is on the server whole, whatever happened to it here since."""
+    path = text_file(tmp_path / "register.txt", 6_000_000, seed=4)
+    checked = sha256(path)
+    engine = make_engine(server_url=live_server.url, token=live_server.token,
+                         bandwidth_limit=2_000_000)
+    engine.add_paths([path], category="temporary")
+    wait_for(lambda: (s := item(engine, "register.txt")) and s.state is S.UPLOADING
+             and s.bytes_sent > 1_000_000, 20, describe=engine.snapshot)
+    path.unlink()
+    engine.update_config(bandwidth_limit=None)
+    wait_for(lambda: (s := item(engine, "register.txt")) and s.state in (S.DONE, S.FAILED),
+             40, describe=engine.snapshot)
+    assert item(engine, "register.txt").state is S.DONE  # type: ignore[union-attr]
+    assert [f["sha256"] for f in server_files(live_server.url, live_server.token)] == [checked]
+
+
 def test_stop_and_restart_resumes_from_the_servers_offset_on_a_new_port(
         tmp_path: Path, make_engine) -> None:
     """The embedded server's port changes between runs; the upload URL is re-based."""

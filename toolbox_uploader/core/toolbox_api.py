@@ -99,6 +99,12 @@ class ToolboxApi:
         found = files[0] if files else None
         return found if isinstance(found, dict) else None
 
+    async def delete_file(self, file_id: str) -> None:
+        """Delete a stored file (gone already counts as done)."""
+        response = await self._call("DELETE", f"/api/v1/files/{file_id}")
+        if response.status_code not in (204, 404):
+            raise classify_response(response)
+
     async def verify(self, file_id: str, *, sha256: str, size: int) -> dict[str, Any]:
         """Compare the stored file with what was sent; a mismatch raises RESTART."""
         record = await self.get_file(file_id)

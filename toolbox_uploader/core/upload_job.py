@@ -386,14 +386,20 @@ class UploadJob:
             raise TransferError(ErrorKind.TRANSIENT, "The upload stopped before the end.")
         # The whole file went through: check it end to end. A file sent whole with its
         # sha256 was checked by the server as it completed; there is nothing left to verify.
-        if not (sha256 is not None and choose_strategy(size) is Strategy.DIRECT):
+        sent_as_checked = sha256 is not None and choose_strategy(size) is Strategy.DIRECT
+        if not sent_as_checked:
             on_verifying()
-        if changed := pipeline.source_changed(record):
+        # A file sent whole from the bytes that were checked, which the server checked
+        # against their SHA-256, is stored as it was meant to be even if it is gone here now.
+        changed = pipeline.source_changed(record)
+        if changed and not (str(changed) == "missing" and sent_as_checked):
+            await self._drop_stored(url)
             return _while_sending(str(changed))
         digest = self.hasher.hexdigest() if self.hasher.offset == size else None
         if digest is None:  # resumed after a complete upload: hash what was sent
             digest = str(await self._blocking(pipeline.sha256_file, source))
         if sha256 is not None and digest != sha256:
+            await self._drop_stored(url)
             return _changed("during")
         api = self.connection.api
         if sha256 is None and api is not None:  # the server could not check an unsent hash
@@ -404,6 +410,21 @@ class UploadJob:
                                    "not stored again.")
         return Uploaded(digest, self.connection.file_url(url), url,
                         relative_upload_path(target.endpoint, url))
+
+    async def _drop_stored(self, url: str) -> None:
+        """The upload completed, but the source is not what was sent (edited at the very end,
+        or while a small file went from memory): a toolbox server keeps a completed upload
+        as a file, which a tus DELETE does not remove, and the file is about to be sent
+        again; without this the old (or mixed) version would stay beside the new one. An
+        upload stored as a second name of an existing file is left alone: deleting it would
+        delete that file."""
+        api = self.connection.api
+        if api is None or self._duplicate_of is not None:
+            return
+        try:
+            await api.delete_file(upload_id(url))
+        except TransferError as error:
+            log.info("could not delete the outdated copy %s: %s", url, error.message)
 
     def _note_duplicate(self, response: httpx.Response) -> None:
         self._duplicate_of = response.headers.get("Toolbox-Duplicate-Of") or None
