@@ -120,6 +120,9 @@ def classify_response(response: httpx.Response) -> TransferError:
     code, server_message = _error_body(response)
     reason = response.reason_phrase or "error"
     message = server_message or f"The server answered {status} {reason}."
+    if status in (404, 410) and not server_message:  # a bare answer, as many tus servers give
+        message = (f"The server no longer has this upload ({status} {reason}): it expired "
+                   "or was removed there.")
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if status in (401, 403):
         kind = ErrorKind.AUTH

@@ -148,3 +148,13 @@ def test_retry_delay_never_shorter_than_retry_after() -> None:
     error = TransferError(ErrorKind.TRANSIENT, "busy", status=429, retry_after=5.0)
     assert all(retry_delay(error, 0) >= 5.0 for _ in range(100))
     assert all(retry_delay(TransferError(ErrorKind.TRANSIENT, "x"), 0) <= 1.0 for _ in range(100))
+
+
+def test_a_bare_404_says_the_upload_is_gone_not_just_the_status() -> None:
+    """Shown as "Started over: …" on the row: the teacher learns why, not a status code."""
+    error = classify_response(response(404))
+    assert error.kind is ErrorKind.RESTART
+    assert error.message == ("The server no longer has this upload (404 Not Found): it "
+                             "expired or was removed there.")
+    told = classify_response(response(410, json={"error": "gone", "message": "Expired."}))
+    assert told.message == "Expired."  # the server's own words win
