@@ -72,6 +72,9 @@ def test_every_row_but_done_ones_is_in_to_do_or_not_sent(qtbot: QtBot, make_item
     not_sent = window.model.count(FILTER_STATES[QueueFilter.FAILED])
     assert to_do + not_sent + done == len(S)  # a cancelled row is not lost from view
     assert f"Not sent ({not_sent})" in labels and f"To do ({to_do})" in labels
+    # A screen reader hears the count too, not only "Show done files".
+    assert window.filter_buttons[QueueFilter.DONE].accessibleDescription() == "1 file"
+    assert window.filter_buttons[QueueFilter.ALL].accessibleDescription() == f"{len(S)} files"
 
 
 def test_one_file_is_not_files(qtbot: QtBot) -> None:

@@ -627,6 +627,8 @@ class MainWindow(QMainWindow):
         for which, button in self.filter_buttons.items():
             count = self.model.count(FILTER_STATES[which])
             button.setText(f"{FILTER_LABELS[which]} ({count})")
+            # The name is fixed ("Show done files"); a screen reader hears the count here.
+            button.setAccessibleDescription(f"{count} {'file' if count == 1 else 'files'}")
 
     def _update_buttons(self) -> None:
         has_failed = self.model.count((ItemState.FAILED,)) > 0
