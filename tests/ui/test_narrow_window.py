@@ -108,4 +108,7 @@ def test_a_folder_too_squeezed_to_say_anything_is_left_out(qtbot: QtBot) -> None
     end = folder_hint(metrics, folder, whole // 2)
     assert end.startswith("…") and end.endswith("Week 1")
     assert folder_hint(metrics, folder, metrics.horizontalAdvance("…ce")) == ""  # not "…ce"
+    photos = "Year 7 Science/Photos"  # "…hotos" is no better than nothing
+    assert folder_hint(metrics, photos, metrics.horizontalAdvance("…Photos") - 1) == ""
+    assert folder_hint(metrics, photos, metrics.horizontalAdvance("…Photos") + 1) == "…Photos"
     assert folder_hint(metrics, "Trip", metrics.horizontalAdvance("Trip")) == "Trip"

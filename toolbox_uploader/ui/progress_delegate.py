@@ -120,14 +120,13 @@ class NameDelegate(CellDelegate):
         painter.restore()
 
 
-#: Fewer characters of a folder than this say nothing ("…ce"); the cell leaves it out.
-MIN_FOLDER_CHARS = 8
-
-
 def folder_hint(metrics: QFontMetrics, folder: str, room: int) -> str:
-    """The folder as it fits in ``room`` pixels: whole, its end ("…Week 1"), or nothing."""
+    """The folder as it fits in ``room`` pixels: whole, its end with at least the last
+    folder's whole name ("…Week 1"), or nothing: a few letters ("…ce", "…hotos") say
+    nothing and only crowd the name."""
     if metrics.horizontalAdvance(folder) <= room:
         return folder
-    if room < metrics.averageCharWidth() * MIN_FOLDER_CHARS:
+    last = folder.rstrip("/").rsplit("/", 1)[-1]
+    if metrics.horizontalAdvance("…" + last) > room:
         return ""
     return metrics.elidedText(folder, Qt.TextElideMode.ElideLeft, room)
