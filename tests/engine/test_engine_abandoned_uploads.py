@@ -95,3 +95,22 @@ def test_a_cancel_while_its_server_is_down_is_carried_out_at_the_next_start(
     make_engine(server_url=live_server.url, token=live_server.token, server_key="school")
     wait_for(lambda: _status(url.replace(proxy_url, live_server.url), live_server.token)
              in (404, 410), 15)
+
+
+def test_a_removed_row_is_deleted_there_when_its_server_is_chosen_again_the_same_day(
+        make_engine: MakeEngine, live_server: ServerHandle, other_server: ServerHandle,
+        tmp_path: Path) -> None:
+    video = random_file(tmp_path / "lesson.bin", 24 * MIB)
+    with _behind_proxy(live_server) as school:
+        engine = _sending(make_engine, school, live_server.token, video)
+        snap = item(engine, video.name)
+        assert snap is not None and snap.upload_url
+        engine.set_server(other_server.url, None, other_server.token, "home")
+        wait_for(lambda: (s := item(engine, video.name)) and s.state is S.READY, 10,
+                 describe=engine.snapshot)
+        engine.remove([snap.id])
+        wait_for(lambda: item(engine, video.name) is None, 10, describe=engine.snapshot)
+        assert _status(snap.upload_url, live_server.token) == 200
+
+        engine.set_server(school.url, None, live_server.token, "school")  # no restart
+        wait_for(lambda: _status(snap.upload_url, live_server.token) in (404, 410), 15)

@@ -64,3 +64,23 @@ def test_closing_does_not_wait_for_a_silent_server(
     engine.stop()
     assert time.monotonic() - started < HELD / 4
     assert item(engine, sheet.name).state is S.READY  # resumable at the next start
+
+
+@pytest.mark.parametrize("command", ["pause", "cancel"])
+def test_a_stop_while_the_file_is_checked_lets_the_check_finish(
+        command: str, make_engine: MakeEngine, live_server: ServerHandle,
+        tmp_path: Path) -> None:
+    """Every byte is on the server; only its record is being read (slowly here). There is
+    no way back from verifying but done or failed, so the stop is not forced through."""
+    port = urlsplit(live_server.url).port
+    assert port is not None
+    video = random_file(tmp_path / "video.bin", 12 * 1024 * 1024)
+    with ThreadedFaultProxy("127.0.0.1", port, stall=1.0, stall_seconds=3.0,
+                            methods={"GET"}) as slow_reads:
+        engine = make_engine(server_url=slow_reads.url, token=live_server.token)
+        engine.add_paths([video], category="temporary")
+        snap = wait_for(lambda: (s := item(engine, video.name)) and s.state is S.VERIFYING
+                        and s, 60, describe=engine.snapshot)
+        getattr(engine, command)([snap.id])
+        assert engine.wait_idle(20)
+        assert item(engine, video.name).state is S.DONE  # type: ignore[union-attr]

@@ -46,7 +46,13 @@ from toolbox_uploader.core.loop_thread import LoopThread
 from toolbox_uploader.core.ordered_ids import OrderedIds
 from toolbox_uploader.core.progress import Dispatcher, Listener, SpeedMeter
 from toolbox_uploader.core.scheduler import Action, Lanes, decide
-from toolbox_uploader.core.session_store import ItemRecord, NewItem, SessionStore, UnsavedChange
+from toolbox_uploader.core.session_store import (
+    ItemRecord,
+    NewItem,
+    SessionStore,
+    UnsavedChange,
+    relative_upload_path,
+)
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError, classify_exception
 from toolbox_uploader.core.unsaved import UnsavedItems
@@ -460,6 +466,7 @@ class Engine:
             self._save_progress(item_id)
         if self._flush_timer is not None:
             self._flush_timer.cancel()
+            self._flush_timer = None
         if self._unsaved and not self._unsaved.flush(self.store, self._records):
             log.warning("the upload queue could not be saved; the next start carries on "
                         "from what it last saved")
@@ -1030,9 +1037,12 @@ class Engine:
                 self._drain_again = False
                 for upload in self.store.abandoned_uploads(connection.target.server_key):
                     url = upload.url_on(connection.target.endpoint)
-                    if url is not None and not await _terminate(connection, url):
+                    outcome = "done" if url is None else await _terminate(connection, url)
+                    if outcome == "offline":
                         return  # unreachable now: the rest is tried on the next start
-                    self.store.forget_abandoned([upload.id])
+                    if outcome == "done":
+                        self.store.forget_abandoned([upload.id])
+                    # "later" (busy, a server error): this one waits, the others go on
                 if not self._drain_again or connection is not self._connection:
                     return
         except sqlite3.Error as exc:  # a full disk: left for the next pass or start
@@ -1340,6 +1350,7 @@ class Engine:
                     job.stop("switch")
             ending = [*self._tasks.values(), *self._background]
             self._spawn(_close_when_done(old, ending), self._background)
+        self._drain_abandoned()  # given up while another server was chosen
         was_auth = self._auth_paused
         self._auth_paused = False
         self._server_status = None
@@ -1349,28 +1360,35 @@ class Engine:
         self._kick()
 
 
-async def _terminate(connection: Connection, url: str) -> bool:
-    """DELETE one upload; False when the server could not be reached or stayed busy (423,
-    still winding down the request just cut) through a few tries."""
+async def _terminate(connection: Connection, url: str) -> str:
+    """DELETE one upload, trying a few times (423: the server still winds down the request
+    just cut). "done" (deleted, gone already, or refused: nothing left to do), "offline"
+    (the server cannot be reached) or "later" (it stayed busy or failed)."""
     for attempt in range(_TERMINATE_ATTEMPTS):
         try:
             await connection.terminate(url)
-            return True
+            return "done"
         except TransferError as error:
-            if not error.retryable:  # gone already, or refused: nothing left to do
+            if not error.retryable:
                 log.info("could not terminate %s: %s", url, error.message)
-                return True
+                return "done"
             if attempt == _TERMINATE_ATTEMPTS - 1:
                 log.info("could not terminate %s yet: %s", url, error.message)
-                return False
+                return "offline" if error.kind is ErrorKind.OFFLINE else "later"
             await asyncio.sleep(0.25 * 2 ** attempt)
-    return False
+        except RuntimeError as exc:  # its connection was closed under it (a server switch)
+            log.info("could not terminate %s now: %s", url, exc)
+            return "offline"
+    return "later"
 
 
 def _upload_of(record: ItemRecord, job: UploadJob | None) -> tuple[str, str | None, str | None]:
     """The server-side upload an item (or its job, which may have just created one) has."""
     if job is not None and job.upload_url and job.upload_url != record.upload_url:
-        return record.server_key, job.upload_url, None
+        # Its path below the endpoint too: at a later run the built-in server may listen
+        # elsewhere, and whatever took its old port must not get the DELETE and the token.
+        path = relative_upload_path(job.connection.target.endpoint, job.upload_url)
+        return record.server_key, job.upload_url, path
     return record.server_key, record.upload_url, record.upload_path
 
 

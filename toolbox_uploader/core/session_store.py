@@ -185,9 +185,17 @@ class AbandonedUpload(NamedTuple):
     upload_path: str | None
 
     def url_on(self, endpoint: str) -> str | None:
-        """Where to send the DELETE now (the local server's port changes between runs)."""
+        """Where to send the DELETE now (the local server's port changes between runs);
+        ``None`` when only an absolute URL on another address is known: the DELETE would
+        carry the token to whatever listens there now."""
         if self.upload_path is not None and endpoint:
             return rebase_upload_url(endpoint, self.upload_path)
+        if self.upload_url is None or not endpoint:
+            return self.upload_url
+        from urllib.parse import urlsplit
+
+        if urlsplit(self.upload_url).netloc != urlsplit(endpoint).netloc:
+            return None
         return self.upload_url
 
 

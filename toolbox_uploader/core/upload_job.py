@@ -218,6 +218,9 @@ class UploadJob:
         self._task: asyncio.Task[object] | None = None  # the one running ``run``
         self._drop: asyncio.TimerHandle | None = None
         self._dropped = False
+        #: Every byte is on the server and the job is checking it: a stop no longer drops
+        #: the job (the state table has no way back from verifying but done or failed).
+        self._checking = False
         #: A command given while the request winds down (resume after a pause, retry after
         #: a cancel), run by the engine once this job has ended.
         self.then: Callable[[], object] | None = None
@@ -249,7 +252,7 @@ class UploadJob:
         """End the request in flight: a body at its next piece; one that waits for an answer
         is dropped after ``STOP_GRACE`` (see ``run``)."""
         self.cancel_event.set()
-        if self._task is not None and self._drop is None:
+        if self._task is not None and self._drop is None and not self._checking:
             self._drop = asyncio.get_running_loop().call_later(STOP_GRACE, self._drop_now)
 
     def _drop_now(self) -> None:
@@ -379,6 +382,8 @@ class UploadJob:
             if watcher is not None:
                 watcher.cancel()
         if self._edited:
+            if offset >= size and self._edited != "missing":
+                await self._drop_stored(url)  # it completed on the server as it was
             return _while_sending(self._edited)
         if self.stop_reason is not None and offset < size:
             return Stopped(self.stop_reason)
@@ -387,14 +392,19 @@ class UploadJob:
         # The whole file went through: check it end to end. A file sent whole with its
         # sha256 was checked by the server as it completed; there is nothing left to verify.
         sent_as_checked = sha256 is not None and choose_strategy(size) is Strategy.DIRECT
+        self._checking = True
+        if self._drop is not None:
+            self._drop.cancel()
         if not sent_as_checked:
             on_verifying()
         # A file sent whole from the bytes that were checked, which the server checked
         # against their SHA-256, is stored as it was meant to be even if it is gone here now.
         changed = pipeline.source_changed(record)
-        if changed and not (str(changed) == "missing" and sent_as_checked):
+        if changed and str(changed) != "missing":
             await self._drop_stored(url)
             return _while_sending(str(changed))
+        if changed and not (sent_as_checked or self.hasher.offset == size):
+            return _while_sending("missing")  # nothing says the stored file is wrong: kept
         digest = self.hasher.hexdigest() if self.hasher.offset == size else None
         if digest is None:  # resumed after a complete upload: hash what was sent
             digest = str(await self._blocking(pipeline.sha256_file, source))
@@ -421,8 +431,14 @@ class UploadJob:
         api = self.connection.api
         if api is None or self._duplicate_of is not None:
             return
+        file_id = upload_id(url)
         try:
-            await api.delete_file(upload_id(url))
+            # Only a file stored under this upload's own id: the answer names the file an
+            # id stands for, and a second name (Toolbox-Duplicate-Of, also reported on a
+            # PATCH) would lead to the other upload's file.
+            if (await api.get_file(file_id)).get("id") != file_id:
+                return
+            await api.delete_file(file_id)
         except TransferError as error:
             log.info("could not delete the outdated copy %s: %s", url, error.message)
 

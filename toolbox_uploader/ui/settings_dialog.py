@@ -60,10 +60,10 @@ def _fit_placeholder(edit: QLineEdit) -> None:
 
 def no_keyring_text(done: str, exc: Exception) -> str:
     """Why signing in or out did nothing: this desktop has no usable password store."""
+    # Not "set TOOLBOX_UPLOADER_TOKEN": that one token would go to every server chosen later.
     return (f"The token could not be {done}: this computer has no usable password store "
             f"(keyring) for ToolBox Uploader ({type(exc).__name__}). Install or unlock one "
-            f"(for example GNOME Keyring or KWallet), or set {credentials.TOKEN_ENV} "
-            "before starting the app.")
+            "(for example GNOME Keyring or KWallet), then sign in again.")
 
 
 def kib_to_kb(kib: int | None) -> int:
