@@ -14,6 +14,7 @@ import httpx
 from tests.engine.engine_support import item, random_file, wait_for
 from tests.support.fault_proxy import ThreadedFaultProxy
 from toolbox_uploader.core.engine import Engine
+from toolbox_uploader.core.events import ItemSnapshot
 from toolbox_uploader.core.session_store import SessionStore
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.embedded import ServerHandle
@@ -45,17 +46,24 @@ def _sending(make_engine: MakeEngine, school: ThreadedFaultProxy, token: str,
     return engine
 
 
+def _switched_away(make_engine: MakeEngine, school: ThreadedFaultProxy, live: ServerHandle,
+                   home: ServerHandle, video: Path) -> tuple[Engine, ItemSnapshot]:
+    """Sending ``video`` to the school server, then the home server chosen: it waits."""
+    engine = _sending(make_engine, school, live.token, video)
+    snap = item(engine, video.name)
+    assert snap is not None and snap.upload_url
+    engine.set_server(home.url, None, home.token, "home")
+    wait_for(lambda: (s := item(engine, video.name)) and s.state is S.READY, 10,
+             describe=engine.snapshot)
+    return engine, snap
+
+
 def test_a_removed_row_of_another_server_is_deleted_there_when_it_is_back(
         make_engine: MakeEngine, live_server: ServerHandle, other_server: ServerHandle,
         tmp_path: Path) -> None:
     video = random_file(tmp_path / "lesson.bin", 24 * MIB)
     with _behind_proxy(live_server) as school:
-        engine = _sending(make_engine, school, live_server.token, video)
-        snap = item(engine, video.name)
-        assert snap is not None and snap.upload_url
-        engine.set_server(other_server.url, None, other_server.token, "home")
-        wait_for(lambda: (s := item(engine, video.name)) and s.state is S.READY, 10,
-                 describe=engine.snapshot)
+        engine, snap = _switched_away(make_engine, school, live_server, other_server, video)
         seen = len(school.stats.methods)
 
         engine.remove([snap.id])
@@ -102,12 +110,7 @@ def test_a_removed_row_is_deleted_there_when_its_server_is_chosen_again_the_same
         tmp_path: Path) -> None:
     video = random_file(tmp_path / "lesson.bin", 24 * MIB)
     with _behind_proxy(live_server) as school:
-        engine = _sending(make_engine, school, live_server.token, video)
-        snap = item(engine, video.name)
-        assert snap is not None and snap.upload_url
-        engine.set_server(other_server.url, None, other_server.token, "home")
-        wait_for(lambda: (s := item(engine, video.name)) and s.state is S.READY, 10,
-                 describe=engine.snapshot)
+        engine, snap = _switched_away(make_engine, school, live_server, other_server, video)
         engine.remove([snap.id])
         wait_for(lambda: item(engine, video.name) is None, 10, describe=engine.snapshot)
         assert _status(snap.upload_url, live_server.token) == 200
