@@ -315,7 +315,7 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         engine.add_paths(paths, category)
         while not engine.wait_idle(0.25):
             view.refresh()
-            gave_up = watchdog.expired()
+            gave_up = watchdog.expired(engine.snapshot())
             if gave_up is not None:
                 break
     except KeyboardInterrupt:
@@ -323,11 +323,13 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         view.close()
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    engine.stop()  # delivers the last coalesced batch, then ends; unfinished items stay
+    view.close()
+    # Taken after the stop: the summary tells what the queue now holds (an attempt a retry
+    # began just before giving up is saved as ready, not as the failure before it).
     stored = [s for s in engine.snapshot() if s.server == key and belongs(s.source_path)]
     if local is not None:
         stored = [current_link(s, local) for s in stored]
-    engine.stop()  # delivers the last coalesced batch, then ends; unfinished items stay
-    view.close()
     items = [s for s in stored if s.source_path not in gone]
     left = [s for s in _current(s for s in stored if s.source_path in gone)
             if s.state is not ItemState.DONE]
@@ -423,8 +425,10 @@ class _Watchdog:
         if moved:
             self._since = time.monotonic()
 
-    def expired(self) -> str | None:
-        """The last reason when it is time to give up, else None."""
+    def expired(self, current: Iterable[ItemSnapshot]) -> str | None:
+        """The last reason when it is time to give up, else None. ``current``: the engine's
+        live snapshot; the events seen so far lag it by up to a batch, and a retry that
+        has just begun must not be taken for one still waiting."""
         from toolbox_uploader.core.states import ItemState
 
         if self._limit is None:
@@ -432,7 +436,7 @@ class _Watchdog:
         with self._lock:
             if time.monotonic() - self._since < self._limit:
                 return None
-            states = [(s.state, s.next_attempt_at) for s in self._latest.values()]
+            states = [(s.state, s.next_attempt_at) for s in current if s.id in self._latest]
             if any(state in (ItemState.VALIDATING, ItemState.OPTIMIZING) for state, _ in states):
                 return None  # still checking files here: that is not the server's fault
             if not any(state is ItemState.FAILED and at is not None for state, at in states):

@@ -441,6 +441,11 @@ class Engine:
 
     async def _shutdown(self, timeout: float) -> None:
         self._stopping = True
+        # First: a retry falling due while requests wind down would turn a waiting row
+        # into a ready one, losing its wait (and what ``upload --give-up-after`` reported).
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         for job in self._jobs.values():
             job.stop("stop")
         tasks = list(self._tasks.values())
@@ -478,7 +483,7 @@ class Engine:
                 log.info("%d task(s) cut short; given-up uploads are deleted at the next "
                          "start", len(late))
                 await asyncio.wait(late, timeout=0.5)
-        for timer in self._timers.values():
+        for timer in self._timers.values():  # armed while winding down (an error's retry)
             timer.cancel()
         if self._ticker is not None:
             self._ticker.cancel()
@@ -755,6 +760,8 @@ class Engine:
 
     def _retry_due(self, item_id: int) -> None:
         self._timers.pop(item_id, None)
+        if self._stopping:
+            return
         record = self._records.get(item_id)
         if record is None or record.state is not S.FAILED or record.next_attempt_at is None:
             return
