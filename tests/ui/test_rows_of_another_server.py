@@ -16,7 +16,8 @@ from toolbox_uploader.core.events import BatchProgress, ItemSnapshot
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui.bridge import EngineBridge
 from toolbox_uploader.ui.main_window import CloseChoice, MainWindow
-from toolbox_uploader.ui.queue_model import Column
+from toolbox_uploader.ui.queue_model import ActionsRole, Column, RowAction
+from toolbox_uploader.ui.row_menu import menu_entries
 
 S = ItemState
 Make = Callable[..., ItemSnapshot]
@@ -71,3 +72,31 @@ def test_a_failed_row_waiting_for_its_server_is_not_shown_as_an_error(
     window.model.set_current_server(SCHOOL)
     assert window.model.index(row, Column.STATUS).data(Qt.ItemDataRole.BackgroundRole) is None
     assert window.model.index(row, Column.STATUS).data(Qt.ItemDataRole.ForegroundRole) is None
+
+
+def test_a_row_waiting_for_its_server_offers_no_retry(qtbot: QtBot, make_item: Make) -> None:
+    """It is tried again by itself once its server is chosen; a Retry (or "Retry failed")
+    now would change nothing the teacher could see."""
+    window = MainWindow(EngineBridge())
+    qtbot.addWidget(window)
+    retry = make_item(state=S.FAILED, next_attempt_at=time.time() + 60, server="local")
+    window.model.add_items([retry])
+    window.model.set_current_server("local")
+    actions = window.model.index(window.model.row_of(retry.id), Column.ACTIONS)
+    assert RowAction.RETRY in actions.data(ActionsRole)
+    assert window.retry_failed_action.isEnabled()
+
+    with qtbot.waitSignal(window.model.dataChanged) as changed:
+        window.model.set_current_server(SCHOOL)
+    assert changed.args[1].column() == Column.ACTIONS  # the buttons are painted again
+    assert actions.data(ActionsRole) == (RowAction.WHY, RowAction.REMOVE)
+    assert "Retry" not in actions.data(Qt.ItemDataRole.AccessibleTextRole)
+    assert [e.action for e in menu_entries(retry, [], window.model.actions)] == [
+        RowAction.WHY, RowAction.REMOVE]
+    assert not window.retry_failed_action.isEnabled()
+
+    stopped = make_item(state=S.FAILED, server="local")  # given up for good: Retry it is
+    window.model.add_items([stopped])
+    row = window.model.row_of(stopped.id)
+    assert RowAction.RETRY in window.model.index(row, Column.ACTIONS).data(ActionsRole)
+    assert window.retry_failed_action.isEnabled()

@@ -36,7 +36,6 @@ from toolbox_uploader.ui.queue_model import (
     ActionsRole,
     ItemIdRole,
     RowAction,
-    row_actions,
 )
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -113,7 +112,7 @@ class ActionsDelegate(CellDelegate):
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, widget)
         if found is None:
             return
-        actions = row_actions(found[1])
+        actions = found[0].actions(found[1])
         item_id = found[1].id
         cell = option.rect
         mode = QIcon.Mode.Selected if selected else QIcon.Mode.Normal
@@ -160,7 +159,7 @@ class ActionsDelegate(CellDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: ModelIndex) -> QSize:
         found = source_item(index)
-        widths = self._widths(row_actions(found[1]) if found is not None else (), option)
+        widths = self._widths(found[0].actions(found[1]) if found is not None else (), option)
         width = sum(widths) + GAP * max(0, len(widths) - 1) + 2 * MARGIN
         return QSize(max(width, 3 * (BUTTON + GAP) + 2 * MARGIN), BUTTON + 6)
 

@@ -584,7 +584,7 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         menu.setObjectName("rowMenu")
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per right-click
-        for entry in menu_entries(item, self.selected_items()):
+        for entry in menu_entries(item, self.selected_items(), self.model.actions):
             action = menu.addAction(entry.text)
             action.triggered.connect(
                 lambda _=False, e=entry: self.on_rows_action(e.ids, e.action))
@@ -631,7 +631,7 @@ class MainWindow(QMainWindow):
             button.setAccessibleDescription(f"{count} {'file' if count == 1 else 'files'}")
 
     def _update_buttons(self) -> None:
-        has_failed = self.model.count((ItemState.FAILED,)) > 0
+        has_failed = self.model.failed_to_retry() > 0
         finished = self.model.count((ItemState.DONE, ItemState.REJECTED, ItemState.CANCELLED))
         paused = self.model.count((ItemState.PAUSED,))
         self.retry_failed_action.setEnabled(has_failed)

@@ -103,14 +103,21 @@ _STATE_ORDER = {state: n for n, state in enumerate((
 ))}
 
 
-def row_actions(item: ItemSnapshot) -> tuple[RowAction, ...]:
-    """The buttons a row shows, most useful first; REMOVE is always last."""
+def row_actions(item: ItemSnapshot, *, waits_for_server: bool = False
+                ) -> tuple[RowAction, ...]:
+    """The buttons a row shows, most useful first; REMOVE is always last.
+
+    ``waits_for_server``: the row has work ahead for a server other than the chosen one
+    (``QueueModel.waits_for_server``). A failed row there is tried again by itself once its
+    server is chosen, and a Retry now would change nothing the teacher can see."""
     state = item.state
     if state in _RUNNING:
         return (RowAction.PAUSE, RowAction.REMOVE)
     if state is ItemState.PAUSED:
         return (RowAction.RESUME, RowAction.REMOVE)
     if state is ItemState.FAILED:
+        if waits_for_server:
+            return (RowAction.WHY, RowAction.REMOVE)
         return (RowAction.RETRY, RowAction.WHY, RowAction.REMOVE)
     if state is ItemState.REJECTED:
         return (RowAction.WHY, RowAction.REMOVE)
@@ -238,15 +245,23 @@ class QueueModel(QAbstractTableModel):
             return
         self._server = key
         self._recount()
-        if self._items:
+        if self._items:  # the status and, for failed rows, the buttons
             self.dataChanged.emit(self.index(0, Column.STATUS),
-                                  self.index(len(self._items) - 1, Column.STATUS))
+                                  self.index(len(self._items) - 1, Column.ACTIONS))
         self.counts_changed.emit()
 
     def waits_for_server(self, item: ItemSnapshot) -> bool:
         """Work ahead, but for a server other than the chosen one: nothing moves meanwhile."""
         return (self._server is not None and item.server != self._server
                 and (item.state in WORKING_STATES or waits_to_retry(item)))
+
+    def actions(self, item: ItemSnapshot) -> tuple[RowAction, ...]:
+        """The row's buttons (``row_actions``) as things stand with the chosen server."""
+        return row_actions(item, waits_for_server=self.waits_for_server(item))
+
+    def failed_to_retry(self) -> int:
+        """Failed rows a "Retry failed" would change: not those waiting for their server."""
+        return self._counts[ItemState.FAILED] - self._away_retrying
 
     def _tally(self, item: ItemSnapshot, sign: int) -> None:
         self._counts[item.state] += sign
@@ -372,7 +387,7 @@ class QueueModel(QAbstractTableModel):
         if role == ProgressRole:
             return item.progress
         if role == ActionsRole:
-            return row_actions(item)
+            return self.actions(item)
         if role == FolderRole:
             return folder_of(item)
         if role == ResumedFromRole:
@@ -469,7 +484,7 @@ class QueueModel(QAbstractTableModel):
                 lines.append("It will be tried again automatically.")
             return "\n".join(lines) or None
         if column == Column.ACTIONS:
-            return ", ".join(ACTION_LABELS[a] for a in row_actions(item))
+            return ", ".join(ACTION_LABELS[a] for a in self.actions(item))
         return None
 
     def foreground(self, item: ItemSnapshot, column: Column) -> QColor | None:
@@ -487,7 +502,7 @@ class QueueModel(QAbstractTableModel):
         if column == Column.STATUS and item.reason is not None:
             text = f"{text}: {fmt.reason_text(item)}"
         if column == Column.ACTIONS:
-            text = ", ".join(ACTION_LABELS[a] for a in row_actions(item))
+            text = ", ".join(ACTION_LABELS[a] for a in self.actions(item))
         return text
 
 

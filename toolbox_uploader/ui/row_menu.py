@@ -8,7 +8,7 @@ snapshots: the window acts on each row as it is when the entry is chosen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from toolbox_uploader.core.events import ItemSnapshot
@@ -25,16 +25,18 @@ class MenuEntry:
     ids: tuple[int, ...]
 
 
-def menu_entries(clicked: ItemSnapshot,
-                 selected: Sequence[ItemSnapshot]) -> list[MenuEntry]:
-    """The entries for a right-click on ``clicked`` while ``selected`` rows are selected."""
+def menu_entries(clicked: ItemSnapshot, selected: Sequence[ItemSnapshot],
+                 actions: Callable[[ItemSnapshot], tuple[RowAction, ...]] = row_actions
+                 ) -> list[MenuEntry]:
+    """The entries for a right-click on ``clicked`` while ``selected`` rows are selected;
+    ``actions`` tells a row's buttons (``QueueModel.actions`` knows the chosen server)."""
     targets = list(selected) if len(selected) > 1 and any(
         item.id == clicked.id for item in selected) else [clicked]
     if len(targets) == 1:
-        return [MenuEntry(ACTION_LABELS[a], a, (clicked.id,)) for a in row_actions(clicked)]
+        return [MenuEntry(ACTION_LABELS[a], a, (clicked.id,)) for a in actions(clicked)]
     entries = []
     for action in BULK_ACTIONS:
-        ids = tuple(item.id for item in targets if action in row_actions(item))
+        ids = tuple(item.id for item in targets if action in actions(item))
         if ids:
             noun = "file" if len(ids) == 1 else "files"
             entries.append(MenuEntry(f"{ACTION_LABELS[action]} {len(ids)} {noun}", action, ids))
