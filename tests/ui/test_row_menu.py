@@ -12,6 +12,7 @@ from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 
+from tests.core import corpus
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.settings import Settings
 from toolbox_uploader.ui.details_dialog import DetailsDialog
@@ -99,3 +100,40 @@ def test_a_right_click_outside_the_rows_opens_nothing(start_app: Any) -> None:
                               window.view.viewport().mapToGlobal(pos))
     QApplication.sendEvent(window.view.viewport(), event)
     assert window.findChildren(QMenu, "rowMenu") == []
+
+
+def test_the_videos_a_category_refused_are_sent_under_another_in_one_choice(
+        qtbot: QtBot, start_app: Any, wait_item: WaitItem, tmp_path: Path) -> None:
+    """A folder dropped as "Teaching material" with two lesson videos in it: that category
+    refuses video, and one choice in the selection's menu sends both as media."""
+    folder = tmp_path / "Week 3"
+    folder.mkdir()
+    corpus.make_mp4(folder, "experiment.mp4")
+    corpus.make_mp4(folder, "recap.mp4")
+    (folder / "notes.txt").write_text("Forces and motion: recap questions.\n")
+    app = start_app(Settings(default_category="educational_content"))
+    app.add_paths([folder])
+    window = app.window
+    qtbot.waitUntil(lambda: sorted(i.state.value for i in window.model.items()) == [
+        "done", "rejected", "rejected"], timeout=20000)
+    notes = next(i for i in window.model.items() if i.display_name == "notes.txt")
+    window.view.selectAll()
+
+    menu = right_click(window, notes.id)
+    (category,) = [a for a in menu.actions() if a.text() == "Category"]
+    choices = {a.text(): a for a in category.menu().actions()}
+    assert choices["Teaching material"].isChecked()  # both refused rows are in it now
+    assert not choices["Teaching material"].isEnabled()
+    choose(category.menu(), "Photo, video or audio (2 files)")
+    menu.close()
+
+    qtbot.waitUntil(lambda: all(i.state is S.DONE for i in window.model.items()),
+                    timeout=20000)
+    videos = [i for i in window.model.items() if i.display_name.endswith(".mp4")]
+    assert [i.category for i in videos] == ["media_resource"] * 2
+    assert next(i for i in window.model.items() if i.id == notes.id).category == \
+        "educational_content"  # sent already: it keeps its category
+
+    menu = right_click(window, notes.id)  # nothing can change category any more
+    assert "Category" not in [a.text() for a in menu.actions()]
+    menu.close()

@@ -98,8 +98,9 @@ _CATEGORY_BOUND = frozenset({"too_large", "type_not_allowed", "script_content"})
 def refusal_advice(code: str) -> str:
     """What the teacher can do about a refusal; a category change only where it can help."""
     if code in _CATEGORY_BOUND:
-        return ("You can choose another category for this row (double-click its category), "
-                "or fix the file and add it again.")
+        return ("You can choose another category for this row (double-click its category, "
+                "or right-click the selected rows to change several), or fix the file and "
+                "add it again.")
     if code in ("executable_content", "executable_extension", "virus_found"):
         return "Files like this are never uploaded, whatever the category."
     if code == "empty_file":

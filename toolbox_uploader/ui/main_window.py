@@ -27,6 +27,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
@@ -84,7 +85,7 @@ from toolbox_uploader.ui.queue_model import (
     RowAction,
 )
 from toolbox_uploader.ui.queue_view import COLUMN_WIDTHS, ColumnFitter, QueueView
-from toolbox_uploader.ui.row_menu import menu_entries
+from toolbox_uploader.ui.row_menu import category_entries, menu_entries
 
 log = logging.getLogger(__name__)
 
@@ -584,14 +585,32 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         menu.setObjectName("rowMenu")
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per right-click
-        for entry in menu_entries(item, self.selected_items(), self.model.actions):
+        selected = self.selected_items()
+        for entry in menu_entries(item, selected, self.model.actions):
             action = menu.addAction(entry.text)
             action.triggered.connect(
                 lambda _=False, e=entry: self.on_rows_action(e.ids, e.action))
+        categories = category_entries(item, selected, self.model.category_editable)
+        if categories:
+            submenu = menu.addMenu("Category")
+            submenu.setObjectName("categoryMenu")
+            group = QActionGroup(submenu)  # one category per row: radio marks
+            for choice in categories:
+                action = submenu.addAction(choice.text)
+                action.setCheckable(True)
+                action.setActionGroup(group)
+                action.setChecked(choice.current)
+                action.setEnabled(bool(choice.ids))
+                action.triggered.connect(
+                    lambda _=False, c=choice: self._set_categories(c.ids, c.category))
         menu.addSeparator()
         details = menu.addAction("Details…")
         details.triggered.connect(lambda _=False, i=item.id: self._show_details_of(i))
         menu.popup(self.view.viewport().mapToGlobal(pos))
+
+    def _set_categories(self, ids: Sequence[int], category: str) -> None:
+        for item_id in ids:  # each as if picked in its cell: rows that started meanwhile stay
+            self.model.set_category(item_id, category)
 
     def _on_category_changed(self, item_id: int, category: str) -> None:
         if self.engine is not None:

@@ -346,20 +346,26 @@ class QueueModel(QAbstractTableModel):
     def flags_at(self, row: int, column: int) -> Qt.ItemFlag:
         """``flags()`` by position (the filter proxy answers from it without mapping)."""
         if (column == Column.CATEGORY and 0 <= row < len(self._items)
-                and self._category_editable(self._items[row])):
+                and self.category_editable(self._items[row])):
             return _EDITABLE_FLAGS
         return _FLAGS
 
     @staticmethod
-    def _category_editable(item: ItemSnapshot) -> bool:
+    def category_editable(item: ItemSnapshot) -> bool:
+        """Whether the row may still change category: no bytes went under the old one."""
         return item.state in _CATEGORY_EDITABLE and not item.bytes_sent and not item.upload_url
+
+    def set_category(self, item_id: int, category: str) -> bool:
+        """As picking ``category`` in the row's cell (``setData``); False if it cannot."""
+        row = self._row_of.get(item_id)
+        return row is not None and self.setData(self.index(row, Column.CATEGORY), category)
 
     def setData(self, index: ModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if (not index.isValid() or index.column() != Column.CATEGORY
                 or role != Qt.ItemDataRole.EditRole or value not in CATEGORIES):
             return False
         item = self._items[index.row()]
-        if not self._category_editable(item) or item.category == value:
+        if not self.category_editable(item) or item.category == value:
             return False
         # Shown at once; the engine's next snapshot confirms (or corrects) it.
         self._items[index.row()] = dataclasses.replace(item, category=value)
@@ -470,7 +476,7 @@ class QueueModel(QAbstractTableModel):
     def _tooltip(self, item: ItemSnapshot, column: Column) -> str | None:
         if column == Column.NAME:
             return item.source_path
-        if column == Column.CATEGORY and self._category_editable(item):
+        if column == Column.CATEGORY and self.category_editable(item):
             return "Double-click to choose another category"
         if column in (Column.STATUS, Column.PROGRESS):
             lines = []
