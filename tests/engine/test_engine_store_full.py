@@ -1,5 +1,6 @@
 """The queue file refusing writes (disk full, made read-only) while uploads run: the
-uploads go on, every row ends right, and the file catches up once it can be written."""
+uploads go on, every row ends right, the file catches up once it can be written, and
+listeners are told meanwhile (files can be neither added nor removed then)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.engine.engine_support import random_file, server_files, sha256, text_file, wait_for
-from toolbox_uploader.core.engine import Engine
+from toolbox_uploader.core.engine import NOT_ADDED, NOT_REMOVED, QUEUE_NOT_SAVED, Engine
+from toolbox_uploader.core.events import EngineEvent, QueueStatus
 from toolbox_uploader.core.session_store import SessionStore
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.embedded import ServerHandle
@@ -75,10 +77,53 @@ def test_the_queue_file_catches_up_while_the_engine_runs(
             rows = engine.store._conn.execute("SELECT state FROM items ORDER BY id").fetchall()
         return [r[0] for r in rows]
 
+    told = _queue_news(engine)
     with _store_refusing_writes(engine):
         engine.set_server(live_server.url, None, live_server.token)
         wait_for(lambda: all(s.state is S.DONE for s in engine.snapshot()), 20,
                  describe=engine.snapshot)
         assert "done" not in states_on_disk()  # the file really refused them
+        wait_for(lambda: told == [QueueStatus(False, QUEUE_NOT_SAVED)], 5, describe=lambda: told)
     wait_for(lambda: states_on_disk() == ["done"] * len(files), 10)
     assert len(server_files(live_server.url, live_server.token)) == len(files)
+    wait_for(lambda: told[-1:] == [QueueStatus(True)], 5, describe=lambda: told)
+
+
+def _queue_news(engine: Engine) -> list[QueueStatus]:
+    """The ``QueueStatus`` events a listener gets from now on, in order."""
+    told: list[QueueStatus] = []
+
+    def listen(batch: list[EngineEvent]) -> None:
+        told.extend(e for e in batch if isinstance(e, QueueStatus))
+
+    engine.subscribe(listen)
+    return told
+
+
+def test_adding_or_removing_while_the_queue_cannot_be_saved_says_so(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    sent = text_file(tmp_path / "sent.txt", 3000)
+    engine = make_engine(server_url=live_server.url, token=live_server.token)
+    engine.add_paths([sent])
+    wait_for(lambda: [s.state for s in engine.snapshot()] == [S.DONE], 20,
+             describe=engine.snapshot)
+    (done,) = engine.snapshot()
+    told = _queue_news(engine)
+    later = text_file(tmp_path / "later.txt", 3000, seed=2)
+    with _store_refusing_writes(engine):
+        engine.add_paths([later])
+        wait_for(lambda: told == [QueueStatus(False, NOT_ADDED)], 10, describe=lambda: told)
+        engine.remove([done.id])
+        wait_for(lambda: told[-1] == QueueStatus(False, NOT_REMOVED), 10,
+                 describe=lambda: told)
+        assert engine.wait_idle(5)
+        assert [s.id for s in engine.snapshot()] == [done.id]  # kept, as the file says
+
+    engine.remove([done.id])  # the disk has room again: it goes, and the news is over
+    wait_for(lambda: engine.snapshot() == [], 10, describe=engine.snapshot)
+    wait_for(lambda: told[-1] == QueueStatus(True), 5, describe=lambda: told)
+    engine.add_paths([later])
+    wait_for(lambda: [s.display_name for s in engine.snapshot()] == ["later.txt"], 10,
+             describe=engine.snapshot)
+    assert "sent.txt" in [f["filename"] for f in server_files(live_server.url,
+                                                               live_server.token)]

@@ -12,6 +12,7 @@ from toolbox_uploader.core.events import (
     ItemsAdded,
     ItemSnapshot,
     ItemsRemoved,
+    QueueStatus,
     ServerStatus,
 )
 from toolbox_uploader.core.progress import Dispatcher, EventCoalescer, SpeedMeter
@@ -43,12 +44,14 @@ def test_coalescer_keeps_latest_per_item_and_respects_removal() -> None:
     c.push(ItemChanged(_snap(2, 3)))
     c.push(ItemsRemoved((2,)))
     c.push(ServerStatus(False, "down"))
-    c.push(ServerStatus(True, "up"))
+    c.push(QueueStatus(False, "cannot be saved"))
+    c.push(ServerStatus(True, "up"))  # the latest of each kind, neither hiding the other
     batch = c.drain()
     assert [type(e).__name__ for e in batch] == ["ItemsAdded", "ItemChanged", "ItemsRemoved",
-                                                 "ServerStatus", "BatchProgress"]
+                                                 "QueueStatus", "ServerStatus", "BatchProgress"]
     assert batch[1].item.bytes_sent == 49
-    assert batch[3].reachable is True and batch[-1].bytes_done == 49
+    assert batch[3].saved is False
+    assert batch[4].reachable is True and batch[-1].bytes_done == 49
     assert not c
 
 

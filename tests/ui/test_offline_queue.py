@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from toolbox_uploader.core import credentials
-from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, ServerStatus
+from toolbox_uploader.core.engine import QUEUE_NOT_SAVED
+from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, QueueStatus, ServerStatus
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.config import ServerConfig
 from toolbox_uploader.server.embedded import EmbeddedServer
@@ -144,3 +145,20 @@ def test_the_offline_notice_belongs_to_the_server_it_was_about(qtbot: QtBot) -> 
     assert window.server_problem_label.text() == "Sign in to the server (Settings) to carry on."
     window.on_server_status(ServerStatus(True, "Connected."))
     assert window.server_problem.isHidden()
+
+
+def test_a_queue_that_cannot_be_saved_is_shown_until_it_can(qtbot: QtBot) -> None:
+    """Through the bridge, as the engine tells it; next to a server problem, not over it."""
+    bridge = EngineBridge()
+    window = MainWindow(bridge)
+    qtbot.addWidget(window)
+    bridge.listener([QueueStatus(False, QUEUE_NOT_SAVED)])
+    qtbot.waitUntil(lambda: not window.server_problem.isHidden(), timeout=2000)
+    assert window.server_problem_label.text() == QUEUE_NOT_SAVED
+    window.on_server_status(ServerStatus(False, "The server cannot be reached."))
+    assert window.server_problem_label.toolTip() == (
+        f"{QUEUE_NOT_SAVED}\nThe server cannot be reached.")
+    window.on_server_status(ServerStatus(True, "Connected."))
+    assert window.server_problem_label.text() == QUEUE_NOT_SAVED
+    bridge.listener([QueueStatus(True)])
+    qtbot.waitUntil(window.server_problem.isHidden, timeout=2000)

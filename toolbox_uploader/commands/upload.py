@@ -565,6 +565,7 @@ class _JsonView:
             BatchProgress,
             ItemChanged,
             ItemsAdded,
+            QueueStatus,
             ServerStatus,
         )
 
@@ -586,6 +587,8 @@ class _JsonView:
             elif isinstance(event, ServerStatus):
                 lines.append({"event": "server", "reachable": event.reachable,
                               "message": event.message, "needs_sign_in": event.needs_sign_in})
+            elif isinstance(event, QueueStatus):
+                lines.append({"event": "queue", "saved": event.saved, "message": event.message})
         if lines and not self._out.gone:  # ``... --json | head``: the uploads go on, unprinted
             self._out.write("".join(json.dumps(line) + "\n" for line in lines))
             self._out.flush()
@@ -629,6 +632,7 @@ class _TerminalView:
         self._tasks: dict[int, Any] = {}
         self._total = self._progress.add_task("total", total=None)
         self._reported: set[int] = set()
+        self._queue_problem: str | None = None
         self._progress.start()
 
     def on_events(self, batch: list[EngineEvent]) -> None:
@@ -636,6 +640,7 @@ class _TerminalView:
             BatchProgress,
             ItemChanged,
             ItemsAdded,
+            QueueStatus,
             ServerStatus,
         )
         from toolbox_uploader.core.states import FINISHED
@@ -651,6 +656,8 @@ class _TerminalView:
                     self._batch = event
                 elif isinstance(event, ServerStatus):
                     self._status = event
+                elif isinstance(event, QueueStatus) and not event.saved:
+                    self._queue_problem = event.message
                 added = isinstance(event, ItemsAdded)
                 for snap in _newer(self._latest, self._newest, snaps, added=added,
                                    server_key=self._key, mine=self._mine):
@@ -669,10 +676,13 @@ class _TerminalView:
             changed = [self._latest[i] for i in self._changed]
             self._changed.clear()
             status, self._status = self._status, None
+            queue_problem, self._queue_problem = self._queue_problem, None
             mine = list(self._latest.values())
             earlier = set(self._earlier)
         if status is not None and (not status.reachable or status.needs_sign_in):
             self._progress.console.print(f"[yellow]{status.message}[/yellow]")
+        if queue_problem is not None:
+            self._progress.console.print(queue_problem, style="yellow", markup=False)
         for snap in changed:
             task = self._tasks.get(snap.id)
             if snap.state is ItemState.UPLOADING:

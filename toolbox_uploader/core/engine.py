@@ -38,6 +38,7 @@ from toolbox_uploader.core.events import (
     ItemsAdded,
     ItemSnapshot,
     ItemsRemoved,
+    QueueStatus,
     Reason,
     ServerStatus,
 )
@@ -78,6 +79,12 @@ _TICK = 0.1  # progress refresh (listeners are coalesced to 10/s anyway)
 _SAVE_EVERY = 1.0  # how often live upload progress is written to the store
 _TERMINATE_ATTEMPTS = 6  # DELETE of a cancelled upload: 0.25 s, 0.5 s … about 8 s in all
 _BULK_ADD = 1000  # files in one drop from which the cyclic collector waits (see below)
+#: What the teacher is told while the session store refuses writes (``QueueStatus``).
+QUEUE_NOT_SAVED = ("The upload queue cannot be saved (is the disk full?). Uploads go on, "
+                   "but files cannot be added or removed until it can.")
+NOT_ADDED = "The files could not be added: the upload queue cannot be saved (is the disk full?)."
+NOT_REMOVED = ("The files could not be removed: the upload queue cannot be saved (is the disk "
+               "full?).")
 _SWITCH_WAIT = 10.0  # how long the old server's requests may take to wind down
 #: Settings a running engine takes over at once (``Engine.update_config``).
 LIVE_FIELDS = frozenset({"concurrency", "bandwidth_limit", "optimize_images", "max_image_edge",
@@ -177,6 +184,7 @@ class Engine:
         self._drain_again = False
         self._prepare_tasks: set[asyncio.Task[Any]] = set()
         self._server_status: ServerStatus | None = None
+        self._queue_problem: QueueStatus | None = None  # the store refused a write
         self._pending_commands = 0
         self._idle_key = self._target().server_key  # items of other servers wait
         self._busy: set[int] = set()  # ids of this server's items with work ahead
@@ -268,6 +276,8 @@ class Engine:
             first: list[EngineEvent] = [ItemsAdded(tuple(self._snapshot_all()))]
             if self._server_status is not None:
                 first.append(self._server_status)
+            if self._queue_problem is not None:
+                first.append(self._queue_problem)
             first.append(self._batch_progress())
             box["key"] = self._dispatcher.add(listener, first)
             ready.set()
@@ -539,6 +549,9 @@ class Engine:
                 record = self.store.transition(item_id, state, current=current, **changes)
             except UnsavedChange as unsaved:
                 record = self._keep_unsaved(unsaved, current)
+            else:
+                if self._queue_problem is not None:
+                    self._queue_saved()
         self._remember(record)
         if state is not S.UPLOADING:
             self._live.pop(item_id, None)
@@ -567,8 +580,22 @@ class Engine:
         if self._flush_timer is None:
             log.warning("%s; uploads go on and it is saved again as soon as it can be",
                         unsaved)
+            self._queue_refused(QUEUE_NOT_SAVED)
             self._arm_flush()
         return record
+
+    def _queue_refused(self, message: str) -> None:
+        self._queue_problem = QueueStatus(False, message)
+        if self._dispatcher is not None:
+            self._dispatcher.emit(self._queue_problem)
+
+    def _queue_saved(self) -> None:
+        """A write went through: the problem is over once nothing waits to be written."""
+        if self._queue_problem is None or self._unsaved:
+            return
+        self._queue_problem = None
+        if self._dispatcher is not None:
+            self._dispatcher.emit(QueueStatus(True))
 
     def _arm_flush(self) -> None:
         assert self._loop is not None
@@ -578,6 +605,7 @@ class Engine:
         self._flush_timer = None
         if self._unsaved.flush(self.store, self._records):
             log.warning("the upload queue is saved again")
+            self._queue_saved()
         elif not self._stopping:
             self._arm_flush()
 
@@ -1116,6 +1144,7 @@ class Engine:
             except sqlite3.Error as exc:
                 log.warning("could not queue the dropped files: the upload queue cannot be "
                             "saved (%s)", exc)
+                self._queue_refused(NOT_ADDED)
             except Exception as exc:
                 log.warning("could not read the dropped paths: %s", exc)
             finally:
@@ -1153,7 +1182,10 @@ class Engine:
                                printable_name(path.name), category, size, mtime))
             errors.append(error)
             queued_now.add(source)
-        for record, error in zip(self.store.add_many(new), errors, strict=True):
+        records = self.store.add_many(new)
+        if new:
+            self._queue_saved()
+        for record, error in zip(records, errors, strict=True):
             self._remember(record)
             snap = self._snap(record)
             with self._idle:
@@ -1268,12 +1300,18 @@ class Engine:
                             attempts=0, restarts=0, retryable=False)
 
     def _remove(self, ids: list[int]) -> None:
-        for item_id in ids:
+        try:
+            removed = self.store.remove(ids)  # keeps their unfinished uploads to delete
+        except sqlite3.Error as exc:  # the rows stay, and so do their uploads
+            log.warning("could not remove %d item(s): %s", len(ids), exc)
+            self._queue_refused(NOT_REMOVED)
+            return
+        self._queue_saved()
+        for item_id in removed:
             job = self._jobs.get(item_id)
             if job is not None:
                 job.stop("cancel")
             self._cancel_timer(item_id)
-        removed = self.store.remove(ids)  # keeps their unfinished uploads to delete
         if removed:
             self._drain_abandoned()
         for item_id in removed:

@@ -98,4 +98,15 @@ class ServerStatus:
     details: dict[str, str] = field(default_factory=dict)
 
 
-EngineEvent = ItemsAdded | ItemChanged | ItemsRemoved | BatchProgress | ServerStatus
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """Whether the session store takes changes. While it does not (a full disk, a queue
+    file made read-only), uploads go on from memory, but files cannot be added or removed
+    and a restart would go back to what was last saved: the teacher should know."""
+
+    saved: bool
+    message: str = ""
+
+
+EngineEvent = (ItemsAdded | ItemChanged | ItemsRemoved | BatchProgress | ServerStatus
+               | QueueStatus)

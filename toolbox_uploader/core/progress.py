@@ -20,6 +20,7 @@ from toolbox_uploader.core.events import (
     EngineEvent,
     ItemChanged,
     ItemsRemoved,
+    QueueStatus,
     ServerStatus,
 )
 
@@ -67,7 +68,7 @@ class EventCoalescer:
     def __init__(self) -> None:
         self._pending: list[EngineEvent | None] = []
         self._changed: dict[int, int] = {}
-        self._status: int | None = None
+        self._status: dict[type, int] = {}
         self._batch: BatchProgress | None = None
 
     def push(self, event: EngineEvent) -> None:
@@ -80,10 +81,12 @@ class EventCoalescer:
                 self._pending.append(event)
             else:
                 self._pending[index] = event
-        elif isinstance(event, ServerStatus):
-            if self._status is not None:
-                self._pending[self._status] = None
-            self._status = len(self._pending)
+        elif isinstance(event, ServerStatus | QueueStatus):  # only the latest of each says
+            kind = type(event)
+            index = self._status.get(kind)
+            if index is not None:
+                self._pending[index] = None
+            self._status[kind] = len(self._pending)
             self._pending.append(event)
         else:
             if isinstance(event, ItemsRemoved):
@@ -102,7 +105,7 @@ class EventCoalescer:
             batch.append(self._batch)
         self._pending.clear()
         self._changed.clear()
-        self._status = None
+        self._status.clear()
         self._batch = None
         return batch
 

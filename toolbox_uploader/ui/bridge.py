@@ -23,6 +23,7 @@ from toolbox_uploader.core.events import (
     ItemsAdded,
     ItemSnapshot,
     ItemsRemoved,
+    QueueStatus,
     ServerStatus,
 )
 
@@ -44,6 +45,7 @@ class EngineBridge(QObject):
     * ``items_removed(list[int])`` — ids no longer in the queue;
     * ``batch_progress(BatchProgress)`` — totals for the status bar and tray;
     * ``server_status(ServerStatus)`` — reachability / sign-in needed;
+    * ``queue_status(QueueStatus)`` — the session store refuses writes, or takes them again;
     * ``flushed()`` — after each flush (tests and the benchmark wait on it).
     """
 
@@ -52,6 +54,7 @@ class EngineBridge(QObject):
     items_removed = Signal(list)
     batch_progress = Signal(object)
     server_status = Signal(object)
+    queue_status = Signal(object)
     flushed = Signal()
 
     _batch_received = Signal(list)  # engine thread -> GUI thread (queued)
@@ -63,6 +66,7 @@ class EngineBridge(QObject):
         self._removed: set[int] = set()
         self._progress: BatchProgress | None = None
         self._status: ServerStatus | None = None
+        self._queue: QueueStatus | None = None
         self._last_flush = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -96,6 +100,8 @@ class EngineBridge(QObject):
                 self._progress = event
             elif isinstance(event, ServerStatus):
                 self._status = event
+            elif isinstance(event, QueueStatus):
+                self._queue = event
         if not self._timer.isActive():
             wait = self._last_flush + 1.0 / MAX_FLUSHES_PER_SECOND - time.monotonic()
             self._timer.start(max(0, int(wait * 1000)))
@@ -113,6 +119,7 @@ class EngineBridge(QObject):
         changed, self._changed = self._changed, {}
         progress, self._progress = self._progress, None
         status, self._status = self._status, None
+        queue, self._queue = self._queue, None
         if removed:
             self.items_removed.emit(sorted(removed))
         if added:
@@ -129,6 +136,8 @@ class EngineBridge(QObject):
             self.batch_progress.emit(progress)
         if status is not None:
             self.server_status.emit(status)
+        if queue is not None:
+            self.queue_status.emit(queue)
         if self._added:  # the rest of a big drop, on the next tick
             self._timer.start(int(1000 / MAX_FLUSHES_PER_SECOND))
         self.flushed.emit()

@@ -59,7 +59,7 @@ from PySide6.QtWidgets import (
 
 from toolbox_uploader import paths
 from toolbox_uploader.core.categories import CATEGORIES
-from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, ServerStatus
+from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, QueueStatus, ServerStatus
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui import formatting as fmt
 from toolbox_uploader.ui import icons, paint_cache
@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         self.ask_on_close: Callable[[], CloseChoice] = self._ask_on_close
         self._progress: BatchProgress | None = None
         self._details: dict[int, DetailsDialog] = {}  # open reports, kept current
+        self._problems = {"queue": "", "server": ""}  # shown in the status bar while true
         self._quitting = False
         self.setWindowTitle("ToolBox Uploader")
         self.setWindowIcon(icons.app_icon())
@@ -323,9 +324,10 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.total_progress)
 
     def _build_server_problem(self, parent: QWidget) -> QWidget:
-        """Where "the server cannot be reached" (or "sign in") stays while it is true: a
-        permanent status bar widget, which temporary messages ("Adding 3 items…") leave
-        alone, unlike the message area they share with the server label."""
+        """Where "the server cannot be reached" (or "sign in", or "the queue cannot be
+        saved") stays while it is true: a permanent status bar widget, which temporary
+        messages ("Adding 3 items…") leave alone, unlike the message area they share with
+        the server label."""
         box = QWidget(parent)
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 6, 0)
@@ -335,7 +337,7 @@ class MainWindow(QMainWindow):
                                                             self.devicePixelRatioF()))
         # A sentence: its start says what is wrong, so any cut is at the end.
         self.server_problem_label = ElidedLabel(box, mode=Qt.TextElideMode.ElideRight)
-        self.server_problem_label.setAccessibleName("Server problem")
+        self.server_problem_label.setAccessibleName("Problem")
         row.addWidget(icon)
         row.addWidget(self.server_problem_label, 1)
         box.hide()
@@ -348,6 +350,7 @@ class MainWindow(QMainWindow):
         self.bridge.items_removed.connect(self.model.remove_ids)
         self.bridge.batch_progress.connect(self.on_batch_progress)
         self.bridge.server_status.connect(self.on_server_status)
+        self.bridge.queue_status.connect(self.on_queue_status)
         self.bridge.flushed.connect(self._update_buttons)
         self.bridge.items_added.connect(self._update_details)
         self.bridge.items_changed.connect(self._update_details)
@@ -637,10 +640,19 @@ class MainWindow(QMainWindow):
             problem = status.message or "The server cannot be reached."
         self._show_server_problem(problem)
 
+    def on_queue_status(self, status: QueueStatus) -> None:
+        self._problems["queue"] = "" if status.saved else status.message
+        self._show_problems()
+
     def _show_server_problem(self, problem: str) -> None:
-        self.server_problem_label.setText(problem)
-        self.server_problem_label.setToolTip(problem)
-        self.server_problem.setVisible(bool(problem))
+        self._problems["server"] = problem
+        self._show_problems()
+
+    def _show_problems(self) -> None:
+        shown = [text for text in self._problems.values() if text]
+        self.server_problem_label.setText("  ·  ".join(shown))
+        self.server_problem_label.setToolTip("\n".join(shown))
+        self.server_problem.setVisible(bool(shown))
 
     def _update_filter_counts(self) -> None:
         for which, button in self.filter_buttons.items():
