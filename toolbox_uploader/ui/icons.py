@@ -166,6 +166,13 @@ _STATUS_ICONS: dict[ItemState, str] = {
 }
 
 
+def load_status_icons() -> None:
+    """Read the status icons now (the window calls this when it is built): the first row
+    in a new state would otherwise read its SVG from disk in the middle of a repaint."""
+    for name in {*_STATUS_ICONS.values(), "status-done-notes", "status-warning"}:
+        icon(name)
+
+
 def status_icon(item: ItemSnapshot) -> QIcon:
     if item.state is ItemState.DONE and item.warnings:
         return icon("status-done-notes")

@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self._quitting = False
         self.setWindowTitle("ToolBox Uploader")
         self.setWindowIcon(icons.app_icon())
+        icons.load_status_icons()
         self.setAcceptDrops(True)
         self.setMinimumSize(QSize(760, 420))
 
