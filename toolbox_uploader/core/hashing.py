@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from toolbox_uploader.core.source_files import open_source
+
 READ_PIECE = 1024 * 1024
 
 
@@ -18,7 +20,7 @@ def _hash_range(hasher: hashlib._Hash, source: Path, start: int, end: int) -> No
     """Feed bytes [start, end) of ``source`` into ``hasher``; the file must be that long."""
     if end <= start:
         return
-    with open(source, "rb", buffering=0) as handle:
+    with open_source(source, buffering=0) as handle:
         handle.seek(start)
         remaining = end - start
         while remaining:

@@ -35,6 +35,7 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from toolbox_uploader.core.source_files import open_source
 from toolbox_uploader.core.validation.images import GPS_IFD, heif_available
 
 SMALL_BYTES = 1024 * 1024  # seed: images under 1 MB are not worth re-encoding
@@ -124,7 +125,7 @@ def optimize_image(path: Path, out_dir: Path,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with open_source(path) as handle, Image.open(handle) as image:
                 return _optimize(path, image, size, out_dir, settings)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as exc:
@@ -132,7 +133,7 @@ def optimize_image(path: Path, out_dir: Path,
 
 
 def _is_heif(path: Path) -> bool:
-    with open(path, "rb") as handle:
+    with open_source(path) as handle:
         head = handle.read(12)
     return head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}
 
@@ -274,7 +275,7 @@ _WEBP_DROP = {b"EXIF", b"XMP "}
 
 
 def _has_strippable_metadata(path: Path, fmt: str) -> bool:
-    with open(path, "rb") as src:
+    with open_source(path) as src:
         if fmt == "JPEG":
             return any(not keep for _, _, keep in _jpeg_segments(src))
         if fmt == "PNG":
@@ -288,7 +289,7 @@ def _stripped_copy(path: Path, size: int, fmt: str, exif: Image.Exif, out_dir: P
                    settings: OptimizeSettings, has_gps: bool, why: str) -> OptimizationResult:
     output = output_path(path, out_dir, path.suffix.lower() or ".img", settings)
     orientation = int(exif.get(_ORIENTATION, 1) or 1)
-    with open(path, "rb") as src:
+    with open_source(path) as src:
         if fmt == "JPEG":
             _atomic_write(output, lambda out: _strip_jpeg(src, out, orientation))
         elif fmt == "PNG":

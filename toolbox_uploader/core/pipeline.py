@@ -14,6 +14,7 @@ from pathlib import Path
 
 from toolbox_uploader.core.events import Reason
 from toolbox_uploader.core.session_store import ItemRecord
+from toolbox_uploader.core.source_files import open_source
 
 #: Files up to this size are hashed before upload: the hash goes with the upload (the
 #: server checks it) and finds re-added files that are already on the server.
@@ -54,7 +55,7 @@ def file_stat(path: Path) -> tuple[int, float]:
 def sha256_file(path: Path, limit: int | None = None) -> str:
     digest = hashlib.sha256()
     remaining = limit
-    with open(path, "rb") as handle:
+    with open_source(path) as handle:
         while remaining is None or remaining > 0:
             block = handle.read(_READ if remaining is None else min(_READ, remaining))
             if not block:
@@ -67,7 +68,7 @@ def sha256_file(path: Path, limit: int | None = None) -> str:
 
 def _read_whole(path: Path, size: int) -> bytes | None:
     """The file's bytes if it still has ``size`` of them, else ``None``."""
-    with open(path, "rb", buffering=0) as handle:
+    with open_source(path, buffering=0) as handle:
         data = handle.read(size + 1)
     return data if len(data) == size else None
 

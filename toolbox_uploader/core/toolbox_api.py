@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from toolbox_uploader.core.http_transport import new_http_client
+from toolbox_uploader.core.source_files import open_source
 from toolbox_uploader.core.transfer_errors import (
     ErrorKind,
     TransferError,
@@ -135,7 +136,7 @@ class ToolboxApi:
         data["size"] = str(size)
         if sha256:
             data["sha256"] = sha256
-        with open(source, "rb") as handle:
+        with open_source(source) as handle:
             response = await self._call(
                 "POST", "/api/v1/files/upload",
                 data=data, files={"file": (filename, handle, "application/octet-stream")},

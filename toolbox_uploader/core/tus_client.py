@@ -44,6 +44,7 @@ import httpx
 from toolbox_uploader.core.hashing import HashState
 from toolbox_uploader.core.http_transport import HttpSession
 from toolbox_uploader.core.rate_limit import RateLimiter
+from toolbox_uploader.core.source_files import open_fd
 from toolbox_uploader.core.strategy import ChunkSizer
 from toolbox_uploader.core.transfer_errors import (
     ErrorKind,
@@ -409,7 +410,7 @@ class TusClient:
                     "POST", self.endpoint, headers, _memory_body(content, hasher, on_progress),
                     cancel)
             else:
-                fd = os.open(source, os.O_RDONLY)
+                fd = open_fd(source)
                 try:
                     body = self._body(fd, 0, upload_bytes, hasher, on_progress, limiter, cancel)
                     try:
@@ -584,7 +585,7 @@ class TusClient:
         checksum_failures = 0
         recoveries = 0
         ahead: asyncio.Task[_Prepared] | None = None
-        fd = os.open(source, os.O_RDONLY)
+        fd = open_fd(source)
         try:
             while True:
                 if cancel is not None and cancel.is_set():

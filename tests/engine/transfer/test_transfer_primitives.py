@@ -12,6 +12,7 @@ import pytest
 
 from toolbox_uploader.core.hashing import HashState, file_sha256
 from toolbox_uploader.core.rate_limit import RateLimiter
+from toolbox_uploader.core.source_files import open_source
 from toolbox_uploader.core.strategy import (
     MIB,
     ChunkSizer,
@@ -50,10 +51,9 @@ def test_rollback_to_a_server_offset_inside_the_chunk(source: Path, monkeypatch)
     state.checkpoint()
     state.update(data[MIB:2 * MIB])  # a PATCH that the server only partly kept
     reads: list[int] = []
-    real_open = open
 
     def counting_open(path, *args, **kwargs):  # count the bytes re-read from the source
-        handle = real_open(path, *args, **kwargs)
+        handle = open_source(path, *args, **kwargs)
         original = handle.read
 
         def read(size=-1):
@@ -64,7 +64,7 @@ def test_rollback_to_a_server_offset_inside_the_chunk(source: Path, monkeypatch)
         handle.read = read
         return handle
 
-    monkeypatch.setattr("builtins.open", counting_open)
+    monkeypatch.setattr("toolbox_uploader.core.hashing.open_source", counting_open)
     state.rollback(MIB + 1234, source)
     assert state.offset == MIB + 1234
     assert state.prefix_digest() == sha(data[:MIB + 1234])

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from toolbox_uploader.core.source_files import open_source
 from toolbox_uploader.core.validation.names import EXECUTABLE_EXTENSIONS, effective_extension
 from toolbox_uploader.core.validation.report import Findings
 
@@ -65,7 +66,7 @@ def check_zip(path: Path, filename: str, mime: str, findings: Findings, *,
               student_facing: bool) -> str:
     """Inspect a zip-based file; returns the precise type (e.g. macro-enabled Word)."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_source(path) as handle, zipfile.ZipFile(handle) as archive:
             names = archive.namelist()
             refined = _package_type(archive, names, filename, mime, findings,
                                     student_facing=student_facing)

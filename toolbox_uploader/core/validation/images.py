@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from toolbox_uploader.core.source_files import open_source
 from toolbox_uploader.core.validation.report import Findings
 
 MAX_EDGE = 10_000
@@ -72,7 +73,7 @@ def check_image(path: Path, mime: str, findings: Findings) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:  # reads the header only
+            with open_source(path) as handle, Image.open(handle) as image:  # the header only
                 image_format = image.format or ""
                 width, height = image.size
                 if width > MAX_EDGE or height > MAX_EDGE:
@@ -83,7 +84,7 @@ def check_image(path: Path, mime: str, findings: Findings) -> None:
                     )
                     return
                 image.verify()  # must come straight after open, and ends the object
-            with Image.open(path) as image:
+            with open_source(path) as handle, Image.open(handle) as image:
                 exif = image.getexif()
                 location = has_location(exif)
                 oversized = _oversized_exif(image, exif)

@@ -14,6 +14,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from toolbox_uploader.core.source_files import open_source
 from toolbox_uploader.core.validation.report import Findings
 
 MARKUP_TYPES = frozenset(
@@ -122,7 +123,7 @@ def find_script(path: Path) -> str | None:
             return None
         return find_script_in_text(text)
     finder = _ScriptFinder()
-    with open(path, "rb") as handle:
+    with open_source(path) as handle:
         chunk = handle.read(_CHUNK)
         decoder = _decoder_for(chunk)
         while chunk:

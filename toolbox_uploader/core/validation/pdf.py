@@ -20,6 +20,7 @@ from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
+from toolbox_uploader.core.source_files import open_source
 from toolbox_uploader.core.validation.names import EXECUTABLE_EXTENSIONS, effective_extension
 from toolbox_uploader.core.validation.report import Findings
 
@@ -146,7 +147,7 @@ def _scan(reader: PdfReader) -> _Scan:
 
 
 def check_pdf(path: Path, size: int, findings: Findings, *, scripts_allowed: bool) -> None:
-    with open(path, "rb") as handle:
+    with open_source(path) as handle:
         head = handle.read(1024)
         handle.seek(max(0, size - _TAIL_BYTES))
         tail = handle.read()

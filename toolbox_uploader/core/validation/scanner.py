@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from toolbox_uploader.core.source_files import open_source
+
 SCANNER_ENV = "TOOLBOX_UPLOADER_CLAMD"
 _CHUNK = 256 * 1024
 
@@ -91,7 +93,7 @@ class ClamdScanner:
         with self._connect() as sock:
             try:
                 sock.sendall(b"zINSTREAM\0")
-                with open(path, "rb") as handle:
+                with open_source(path) as handle:
                     while chunk := handle.read(_CHUNK):
                         sock.sendall(struct.pack(">I", len(chunk)) + chunk)
                 sock.sendall(struct.pack(">I", 0))

@@ -9,7 +9,7 @@ else). Only the head (64 KB) is read up front; type checks seek to what they nee
 from __future__ import annotations
 
 import logging
-import stat
+import os
 from pathlib import Path
 
 from toolbox_uploader.core.categories import (
@@ -18,6 +18,7 @@ from toolbox_uploader.core.categories import (
     categories_taking,
     get_category,
 )
+from toolbox_uploader.core.source_files import NotRegularFileError, open_source
 from toolbox_uploader.core.validation import (
     archives,
     images,
@@ -94,12 +95,10 @@ def validate_file(path: Path, category: str, *, filename: str | None = None,
 
 def _read_head(path: Path, findings: Findings) -> tuple[int, bytes] | None:
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            findings.reject("not_a_file", "This is not a regular file (a folder, device or pipe).")
-            return None
-        with open(path, "rb") as handle:
-            return info.st_size, handle.read(sniff.HEAD_BYTES)
+        with open_source(path) as handle:  # never hangs on a pipe swapped in meanwhile
+            return os.fstat(handle.fileno()).st_size, handle.read(sniff.HEAD_BYTES)
+    except NotRegularFileError:
+        findings.reject("not_a_file", "This is not a regular file (a folder, device or pipe).")
     except FileNotFoundError:
         findings.reject("missing_file", "The file no longer exists.")
     except OSError as exc:
