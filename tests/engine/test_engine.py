@@ -165,6 +165,24 @@ def test_sign_in_pauses_the_queue_until_a_token_arrives(live_server: ServerHandl
     wait_for(lambda: (s := item(engine, "x.txt")) and s.state is S.DONE, 20)
 
 
+@pytest.mark.parametrize("token", ["pasted with a space", "tök-0000000000000000",
+                                   "line-break-0000000\n"])
+def test_a_token_that_cannot_be_sent_asks_for_a_sign_in(
+        live_server: ServerHandle, tmp_path: Path, make_engine, token: str) -> None:
+    """Not "Unexpected error: UnicodeEncodeError" on every file, for good."""
+    path = text_file(tmp_path / "x.txt", 4000)
+    engine = make_engine(server_url=live_server.url, token=token)
+    recorder = Recorder()
+    engine.subscribe(recorder)
+    engine.add_paths([path])
+    wait_for(lambda: (s := item(engine, "x.txt")) and s.state is S.PAUSED, 20,
+             describe=engine.snapshot)
+    wait_for(lambda: any(isinstance(e, ServerStatus) and e.needs_sign_in
+                         for e in recorder.events()), 5)
+    engine.set_server(live_server.url, None, live_server.token)
+    wait_for(lambda: (s := item(engine, "x.txt")) and s.state is S.DONE, 20)
+
+
 def test_a_small_file_is_sent_as_it_was_checked(live_server: ServerHandle, tmp_path: Path,
                                                 make_engine) -> None:
     """Validation reads a small file once, and those bytes are the ones sent."""

@@ -43,6 +43,19 @@ def test_sign_in_without_a_token_explains(qtbot: QtBot) -> None:
     assert keyring.get_password(credentials.SERVICE, URL) is None
 
 
+@pytest.mark.parametrize("pasted", ["s3cret token", "s3cret\ntoken", "s3cret\u2011token"])
+def test_a_token_that_cannot_be_sent_is_refused(qtbot: QtBot, pasted: str) -> None:
+    """A space, a line break or a typographic hyphen from a document: every request would
+    fail with an encoding error, so the dialog says what is wrong and keeps nothing."""
+    dialog = SettingsDialog(Settings(server_url=URL))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.token.setText(pasted)
+    dialog.sign_in_button.click()
+    assert dialog.error.isVisible() and "copy it again" in dialog.error.text()
+    assert keyring.get_password(credentials.SERVICE, URL) is None
+
+
 def test_local_server_needs_no_sign_in(qtbot: QtBot) -> None:
     dialog = SettingsDialog(Settings())
     qtbot.addWidget(dialog)

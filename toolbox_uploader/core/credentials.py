@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 
 import keyring
 from keyring.errors import KeyringError, PasswordDeleteError
@@ -18,6 +19,8 @@ SERVICE = "toolbox-uploader"
 TOKEN_ENV = "TOOLBOX_UPLOADER_TOKEN"
 
 log = logging.getLogger(__name__)
+
+_SENDABLE = re.compile(r"[\x21-\x7e]+")  # what an Authorization header can carry as is
 
 
 def _user(server_url: str) -> str:
@@ -44,6 +47,18 @@ def store_token(server_url: str, token: str) -> None:
 def delete_token(server_url: str) -> None:
     with contextlib.suppress(PasswordDeleteError):
         keyring.delete_password(SERVICE, _user(server_url))
+
+
+def token_problem(token: str) -> str | None:
+    """Why ``token`` cannot be sent to a server, or None. A pasted token with a space, a
+    line break or a typographic character would otherwise fail every request with an
+    encoding error instead of asking for a sign-in."""
+    if _SENDABLE.fullmatch(token):
+        return None
+    if not token:
+        return "The token is empty."
+    return ("The token has characters a token cannot have (spaces, line breaks or letters "
+            "beyond plain ASCII); copy it again exactly as your school gave it.")
 
 
 def mask(token: str | None) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from toolbox_uploader.core import pipeline
+from toolbox_uploader.core import credentials, pipeline
 from toolbox_uploader.core.hashing import HashState
 from toolbox_uploader.core.http_transport import HttpSession
 from toolbox_uploader.core.rate_limit import RateLimiter
@@ -59,6 +59,11 @@ class Target:
     @classmethod
     def build(cls, server_url: str | None, tus_endpoint: str | None, token: str | None,
               server_key: str | None) -> Target:
+        if token is not None and credentials.token_problem(token) is not None:
+            # Sent as none: the server asks for a sign-in, where the teacher can fix it.
+            log.warning("the token cannot be sent (%s); going on without it",
+                        credentials.token_problem(token))
+            token = None
         if tus_endpoint:
             endpoint = tus_endpoint if tus_endpoint.endswith("/") else tus_endpoint + "/"
             key = server_key or endpoint

@@ -249,6 +249,10 @@ class SettingsDialog(QDialog):
         if not token:
             self._show_error("Paste the access token your school gave you, then press Sign in.")
             return
+        problem = credentials.token_problem(token)
+        if problem is not None:
+            self._show_error(problem)
+            return
         try:
             credentials.store_token(url, token)
         except KeyringError as exc:
