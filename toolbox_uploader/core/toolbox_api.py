@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -39,7 +39,12 @@ def file_link(server_url: str | None, upload_url: str) -> str:
     tus server) the upload's own URL."""
     if not server_url:
         return upload_url
-    return f"{server_url.rstrip('/')}/api/v1/files/{upload_id(upload_url)}"
+    return file_page(server_url, unquote(upload_id(upload_url)))
+
+
+def file_page(server_url: str, file_id: str) -> str:
+    """The toolbox server's record of file ``file_id`` (an id as the server gave it)."""
+    return f"{server_url.rstrip('/')}/api/v1/files/{quote(file_id, safe='')}"
 
 
 class ToolboxApi:

@@ -32,7 +32,7 @@ from toolbox_uploader.core.session_store import (
     relative_upload_path,
 )
 from toolbox_uploader.core.strategy import ChunkSizer, Strategy, choose_strategy
-from toolbox_uploader.core.toolbox_api import ToolboxApi, file_link, upload_id
+from toolbox_uploader.core.toolbox_api import ToolboxApi, file_link, file_page, upload_id
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError
 from toolbox_uploader.core.tus_client import TusClient
 from toolbox_uploader.core.validation.names import clean_relative_path
@@ -515,7 +515,8 @@ class UploadJob:
             return None
         self._on_progress(size)
         base = self.connection.target.server_url
-        return Uploaded(sha256, f"{base}/api/v1/files/{stored['id']}")
+        assert base is not None  # asked through the toolbox API
+        return Uploaded(sha256, file_page(base, str(stored["id"])))
 
     async def _direct(self, source: Path, size: int, sha256: str | None,
                       on_verifying: Callable[[], object]) -> Outcome:
@@ -537,7 +538,8 @@ class UploadJob:
             raise TransferError(ErrorKind.RESTART, "The server's copy does not match the file.",
                                 code="sha256_mismatch")
         base = self.connection.target.server_url
-        return Uploaded(digest, f"{base}/api/v1/files/{file_id}" if file_id else None)
+        assert base is not None  # a toolbox server's own upload route
+        return Uploaded(digest, file_page(base, file_id) if file_id else None)
 
     def _metadata(self, sha256: str | None) -> dict[str, str]:
         record = self.record
