@@ -16,6 +16,7 @@ from toolbox_uploader.server.accounts import AccountStore
 from toolbox_uploader.server.config import ServerConfig
 from toolbox_uploader.server.db import ServerDatabase
 from toolbox_uploader.server.errors import error_middleware
+from toolbox_uploader.server.http_log import quiet_parse_errors
 from toolbox_uploader.server.progress import ProgressHub
 from toolbox_uploader.server.storage import Storage
 
@@ -47,6 +48,7 @@ def create_app(config: ServerConfig) -> web.Application:
     app = web.Application(
         middlewares=[cors.cors_middleware, error_middleware], client_max_size=4 * 1024 * 1024
     )
+    quiet_parse_errors()
     app[keys.CONFIG] = config
     app[keys.PROGRESS] = ProgressHub(float(config.options.get("progress_interval", 0.2)))
     app.cleanup_ctx.append(_resources)

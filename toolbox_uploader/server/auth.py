@@ -7,6 +7,7 @@ from aiohttp import web
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.single_values import single_header, single_param
 
 ACCOUNT_KEY: web.RequestKey[Account] = web.RequestKey("toolbox_account", Account)
 #: The only routes where ``?token=`` counts: a URL is logged and shared far more than a
@@ -22,13 +23,13 @@ def request_account(request: web.Request) -> Account:
     """
     if ACCOUNT_KEY in request:
         return request[ACCOUNT_KEY]
-    header = request.headers.get("Authorization", "")
+    header = single_header(request, "Authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         token = ""
         websocket = request.headers.get("Upgrade", "").lower() == "websocket"
         if websocket and request.path.startswith(WEBSOCKET_PREFIX):
-            token = request.query.get("token", "")
+            token = single_param(request.query, "token") or ""
     account = request.app[keys.ACCOUNTS].authenticate(token.strip())
     if account is None:
         raise ApiError(

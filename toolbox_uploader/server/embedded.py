@@ -26,7 +26,12 @@ from toolbox_uploader.core.loop_thread import LoopThread
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.app import create_app
 from toolbox_uploader.server.config import ServerConfig
-from toolbox_uploader.server.lifecycle import InFlight, stop_accepting_and_drain, track_in_flight
+from toolbox_uploader.server.lifecycle import (
+    InFlight,
+    make_runner,
+    stop_accepting_and_drain,
+    track_in_flight,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +129,7 @@ class EmbeddedServer:
     async def _start(self) -> None:
         app = create_app(self.config)
         self._in_flight = track_in_flight(app)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
+        self._runner = make_runner(app, handle_signals=False, shutdown_timeout=5.0)
         await self._runner.setup()
         await self._listen(self._runner)
         port = self._runner.addresses[0][1]

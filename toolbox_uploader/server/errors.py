@@ -60,6 +60,12 @@ _HTTP_CODES = {
 }
 
 
+def client_gone(request: web.Request) -> bool:
+    """Has the client's connection closed (so an answer would reach nobody)?"""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 def _is_tus(request: web.Request) -> bool:
     return request.path.startswith("/api/v1/storage/tus")
 
@@ -79,8 +85,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         for name in ("Allow", "Retry-After"):
             if name in exc.headers:
                 response.headers[name] = exc.headers[name]
-    except (ConnectionResetError, TimeoutError):  # the client went away; nobody to answer
+    except TimeoutError:
         raise
+    except ConnectionError as exc:
+        if not client_gone(request):  # our own connection (e.g. to a scanner) failed
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            response = json_error(
+                500, "internal_error", "The server could not handle this request."
+            )
+        else:
+            # Raised, aiohttp would log it with a traceback; an answer nobody reads is
+            # quiet (a client cutting uploads short must not be able to flood the log).
+            log.debug("%s %s: the client went away (%s)", request.method, request.path, exc)
+            response = json_error(400, "incomplete_body", "The client went away.")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         response = json_error(500, "internal_error", "The server could not handle this request.")

@@ -1,4 +1,5 @@
-"""A clean stop for a running server, shared by ``serve`` and the embedded starter.
+"""How a server runs and stops, shared by ``serve`` and the embedded starter: the runner's
+settings (``make_runner``) and a clean stop.
 
 ``AppRunner.cleanup`` alone is not enough: it marks every connection closing and from
 then on aiohttp discards incoming bytes, so an upload body in flight could never finish
@@ -13,7 +14,26 @@ import asyncio
 
 from aiohttp import web
 
+from toolbox_uploader.server import keys
 from toolbox_uploader.server.errors import Handler
+
+#: How long a connection may take to send a whole request head, counted from when it
+#: opened or got its last answer; then it is closed. aiohttp has no header timeout: its
+#: keep-alive timer (an hour by default) is the one guard against a client that opens
+#: connections and never finishes a request (slowloris). A body that is flowing is not
+#: concerned (the timer only closes a connection that is waiting for a request); a body
+#: that stops has the upload's own idle timeout.
+IDLE_CONNECTION_SECONDS = 60.0
+
+
+def make_runner(app: web.Application, **kwargs: object) -> web.AppRunner:
+    """The ``AppRunner`` every way of serving ``app`` should use (``kwargs`` as aiohttp's).
+
+    ``options["idle_connection_timeout"]`` of the config overrides the limit (tests)."""
+    options = app[keys.CONFIG].options
+    timeout = float(options.get("idle_connection_timeout", IDLE_CONNECTION_SECONDS))
+    kwargs.setdefault("keepalive_timeout", timeout)
+    return web.AppRunner(app, **kwargs)  # type: ignore[arg-type]
 
 
 class InFlight:

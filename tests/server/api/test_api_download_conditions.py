@@ -28,3 +28,27 @@ async def test_a_failed_precondition_is_a_json_412(api: Api) -> None:
 
     r = await api.client.get(url, headers={**api.headers, "If-Match": etag})
     assert r.status == 200 and await r.read() == data
+
+
+async def test_if_range_serves_the_range_only_for_the_files_own_validator(api: Api) -> None:
+    data = blob(5000)
+    stored = await api.stored(data, "blob.bin", category="temporary")
+    url = f"/api/v1/files/{stored['id']}/content"
+    head = await api.client.head(url, headers=api.headers)
+    etag, modified = head.headers["ETag"], head.headers["Last-Modified"]
+    assert etag.startswith('"')
+
+    for validator in (etag, modified):
+        r = await api.client.get(url, headers={**api.headers, "Range": "bytes=0-9",
+                                               "If-Range": validator})
+        assert r.status == 206, validator
+        assert await r.read() == data[:10]
+
+    # RFC 9110 §13.1.5: a validator that does not match means "send it all".
+    for validator in ('"not-this-one"', f"W/{etag}", "garbage",
+                      "Sat, 01 Jan 2000 00:00:00 GMT"):
+        r = await api.client.get(url, headers={**api.headers, "Range": "bytes=0-9",
+                                               "If-Range": validator})
+        assert r.status == 200, validator
+        assert "Content-Range" not in r.headers
+        assert await r.read() == data

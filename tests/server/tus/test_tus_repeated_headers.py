@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING
 
+import pytest
 from multidict import CIMultiDict
 
 if TYPE_CHECKING:
@@ -65,3 +66,41 @@ async def test_metadata_on_several_lines_is_one_list(tus: Tus) -> None:
         ("Upload-Metadata", pair("category", "avatar"))))
     assert resp.status == 400
     assert (await resp.json())["error"] == "invalid_metadata"
+
+
+@pytest.mark.parametrize(("name", "second"), [
+    ("Tus-Resumable", "0.2.2"), ("Authorization", "Bearer " + "x" * 43)])
+async def test_other_repeated_headers_follow_the_same_rule(
+    tus: Tus, name: str, second: str
+) -> None:
+    url = await tus.create(10)
+    headers = CIMultiDict(tus.headers())
+    headers.add(name, second)
+    resp = await tus.client.head(url, headers=headers)
+    assert resp.status == 400
+    resp = await tus.client.delete(url, headers=headers)
+    assert resp.status == 400
+    assert (await resp.json())["error"] == "invalid_header"
+    assert (await tus.head(url)).status == 200  # nothing was deleted
+
+
+async def test_a_repeated_query_parameter_follows_the_same_rule(tus: Tus) -> None:
+    resp = await tus.client.get("/api/v1/files?limit=1&limit=2", headers=tus.headers())
+    assert resp.status == 400
+    assert (await resp.json())["error"] == "invalid_parameter"
+    resp = await tus.client.get("/api/v1/files?limit=2&limit=2", headers=tus.headers())
+    assert resp.status == 200
+
+
+async def test_data_for_a_completed_upload_is_refused_however_it_is_sent(tus: Tus) -> None:
+    data = tus.text(10)
+    url = await tus.create(len(data), {"filename": "done.txt", "category": "temporary"})
+    await tus.patch(url, 0, data)
+
+    async def chunked():
+        yield b"more"
+
+    for body in (b"more", chunked()):
+        resp = await tus.patch(url, len(data), body, expect=400)
+        assert (await resp.json())["error"] == "upload_complete"
+    await tus.patch(url, len(data), b"")  # saying nothing is still fine

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from toolbox_uploader.server.api import params
 from toolbox_uploader.server.auth import request_account
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.files_store import FileRecord, FileStore
+from toolbox_uploader.server.single_values import single_param
 
 ACTIVE_TYPES = frozenset({
     "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
@@ -43,10 +45,11 @@ def _record(request: web.Request) -> FileRecord:
 
 async def list_files(request: web.Request) -> web.Response:
     account = request_account(request)
-    limit, offset = params.pagination(request.query)
-    category = params.category(request.query.get("category"), default=None)
-    sha256 = params.sha256(request.query.get("sha256"))
-    raw_path = request.query.get("relative_path")
+    query = request.query
+    limit, offset = params.pagination(query)
+    category = params.category(single_param(query, "category"), default=None)
+    sha256 = params.sha256(single_param(query, "sha256"))
+    raw_path = single_param(query, "relative_path")
     relative_path = params.relative_path(raw_path) if raw_path is not None else None
     records, total = FileStore(request.app[keys.DATABASE]).list(
         account.id, category, limit, offset, sha256=sha256, relative_path=relative_path
@@ -80,6 +83,33 @@ def _download_type(mime: str | None) -> str:
     if not mime or mime in ACTIVE_TYPES or "/" not in mime:
         return "application/octet-stream"
     return mime
+
+
+def _if_range_holds(request: web.Request, etag: str) -> bool:
+    """May ``Range`` be served, as far as ``If-Range`` is concerned (RFC 9110 §13.1.5)?
+
+    aiohttp only understands a date there: an entity tag, which is what most clients
+    send back, was taken as no condition at all, and a stale client got a 206 piece of a
+    file that had changed. Only a strong tag equal to the file's allows the range; a weak
+    one never does, nor does anything that is neither a tag nor a date. A date is left to
+    ``FileResponse``, which compares it with the file's modification time.
+    """
+    values = request.headers.getall("If-Range", [])
+    if not values:
+        return True
+    if len(set(values)) > 1:
+        return False
+    value = values[0].strip()
+    if value.startswith('"'):
+        return value == f'"{etag}"'
+    if value.startswith("W/"):
+        return False
+    return request.if_range is not None
+
+
+def _etag(stat: os.stat_result) -> str:
+    """The strong ETag ``FileResponse`` sends for a file with this ``stat``."""
+    return f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
 
 
 def _range_answer(request: web.Request, size: int) -> str:
@@ -147,8 +177,12 @@ async def file_content(request: web.Request) -> web.StreamResponse:
     path = request.app[keys.STORAGE].file_path(record.id)
     if not path.is_file():
         raise ApiError(410, "gone", "The file's bytes are no longer on the server.")
-    size = path.stat().st_size
+    stat = path.stat()
+    size = stat.st_size
     answer = _range_answer(request, size)
+    if answer == "serve" and "Range" in request.headers and not _if_range_holds(
+            request, _etag(stat)):
+        answer = "ignore"
     if answer == "unsatisfiable":
         raise ApiError(
             416, "range_not_satisfiable", f"The file has {size} bytes; that range is outside it.",

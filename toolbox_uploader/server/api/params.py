@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+
+from multidict import MultiMapping
 
 from toolbox_uploader.core.categories import CATEGORIES, DEFAULT_CATEGORY
 from toolbox_uploader.core.validation.names import clean_relative_path
 from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.single_values import single_param
 from toolbox_uploader.server.storage import ID_PATTERN
 
 DEFAULT_LIMIT = 50
@@ -49,8 +51,10 @@ def file_id(value: str) -> str:
     return value
 
 
-def _int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = query.get(name)
+def _int_param(
+    query: MultiMapping[str], name: str, default: int, low: int, high: int
+) -> int:
+    raw = single_param(query, name)
     if raw is None:
         return default
     if not _DIGITS.match(raw) or not low <= int(raw) <= high:
@@ -60,7 +64,7 @@ def _int_param(query: Mapping[str, str], name: str, default: int, low: int, high
     return int(raw)
 
 
-def pagination(query: Mapping[str, str]) -> tuple[int, int]:
+def pagination(query: MultiMapping[str]) -> tuple[int, int]:
     """``(limit, offset)`` from ``?limit=&offset=``; 400 for anything but plain numbers."""
     limit = _int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _int_param(query, "offset", 0, 0, MAX_OFFSET)

@@ -66,6 +66,8 @@ def multipart_errors() -> Iterator[None]:
             400, "incomplete_body",
             f"The request body stopped arriving ({_IDLE.get():.0f} s without data).",
         ) from None
+    except ConnectionError:  # the client went away mid-body: the same answer as for tus
+        raise ApiError(400, "incomplete_body", "The request body ended early.") from None
     except (ValueError, AssertionError, RuntimeError, LookupError) as exc:
         raise ApiError(400, "bad_multipart", f"The multipart body is malformed: {exc}") from None
     except (ClientPayloadError, HttpProcessingError, RequestPayloadError) as exc:

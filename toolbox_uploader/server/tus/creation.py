@@ -17,7 +17,7 @@ from aiohttp import web
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.auth import request_account
-from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.errors import ApiError, client_gone
 from toolbox_uploader.server.storage import new_id
 from toolbox_uploader.server.tus.access import (
     DUPLICATE_OF,
@@ -102,7 +102,7 @@ async def create(request: web.Request) -> web.Response:
             async with request.app[STATE].exclusive(upload.id):
                 await after_write(request, account, upload)
     except ApiError as exc:
-        if _client_gone(request):
+        if client_gone(request):
             _discard(request.app, upload)
         exc.headers.setdefault("Location", location)
         raise
@@ -114,11 +114,6 @@ async def create(request: web.Request) -> web.Response:
     if not with_body:
         headers.pop("Upload-Offset")
     return reply(201, headers)
-
-
-def _client_gone(request: web.Request) -> bool:
-    transport = request.transport
-    return transport is None or transport.is_closing()
 
 
 def _discard(app: web.Application, upload: Upload) -> None:

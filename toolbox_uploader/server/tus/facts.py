@@ -63,6 +63,6 @@ def file_facts(metadata: dict[str, str | None]) -> FileFacts:
         category=category,
         sha256=sha256.lower() if sha256 else None,
         title=params.text(metadata_text(metadata, "title"), "title", params.MAX_TITLE),
-        description=params.text(metadata_text(metadata, "description"), "description",
-                                params.MAX_DESCRIPTION),
+        description=params.text(metadata_text(metadata, "description", free_text=True),
+                                "description", params.MAX_DESCRIPTION),
     )

@@ -38,6 +38,7 @@ from toolbox_uploader.server.tus.headers import (
     require_tus_resumable,
     single_header,
 )
+from toolbox_uploader.server.tus.receive import Outcome, idle_timeout, next_piece
 from toolbox_uploader.server.tus.state import STATE
 from toolbox_uploader.server.tus.store import COMPLETED, FINAL, PARTIAL, RECEIVING, reconcile
 from toolbox_uploader.server.tus.writing import declare_length, write_body
@@ -84,15 +85,35 @@ async def patch(request: web.Request) -> web.Response:
                 f"Upload-Offset is {offset} but the upload is at {upload.offset}.",
                 {"Upload-Offset": str(upload.offset)},
             )
+        deferred = upload.length is None
         if new_length is not None:
             declare_length(request, account, upload, new_length)
         if upload.status == COMPLETED:
-            if request.content_length:
+            if await _brings_data(request):
                 raise ApiError(400, "upload_complete", "This upload is already complete.")
         else:
-            await write_body(request, account, upload, checksum)
+            try:
+                await write_body(request, account, upload, checksum)
+            except BaseException:
+                # A refused request leaves the length open, as it found it: a client
+                # that sent a wrong one must be able to say the right one.
+                if deferred and upload.length is not None and upload.status == RECEIVING:
+                    upload_store(request.app).set_length(upload, None)
+                raise
     return reply(204, progress_headers(upload))
 
+
+
+async def _brings_data(request: web.Request) -> bool:
+    """Does the body hold a byte? A chunked one says so only by sending it, and must get
+    the same answer as one with ``Content-Length``, not a 204 that drops its data."""
+    if request.content_length is not None or not request.body_exists:
+        return bool(request.content_length)
+    try:
+        piece = await next_piece(request, idle_timeout(request.app), Outcome(received_all=False))
+    except TimeoutError:
+        return True  # neither data nor an end: not the empty body a 204 would confirm
+    return piece != b""
 
 
 async def head(request: web.Request) -> web.Response:

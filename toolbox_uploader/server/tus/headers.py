@@ -15,6 +15,9 @@ from email.utils import formatdate
 from aiohttp import web
 
 from toolbox_uploader.server.errors import TUS_RESUMABLE, ApiError
+from toolbox_uploader.server.single_values import single_header
+
+__all__ = ["single_header"]  # where the tus modules have always found it
 
 TUS_VERSION = TUS_RESUMABLE
 TUS_EXTENSIONS = (
@@ -38,27 +41,13 @@ _MAX_METADATA_PAIRS = 64
 
 def require_tus_resumable(request: web.Request) -> None:
     """412 with ``Tus-Version`` unless the client speaks our protocol version."""
-    value = request.headers.get("Tus-Resumable")
+    value = single_header(request, "Tus-Resumable")
     if value is None or value.strip() != TUS_VERSION:
         raise ApiError(
             412, "unsupported_version",
             f"Tus-Resumable {value!r} is not supported; this server speaks {TUS_VERSION}.",
             {"Tus-Version": TUS_VERSION},
         )
-
-
-def single_header(request: web.Request, name: str) -> str | None:
-    """A header that holds one value; 400 when it comes more than once, differing.
-
-    ``headers.get`` would take the first line and silently drop the others, while a
-    proxy or another server may take the last: two readings of one ``Upload-Offset``
-    or ``Upload-Length`` put bytes in different places (RFC 9110 §5.3 makes repeating
-    a field that is not a list an error).
-    """
-    values = request.headers.getall(name, [])
-    if len({value.strip() for value in values}) > 1:
-        raise ApiError(400, "invalid_header", f"{name} was sent more than once, differing.")
-    return values[0] if values else None
 
 
 def metadata_header(request: web.Request) -> str | None:
@@ -128,8 +117,14 @@ def format_metadata(metadata: dict[str, str | None]) -> str:
     return ",".join(key if value is None else f"{key} {value}" for key, value in metadata.items())
 
 
-def metadata_text(metadata: dict[str, str | None], key: str) -> str | None:
-    """A metadata value as text; 400 if it is not UTF-8 or holds control characters."""
+def metadata_text(
+    metadata: dict[str, str | None], key: str, free_text: bool = False
+) -> str | None:
+    """A metadata value as text; 400 if it is not UTF-8 or holds control characters.
+
+    ``free_text`` (a description): the caller checks it as the multipart upload does,
+    which keeps line breaks and tabs; names and the like stay strict.
+    """
     encoded = metadata.get(key)
     if encoded is None:
         return None
@@ -137,7 +132,7 @@ def metadata_text(metadata: dict[str, str | None], key: str) -> str | None:
         text = base64.b64decode(encoded).decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_metadata", f"Metadata {key!r} is not UTF-8 text.") from None
-    if _CONTROL.search(text):
+    if not free_text and _CONTROL.search(text):
         raise ApiError(
             400, "invalid_metadata", f"Metadata {key!r} contains control characters."
         )

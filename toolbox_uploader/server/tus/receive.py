@@ -16,6 +16,14 @@ when a body is big enough to need them.
 The committed offset moves every ``COMMIT_BYTES`` or ``COMMIT_SECONDS`` and at the end,
 so a body cut off midway keeps what arrived. With ``Upload-Checksum`` nothing is
 committed until the whole body has verified; otherwise it is cut back to where it began.
+A body that runs past the upload's declared length keeps none of its bytes: the client
+and the server disagree about the file, so its first ``length`` bytes may be the wrong
+ones, and storing them as the finished file would be worse than asking for them again.
+
+The offset reaches the upload's length only at the end of a request that goes on to
+complete the upload: a commit on the way, or one made while the request is cancelled,
+holds the last byte back. Otherwise a HEAD could report a finished upload that was
+never stored (and never will be: tus clients stop once the offset is the length).
 
 There is no fsync per PATCH: it halved the throughput of a 1 GiB PATCH here. Committed
 bytes are in the kernel, so they survive the server process dying; after a power cut
@@ -223,7 +231,8 @@ async def receive_body(
     progress = app[keys.PROGRESS]
     idle = idle_timeout(app)
     start = upload.offset
-    saved_hasher = running.hasher.copy() if checksum is not None else None
+    saved_hasher = running.hasher.copy()  # cheap; a cut back to ``start`` restores it
+    last = upload.length - 1 if upload.length else None  # held back until completion
     fd = os.open(path, os.O_WRONLY)
     writer = _Writer(fd, running, checksum)
     written = queued = start  # on disk / handed to the workers
@@ -251,12 +260,13 @@ async def receive_body(
 
     def maybe_commit(force: bool = False) -> None:
         nonlocal last_commit
-        if checksum is not None or written == upload.offset:
+        target = written if last is None else min(written, last)
+        if checksum is not None or target <= upload.offset:
             return
         now = time.monotonic()
-        if (force or written - upload.offset >= COMMIT_BYTES
+        if (force or target - upload.offset >= COMMIT_BYTES
                 or now - last_commit >= COMMIT_SECONDS):
-            store.commit_offset(upload, written)
+            store.commit_offset(upload, target)
             last_commit = now
 
     async def flush() -> bool:
@@ -317,14 +327,20 @@ async def receive_body(
             and not cancelled and not outcome.too_large and checksum.matches()
         )
         keep = written if checksum is None else (written if verified else start)
+        if outcome.too_large and upload.length is not None:
+            keep = start  # past the declared length: see the module's docstring
+        if cancelled and last is not None:
+            keep = min(keep, max(start, last))  # nobody is left to complete it
         if keep != written or failure is not None:
             # Bytes after ``keep`` are unverified or of unknown state: cut them off.
             try:
                 os.ftruncate(fd, keep)
             except OSError:
                 log.exception("upload %s: could not truncate the part file", upload.id)
-        if keep != written and saved_hasher is not None:
+        if keep == start and written != start:
             running.hasher, running.offset = saved_hasher, start
+        elif keep != written:
+            running.offset = -1  # rebuilt from the part file by the next request
         os.close(fd)
         if keep != upload.offset:
             store.commit_offset(upload, keep)

@@ -145,7 +145,7 @@ class UploadStore:
         )
         upload.offset, upload.updated_at, upload.expires_at = offset, now, expires
 
-    def set_length(self, upload: Upload, length: int) -> None:
+    def set_length(self, upload: Upload, length: int | None) -> None:
         self.db.execute("UPDATE uploads SET length = ? WHERE id = ?", (length, upload.id))
         upload.length = length
 
@@ -179,6 +179,14 @@ class UploadStore:
             (now,),
         )
         return [r["id"] for r in rows]
+
+    def full_but_receiving(self) -> list[Upload]:
+        """Single and partial uploads whose offset reached their length without completing."""
+        rows = self.db.fetchall(
+            "SELECT * FROM uploads WHERE kind != 'final' AND status = 'receiving'"
+            " AND length IS NOT NULL AND length > 0 AND offset >= length"
+        )
+        return [Upload.from_row(r) for r in rows]
 
     def receiving_finals(self) -> list[Upload]:
         rows = self.db.fetchall(

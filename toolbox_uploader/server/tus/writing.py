@@ -93,7 +93,10 @@ async def write_body(
     running = await ensure_hasher(app[STATE], upload.id, path, upload.offset)
     outcome = await receive_body(request, store, upload, path, running, limit.size, checksum)
     error = body_error(outcome, upload, limit)
-    if error is not None:
+    # Every byte arrived, however the body ended (a chunked body never terminated, a
+    # client gone after its last byte): the upload completes as usual, and the client
+    # that is still there hears how that went.
+    if error is not None and not (upload.complete and not outcome.too_large):
         raise error
     await after_write(request, account, upload)
 
