@@ -74,10 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
+    except BrokenPipeError as exc:
+        if closable is None or not closable.reader_gone():
+            # Another pipe (a worker pool that could not start): an error like any other.
+            print(f"toolbox-uploader {args.command}: error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         # The reader went away (``... --json | head -1``): stop quietly, and keep Python's
         # own flush at exit from failing again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
         return EXIT_FAILED
     except (OSError, StoreFailure) as exc:
         # The app's folders or its store cannot be used (a file where a folder should be,

@@ -42,6 +42,20 @@ class ClosableStdout:
                 except BrokenPipeError:
                     self._lost()
 
+    def reader_gone(self) -> bool:
+        """Whether standard output's reader has gone away: seen by a write that failed, or
+        by the pipe itself (a ``BrokenPipeError`` elsewhere is a different failure)."""
+        if self.gone:
+            return True
+        try:
+            import select
+
+            poller = select.poll()
+            poller.register(self._stream.fileno(), select.POLLOUT)
+            return any(events & select.POLLERR for _fd, events in poller.poll(0))
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return False  # no poll (Windows) or no descriptor: only a failed write tells
+
     def _lost(self) -> None:
         self.gone = True
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sqlite3
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
             if args.action == "retry":
                 return _retry(store, args.ids)
             return _clear(store, args.all)
+        except StoreError as exc:  # damaged: one line, the file left as it is
+            print(f"toolbox-uploader queue: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        except sqlite3.Error as exc:  # a read-only file, a full disk: nothing was changed
+            print(f"toolbox-uploader queue: the upload queue file {db} could not be changed "
+                  f"({exc})", file=sys.stderr)
+            return EXIT_FAILED
         finally:
             store.close()
     finally:
@@ -125,6 +133,9 @@ def _print_list(records: list[ItemRecord], as_json: bool, state: str | None,
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from toolbox_uploader.commands.shown import shown
 
     table = Table(box=None, pad_edge=False)
     for column in ("id", "state", "file", "size", "sent", "server", "updated", "note"):
@@ -133,8 +144,9 @@ def _print_list(records: list[ItemRecord], as_json: bool, state: str | None,
         size = "?" if r.size is None else f"{r.size:,}"
         when = dt.datetime.fromtimestamp(r.updated_at).strftime("%Y-%m-%d %H:%M")
         note = _note(r.reason_message) or ""
-        table.add_row(str(r.id), r.state.value, r.relative_path, size, f"{r.bytes_sent:,}",
-                      r.server_key, when, note)
+        # Names and messages are data, never markup or terminal control sequences.
+        table.add_row(str(r.id), r.state.value, Text(shown(r.relative_path)), size,
+                      f"{r.bytes_sent:,}", Text(shown(r.server_key)), when, Text(shown(note)))
     Console().print(table)
 
 

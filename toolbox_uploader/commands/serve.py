@@ -139,11 +139,15 @@ async def serve(config: ServerConfig) -> int:
 
     from toolbox_uploader.server import keys
     from toolbox_uploader.server.app import create_app
-    from toolbox_uploader.server.lifecycle import stop_accepting_and_drain, track_in_flight
+    from toolbox_uploader.server.lifecycle import (
+        make_runner,
+        stop_accepting_and_drain,
+        track_in_flight,
+    )
 
     app = create_app(config)
     in_flight = track_in_flight(app)
-    runner = web.AppRunner(
+    runner = make_runner(
         app, handle_signals=False, shutdown_timeout=CANCEL_SECONDS, access_log=None
     )
     try:

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolbox_uploader.commands.closable_stdout import ClosableStdout
-from toolbox_uploader.commands.validate import path_text
+from toolbox_uploader.commands.shown import shown
+from toolbox_uploader.commands.validate import path_problem, path_text
 
 if TYPE_CHECKING:
     from toolbox_uploader.core.events import EngineEvent, ItemSnapshot, Reason
@@ -141,16 +142,36 @@ def _stdin_name(name: str | None) -> str:
     """The name of an upload from standard input: a relative name inside the upload folder,
     as the validation rules want for files (no ``..``, not absolute, not empty)."""
     from toolbox_uploader.cli import UsageError
+    from toolbox_uploader.core.validation.names import MAX_NAME_BYTES
 
     if name is None:
         return "stdin.bin"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of another character set, from the shell
+        raise UsageError(f"--name '{shown(name)}' is not UTF-8 text") from None
     parts = [part.strip() for part in re.split(r"[/\\]", name)]
     if not name.strip() or parts[-1] in ("", "."):
-        raise UsageError(f"--name needs a file name, not {name!r}")
+        raise UsageError(f"--name needs a file name, not '{shown(name)}'")
     if ".." in parts or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        raise UsageError(f"--name {name!r} points outside the upload folder (names with '..' "
-                         "or an absolute path are refused)")
+        raise UsageError(f"--name '{shown(name)}' points outside the upload folder (names with "
+                         "'..' or an absolute path are refused)")
+    if shown(name) != name:
+        raise UsageError(f"--name '{shown(name)}' contains control characters")
+    if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in parts):
+        raise UsageError(f"--name: a name longer than {MAX_NAME_BYTES} bytes is refused")
     return name
+
+
+def _check_token(token: str | None, source: str) -> None:
+    """A token the HTTP client cannot send fails every file later with an odd error: say
+    so now, before anything runs (never echoing the secret)."""
+    from toolbox_uploader.cli import UsageError
+    from toolbox_uploader.core.credentials import token_problem
+
+    problem = None if token is None else token_problem(token)
+    if problem is not None:
+        raise UsageError(f"{source}: {problem}")
 
 
 def _check_args(args: argparse.Namespace) -> tuple[list[Path], bool, str]:
@@ -174,14 +195,20 @@ def _check_args(args: argparse.Namespace) -> tuple[list[Path], bool, str]:
         raise UsageError("'-' (standard input) cannot be combined with other paths")
     if args.name is not None and not stdin:
         raise UsageError("--name is only for uploads from standard input ('-')")
+    _check_token(args.token, "--token")
     if stdin:
         _stdin_name(args.name)
+        if sys.stdin is None:  # ``upload - <&-``
+            raise UsageError("standard input is closed: nothing to read for '-'")
     paths: list[Path] = []
     if not stdin:
         for text in args.paths:
             path = Path(text).expanduser()
-            if not path.exists():
-                raise UsageError(f"{text}: no such file or folder")
+            problem = path_problem(str(path))
+            if problem is None and not path.exists():
+                problem = "no such file or folder"  # a link to nothing: nothing to send
+            if problem is not None:
+                raise UsageError(f"{shown(text)}: {problem}")
             paths.append(_absolute(path))
     return paths, stdin, category
 
@@ -204,6 +231,8 @@ def run(args: argparse.Namespace) -> int:
     if args.server or args.tus_endpoint:
         address = (args.server or args.tus_endpoint).rstrip("/")
         token = credentials.resolve_token(args.token, address)
+        _check_token(token, "the token (from --token, $TOOLBOX_UPLOADER_TOKEN or the "
+                            "keyring)")
         target = _Target(args.server, args.tus_endpoint, token, None)
     else:
         from toolbox_uploader.server.config import ServerConfig
@@ -225,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
         if stdin:
             import contextlib
 
-            from toolbox_uploader.core.stream_upload import upload_stdin
+            from toolbox_uploader.commands.stdin_upload import upload_stdin
 
             with contextlib.redirect_stdout(out):  # its summary line, reader or not
                 code = upload_stdin(target.server_url, target.tus_endpoint, target.token,
@@ -325,6 +354,8 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         return EXIT_INTERRUPTED
     engine.stop()  # delivers the last coalesced batch, then ends; unfinished items stay
     view.close()
+    if isinstance(view, _JsonView) and view.error is not None:
+        raise view.error  # printing failed (a full disk); the uploads went on and are saved
     # Taken after the stop: the summary tells what the queue now holds (an attempt a retry
     # began just before giving up is saved as ready, not as the failure before it).
     stored = [s for s in engine.snapshot() if s.server == key and belongs(s.source_path)]
@@ -526,9 +557,11 @@ def _summarise(items: list[ItemSnapshot], as_json: bool,
         if gave_up is not None and snap.state is ItemState.FAILED and \
                 snap.next_attempt_at is not None:
             why = f"{_waiting_why(snap.reason)} Not finished; resumable."
-        print(f"  {snap.state.value.upper():9} {snap.relative_path}: {why}", file=out)
+        print(f"  {snap.state.value.upper():9} {shown(snap.relative_path)}: {shown(why)}",
+              file=out)
     for snap in gone:
-        print(f"  {'GONE':9} {snap.relative_path}: no longer there; not counted", file=out)
+        print(f"  {'GONE':9} {shown(snap.relative_path)}: no longer there; not counted",
+              file=out)
     out.flush()
     if any(s.reason and s.reason.code == "sign_in_needed" for s in problems):
         print("The server did not accept the token: pass --token=VALUE, set TOOLBOX_UPLOADER_TOKEN "
@@ -559,6 +592,9 @@ class _JsonView:
         self._out = out
         self._latest: dict[int, ItemSnapshot] = {}
         self._newest: dict[str, int] = {}
+        #: Standard output failed (a full disk): raised again on the command's own thread,
+        #: as one line, instead of a traceback from the engine's thread per batch.
+        self.error: OSError | None = None
 
     def on_events(self, batch: list[EngineEvent]) -> None:
         from toolbox_uploader.core.events import (
@@ -589,9 +625,13 @@ class _JsonView:
                               "message": event.message, "needs_sign_in": event.needs_sign_in})
             elif isinstance(event, QueueStatus):
                 lines.append({"event": "queue", "saved": event.saved, "message": event.message})
-        if lines and not self._out.gone:  # ``... --json | head``: the uploads go on, unprinted
-            self._out.write("".join(json.dumps(line) + "\n" for line in lines))
-            self._out.flush()
+        if lines and not self._out.gone and self.error is None:
+            # ``... --json | head``: the uploads go on, unprinted
+            try:
+                self._out.write("".join(json.dumps(line) + "\n" for line in lines))
+                self._out.flush()
+            except OSError as exc:
+                self.error = exc
 
     def refresh(self) -> None:
         pass
@@ -625,7 +665,7 @@ class _TerminalView:
         self._batch: Any = None
         self._status: Any = None
         self._progress = Progress(
-            TextColumn("{task.description}", justify="left"), BarColumn(),
+            TextColumn("{task.description}", justify="left", markup=False), BarColumn(),
             DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
             console=self._console, transient=False, disable=not self._console.is_terminal,
         )
@@ -680,15 +720,15 @@ class _TerminalView:
             mine = list(self._latest.values())
             earlier = set(self._earlier)
         if status is not None and (not status.reachable or status.needs_sign_in):
-            self._progress.console.print(f"[yellow]{status.message}[/yellow]")
+            self._progress.console.print(shown(status.message), style="yellow", markup=False)
         if queue_problem is not None:
-            self._progress.console.print(queue_problem, style="yellow", markup=False)
+            self._progress.console.print(shown(queue_problem), style="yellow", markup=False)
         for snap in changed:
             task = self._tasks.get(snap.id)
             if snap.state is ItemState.UPLOADING:
                 if task is None:
                     task = self._tasks[snap.id] = self._progress.add_task(
-                        snap.relative_path[-40:], total=snap.upload_size)
+                        shown(snap.relative_path)[-40:], total=snap.upload_size)
                 self._progress.update(task, completed=snap.bytes_sent, total=snap.upload_size)
             elif task is not None:
                 self._progress.remove_task(task)
@@ -703,21 +743,25 @@ class _TerminalView:
                                           f"{totals['files_total']} files")
 
     def _report(self, snap: ItemSnapshot) -> None:
+        from rich.text import Text
+
         from toolbox_uploader.core.states import ItemState
 
         if snap.id in self._reported and snap.state is not ItemState.FAILED:
             return
         self._reported.add(snap.id)
+        name = shown(snap.relative_path)  # a name, never markup (``[draft] plan.txt``)
         if snap.state is ItemState.DONE:
             note = " (already on the server)" if snap.reason and \
                 snap.reason.code == "already_uploaded" else ""
-            self._progress.console.print(f"[green]✓[/green] {snap.relative_path}{note}")
+            line = Text.assemble(("✓", "green"), f" {name}{note}")
         elif snap.state is ItemState.FAILED and snap.next_attempt_at is not None:
             why = snap.reason.message if snap.reason else ""
-            self._progress.console.print(f"[yellow]…[/yellow] {snap.relative_path}: {why}")
+            line = Text.assemble(("…", "yellow"), f" {name}: {shown(why)}")
         else:
             why = snap.reason.message if snap.reason else snap.state.value
-            self._progress.console.print(f"[red]✗[/red] {snap.relative_path}: {why}")
+            line = Text.assemble(("✗", "red"), f" {name}: {shown(why)}")
+        self._progress.console.print(line)
 
     def close(self) -> None:
         self.refresh()

@@ -28,6 +28,20 @@ def path_text(text: str) -> str:
     return text
 
 
+def path_problem(text: str) -> str | None:
+    """Why the PATH argument ``text`` cannot be used, in a few words, or None. A folder
+    above it that cannot be read is said as such, not taken for a missing file."""
+    try:
+        os.lstat(text)  # a dangling link is still a name to check (and refuse)
+    except (FileNotFoundError, NotADirectoryError):
+        return "no such file or folder"
+    except PermissionError:
+        return "cannot be read (permission denied)"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate",
@@ -65,9 +79,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown category {args.category!r}; choose one of {', '.join(CATEGORIES)}"
         )
-    missing = [p for p in args.paths if not os.path.lexists(p)]
-    if missing:
-        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    from toolbox_uploader.commands.shown import shown
+
+    for text in args.paths:
+        problem = path_problem(text)
+        if problem is not None:
+            raise UsageError(f"{shown(text)}: {problem}")
     paths = [Path(p) for p in args.paths]
     if args.jobs is not None and not 1 <= args.jobs <= MAX_WORKERS:
         raise UsageError(f"--jobs must be between 1 and {MAX_WORKERS}")
@@ -110,6 +127,7 @@ def _print_table(results: Any, label: str, optimize: bool) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from toolbox_uploader.commands.shown import shown
     from toolbox_uploader.core.validation import Verdict
     from toolbox_uploader.core.validation.validator import human_size
 
@@ -134,10 +152,10 @@ def _print_table(results: Any, label: str, optimize: bool) -> int:
             report.verdict]
         word = {Verdict.ACCEPT: "accepted", Verdict.WARN: "accepted (warnings)",
                 Verdict.REJECT: "refused"}[report.verdict]
-        notes = [f"{r.message} [{r.code}]" for r in report.reasons]
-        notes += [f"{w.message} [{w.code}]" for w in report.warnings]
-        row = [Text(printable_name(entry.relative_path)), Text(word, style=style),
-               short_type(report.mime_type),
+        notes = [f"{shown(r.message)} [{r.code}]" for r in report.reasons]
+        notes += [f"{shown(w.message)} [{w.code}]" for w in report.warnings]
+        row = [Text(shown(entry.relative_path)), Text(word, style=style),
+               Text(short_type(report.mime_type)),
                human_size(report.size) if report.size or report.accepted else "-"]
         if optimize:
             row.append(_savings(optimization, human_size))

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -168,6 +169,19 @@ class StoreError(StoreFailure):
     pass
 
 
+_BUSY_OR_LOCKED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # primary result codes
+
+
+class DamagedQueueError(StoreError, sqlite3.DatabaseError):
+    """The queue file cannot be read (damaged pages, a row this version cannot make
+    sense of, a folder in its place). Also an ``sqlite3.DatabaseError``, so the engine's
+    handling of failed writes still applies; the file itself is never touched."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        super().__init__(f"the upload queue file {path} is damaged or unreadable ({cause}): "
+                         "move it aside to start a new queue")
+
+
 class UnsavedChange(StoreFailure):
     """SQLite could not write a change (disk full, a read-only file, a lock held too long).
 
@@ -237,6 +251,8 @@ class SessionStore:
             self._db = SQLiteDatabase(self.path, _MIGRATIONS)
         except StoreFailure as exc:  # a newer schema, a damaged file
             raise StoreError(str(exc)) from None
+        except sqlite3.Error as exc:  # a folder in its place, a file that cannot be opened
+            raise DamagedQueueError(self.path, exc) from None
         self._lock = self._db.lock
         self._conn = self._db.conn
         self._transaction = self._db.transaction
@@ -249,22 +265,37 @@ class SessionStore:
 
     # -- reading --------------------------------------------------------------------------
 
-    @staticmethod
-    def _record(row: sqlite3.Row) -> ItemRecord:
-        values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
-        values["state"] = ItemState(values["state"])
-        values["retryable"] = bool(values["retryable"])
-        values["interrupted"] = bool(values["interrupted"])
-        values["warnings"] = [Reason(*w) for w in json.loads(values["warnings"] or "[]")]
-        return ItemRecord(**values)
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Damaged pages or a row that is not one of ours become one clear error, not a
+        traceback; a busy or locked file stays what it is."""
+        try:
+            yield
+        except DamagedQueueError:
+            raise
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY_OR_LOCKED:
+                raise
+            raise DamagedQueueError(self.path, exc) from None
+        except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as exc:
+            raise DamagedQueueError(self.path, exc) from None
+
+    def _record(self, row: sqlite3.Row) -> ItemRecord:
+        with self._reading():
+            values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
+            values["state"] = ItemState(values["state"])
+            values["retryable"] = bool(values["retryable"])
+            values["interrupted"] = bool(values["interrupted"])
+            values["warnings"] = [Reason(*w) for w in json.loads(values["warnings"] or "[]")]
+            return ItemRecord(**values)
 
     def get(self, item_id: int) -> ItemRecord | None:
-        with self._lock:
+        with self._lock, self._reading():
             row = self._conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
         return self._record(row) if row else None
 
     def items(self, server_key: str | None = None) -> list[ItemRecord]:
-        with self._lock:
+        with self._lock, self._reading():
             if server_key is None:
                 rows = self._conn.execute("SELECT * FROM items ORDER BY id").fetchall()
             else:
@@ -275,7 +306,7 @@ class SessionStore:
 
     def find_by_source(self, server_key: str, source_path: str) -> ItemRecord | None:
         """The newest item for this file on this server (re-running a command reuses it)."""
-        with self._lock:
+        with self._lock, self._reading():
             row = self._conn.execute(
                 "SELECT * FROM items WHERE server_key = ? AND source_path = ? "
                 "ORDER BY id DESC LIMIT 1",
@@ -287,7 +318,7 @@ class SessionStore:
                   exclude: int | None = None) -> ItemRecord | None:
         """A done item with this content at this place: the same file sent under another
         category is a different file on the server."""
-        with self._lock:
+        with self._lock, self._reading():
             row = self._conn.execute(
                 "SELECT * FROM items WHERE server_key = ? AND sha256 = ? AND relative_path = ? "
                 "AND category = ? AND state = 'done' AND id != ? ORDER BY id LIMIT 1",
@@ -298,7 +329,7 @@ class SessionStore:
     def find_done_candidates(self, server_key: str, relative_path: str, size: int,
                              category: str, exclude: int | None = None) -> list[ItemRecord]:
         """Done items a big file might duplicate; only then is it worth hashing it first."""
-        with self._lock:
+        with self._lock, self._reading():
             rows = self._conn.execute(
                 "SELECT * FROM items WHERE server_key = ? AND relative_path = ? AND size = ? "
                 "AND category = ? AND state = 'done' AND sha256 IS NOT NULL AND id != ?",
@@ -432,17 +463,23 @@ class SessionStore:
         (``abandoned_uploads``), in the same transaction, so none is left behind unnoticed."""
         wanted = list(ids)
         now = time.time()
-        with self._transaction() as conn:
-            removed = []
-            for item_id in wanted:
-                conn.execute(
-                    "INSERT INTO abandoned_uploads "
-                    "(server_key, upload_url, upload_path, abandoned_at) "
-                    "SELECT server_key, upload_url, upload_path, ? FROM items WHERE id = ? "
-                    "AND state != 'done' AND (upload_url IS NOT NULL OR upload_path IS NOT NULL)",
-                    (now, item_id))
-                if conn.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount:
-                    removed.append(item_id)
+        try:
+            with self._transaction() as conn:
+                removed = []
+                for item_id in wanted:
+                    conn.execute(
+                        "INSERT INTO abandoned_uploads "
+                        "(server_key, upload_url, upload_path, abandoned_at) "
+                        "SELECT server_key, upload_url, upload_path, ? FROM items WHERE id = ? "
+                        "AND state != 'done' "
+                        "AND (upload_url IS NOT NULL OR upload_path IS NOT NULL)",
+                        (now, item_id))
+                    if conn.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount:
+                        removed.append(item_id)
+        except sqlite3.OperationalError:
+            raise  # read-only, full or locked: not damage
+        except sqlite3.DatabaseError as exc:
+            raise DamagedQueueError(self.path, exc) from None
         return removed
 
     def abandon_upload(self, server_key: str, upload_url: str | None,

@@ -56,6 +56,12 @@ class SQLiteDatabase:
 
     def _migrate(self, migrations: Migrations) -> None:
         target = len(migrations)
+        try:  # up to date: no write at all, so a read-only file still opens (to be listed)
+            row = self.conn.execute("SELECT version FROM schema_version").fetchone()
+        except sqlite3.OperationalError:  # no such table: a new file
+            row = None
+        if row is not None and int(row[0]) == target:
+            return
         with self.transaction() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = conn.execute("SELECT version FROM schema_version").fetchone()

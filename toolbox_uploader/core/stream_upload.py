@@ -3,7 +3,8 @@
 Standard input is copied to a spool file in the cache folder by a reader thread while a
 tus upload with ``Upload-Defer-Length`` sends the file as it grows (the tus client waits
 for more bytes while ``more_coming()`` is true). The spool is needed because a pipe cannot
-be re-read after a cut connection; it is deleted at the end. Transient failures resume
+be re-read after a cut connection; it is deleted at the end, and holds at most the
+category's size limit (``upload - < /dev/zero`` must not fill the disk). Transient failures resume
 from the server's offset; this upload is not in the session store, since the bytes of a
 pipe are gone once the command ends.
 """
@@ -12,71 +13,113 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import sys
 import tempfile
 import threading
 from pathlib import Path
 from typing import BinaryIO
 
 from toolbox_uploader import paths
+from toolbox_uploader.core.categories import get_category
 from toolbox_uploader.core.hashing import HashState
 from toolbox_uploader.core.http_transport import HttpSession
 from toolbox_uploader.core.scheduler import Action, decide
 from toolbox_uploader.core.toolbox_api import ToolboxApi, file_link, tus_endpoint, upload_id
-from toolbox_uploader.core.transfer_errors import TransferError
+from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError
 from toolbox_uploader.core.tus_client import TusClient
 
 MAX_ATTEMPTS = 8
 _PIECE = 1024 * 1024
+#: How long a refused upload's DELETE may take before the command gives up on it.
+_DELETE_TIMEOUT = 10.0
 
 
-def _spool(source: BinaryIO, target: Path, done: threading.Event) -> None:
-    try:
-        with open(target, "ab", buffering=0) as out:
-            while True:
-                data = source.read1(_PIECE) if hasattr(source, "read1") else source.read(_PIECE)
-                if not data:
-                    break
-                out.write(data)
-    finally:
-        done.set()
+class _Spool:
+    """Copies ``source`` into ``target`` up to ``limit`` bytes, on a daemon thread.
+
+    ``source`` should be unbuffered (``FileIO``): a thread blocked in a buffered read when
+    Ctrl+C ends the interpreter aborts it ("_enter_buffered_busy"). More than ``limit``
+    bytes stops the copy (the disk is not filled with what will be refused anyway) and
+    sets ``over`` before ``done``, so an uploader that sees the end also sees why."""
+
+    def __init__(self, source: BinaryIO, target: Path, limit: int) -> None:
+        self.done = threading.Event()
+        self.over = False
+        self._source, self._target, self._limit = source, target, limit
+        self._thread = threading.Thread(target=self._copy, daemon=True, name="stdin-spool")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _copy(self) -> None:
+        written = 0
+        try:
+            with open(self._target, "ab", buffering=0) as out:
+                while True:
+                    data = self._source.read(_PIECE)
+                    if not data:
+                        break
+                    if written + len(data) > self._limit:
+                        out.write(data[:self._limit - written])
+                        self.over = True
+                        break
+                    out.write(data)
+                    written += len(data)
+        finally:
+            self.done.set()
+
+    def more_coming(self) -> bool:
+        """For the tus client: wait while the copy goes on; never let a cut-off stream
+        end as if it were the whole upload."""
+        if self.over:
+            raise _TooLarge
+        return not self.done.is_set()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def too_large(limit: int) -> TransferError:
+    return TransferError(
+        ErrorKind.FATAL, f"Standard input is larger than this category's limit of "
+        f"{limit} bytes.", code="too_large")
 
 
 async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: str | None,
-                        token: str | None, name: str, category: str) -> dict[str, object]:
-    """Send everything readable from ``source``; returns ``{"url", "upload_url", "size",
-    "sha256"}``."""
+                        token: str | None, name: str, category: str,
+                        limit: int | None = None) -> dict[str, object]:
+    """Send everything readable from ``source``, at most ``limit`` bytes (default: the
+    category's); returns ``{"url", "upload_url", "size", "sha256"}``.
+
+    An upload that fails for good (refused, too large) is deleted on the server: a pipe
+    cannot be sent again, so a partial upload there would only take space."""
     tus_url = endpoint or tus_endpoint(server_url or "")
+    limit = get_category(category).max_size if limit is None else limit
     spool_dir = paths.cache_dir() / "stdin"
     spool_dir.mkdir(parents=True, exist_ok=True)
     handle, name_on_disk = tempfile.mkstemp(dir=spool_dir, suffix=".part")
     os.close(handle)
-    spool = Path(name_on_disk)
-    eof = threading.Event()
-    reader = threading.Thread(target=_spool, args=(source, spool, eof), daemon=True)
-    reader.start()
+    spool_path = Path(name_on_disk)
+    spool = _Spool(source, spool_path, limit)
+    spool.start()
     try:
         async with HttpSession() as http:
             tus = TusClient(tus_url, token=token, client=http)
             hasher = HashState()
             metadata = {"filename": name, "relativePath": name, "category": category}
             url, offset = await tus.create(length=None, metadata=metadata)
-            attempt = 0
-            while True:
-                try:
-                    offset = await tus.upload_file(
-                        url, spool, offset=offset, length=None, hasher=hasher,
-                        on_progress=lambda _n: None, more_coming=lambda: not eof.is_set())
-                    break
-                except TransferError as error:
-                    attempt += 1
-                    decision = decide(error, attempts=attempt, restarts=1)
-                    if decision.action is not Action.RETRY or attempt >= MAX_ATTEMPTS:
-                        raise
-                    await asyncio.sleep(decision.delay or 0)
-                    offset = (await tus.head(url)).offset
+            try:
+                offset = await _send(tus, url, offset, spool_path, spool, hasher)
+            except (TransferError, _TooLarge) as error:
+                with contextlib.suppress(TransferError, TimeoutError):
+                    await asyncio.wait_for(tus.terminate(url), _DELETE_TIMEOUT)
+                if isinstance(error, _TooLarge):
+                    raise too_large(limit) from None
+                raise
             digest = hasher.hexdigest()
             if server_url:
                 await ToolboxApi(server_url, token, client=http.rest_client()).verify(
@@ -85,29 +128,25 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             return {"url": file_link(server_url, url), "upload_url": url, "size": offset,
                     "sha256": digest}
     finally:
-        reader.join(timeout=1)
-        spool.unlink(missing_ok=True)
+        spool.join(timeout=1)
+        spool_path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # only when no other spool is in there
             spool_dir.rmdir()
 
 
-def upload_stdin(server_url: str | None, endpoint: str | None, token: str | None, *,
-                 name: str, category: str, as_json: bool) -> int:
-    """The CLI side: 0 when stored, 1 with the server's message otherwise."""
-    try:
-        result = asyncio.run(stream_upload(sys.stdin.buffer, server_url=server_url,
-                                           endpoint=endpoint, token=token, name=name,
-                                           category=category))
-    except TransferError as error:
-        if as_json:
-            print(json.dumps({"event": "summary", "uploaded": 0, "exit_code": 1,
-                              "error": {"code": error.code or error.kind.value,
-                                        "message": error.message}}))
-        else:
-            print(f"toolbox-uploader upload: {name}: {error.message}", file=sys.stderr)
-        return 1
-    if as_json:
-        print(json.dumps({"event": "summary", "uploaded": 1, "exit_code": 0, **result}))
-    else:
-        print(f"{name}: {result['size']} bytes uploaded (sha256 {result['sha256']})")
-    return 0
+async def _send(tus: TusClient, url: str, offset: int, spool_path: Path, spool: _Spool,
+                hasher: HashState) -> int:
+    """PATCH the spool as it grows; transient failures resume from the server's offset."""
+    attempt = 0
+    while True:
+        try:
+            return await tus.upload_file(
+                url, spool_path, offset=offset, length=None, hasher=hasher,
+                on_progress=lambda _n: None, more_coming=spool.more_coming)
+        except TransferError as error:
+            attempt += 1
+            decision = decide(error, attempts=attempt, restarts=1)
+            if decision.action is not Action.RETRY or attempt >= MAX_ATTEMPTS:
+                raise
+            await asyncio.sleep(decision.delay or 0)
+            offset = (await tus.head(url)).offset

@@ -1,0 +1,160 @@
+"""``upload -`` at its edges, and tokens that cannot go into an HTTP header: usage errors
+before anything runs, Ctrl+C on a slow pipe, and a stream larger than the category allows."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.engine.engine_support import free_port, server_files, text_file
+from toolbox_uploader.core.categories import get_category
+from toolbox_uploader.server.config import ServerConfig
+from toolbox_uploader.server.embedded import ServerHandle
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "toolbox_uploader", "upload", *args]
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "TOOLBOX_UPLOADER_HOME": str(home)}
+
+
+def _nowhere() -> list[str]:
+    """A server where nothing listens: a check that let something through ends quickly."""
+    return ["--server", f"http://127.0.0.1:{free_port()}"]
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    (os.fsdecode(b"notes\xe9.txt"), "--name 'notes\\xe9.txt' is not UTF-8 text"),
+    ("b" * 300 + ".txt", "--name: a name longer than 255 bytes is refused"),
+    ("Week 3/" + "é" * 128 + ".txt", "--name: a name longer than 255 bytes is refused"),
+    ("two\nlines.txt", "--name 'two\\nlines.txt' contains control characters"),
+])
+def test_bad_stdin_names_are_usage_errors(name: str, message: str, app_home: Path) -> None:
+    result = subprocess.run(_command("-", "--name", name, *_nowhere(),
+                                     "--token=abcdefghijklmnop"),
+                            env=_env(app_home), input=b"hi\n", capture_output=True, timeout=60)
+    err = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 2, err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_closed_standard_input_is_a_usage_error(app_home: Path) -> None:
+    result = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$@" <&-', "sh", *_command("-", "--name", "c.txt",
+                                                       *_nowhere(), "--token=abcdefghijklmnop")],
+        env=_env(app_home), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "standard input is closed" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("token", ["goodtoken-12345678ü0", "goodtoken-1234567890\n",
+                                   "good token 1234567890"])
+@pytest.mark.parametrize("stdin", [False, True])
+def test_a_token_that_is_not_header_text_is_a_usage_error(
+        token: str, stdin: bool, live_server: ServerHandle, tmp_path: Path,
+        app_home: Path) -> None:
+    path = text_file(tmp_path / "a.txt", 1000)
+    args = ["-", "--name", "t.txt"] if stdin else [str(path)]
+    result = subprocess.run(_command(*args, "--server", live_server.url, "--token", token,
+                                     "--give-up-after", "5"),
+                            env=_env(app_home), input="hi\n", capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--token: The token has characters a token cannot have" in result.stderr
+    assert "Traceback" not in result.stderr and token.strip() not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (app_home / "data" / "sessions.sqlite3").exists()  # nothing ran
+    assert server_files(live_server.url, live_server.token) == []
+
+
+def test_a_token_from_the_environment_is_checked_too(live_server: ServerHandle, tmp_path: Path,
+                                                     app_home: Path) -> None:
+    path = text_file(tmp_path / "a.txt", 1000)
+    env = {**_env(app_home), "TOOLBOX_UPLOADER_TOKEN": "goodtoken-12345678ü0"}
+    result = subprocess.run(_command(str(path), "--server", live_server.url), env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "TOOLBOX_UPLOADER_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_slow_pipe_exits_130(live_server: ServerHandle,
+                                             app_home: Path) -> None:
+    proc = subprocess.Popen(_command("-", "--name", "slow.txt", "--server", live_server.url,
+                                     f"--token={live_server.token}"),
+                            env=_env(app_home), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    stdin = proc.stdin
+
+    def slow_pipe() -> None:  # a line now and then, as from a recorder; at most 60 s
+        for n in range(300):
+            if proc.poll() is not None:
+                return
+            try:
+                stdin.write(f"line {n}\n".encode())
+                stdin.flush()
+            except (BrokenPipeError, ValueError):
+                return
+            time.sleep(0.2)
+
+    writer = threading.Thread(target=slow_pipe, daemon=True)
+    writer.start()
+    try:
+        spool = app_home / "cache" / "stdin"
+        deadline = time.monotonic() + 30
+        # The reader thread is waiting on the pipe once the first lines are spooled.
+        while not (spool.is_dir() and any(p.stat().st_size > 20 for p in spool.iterdir())):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        err = proc.stderr.read() if proc.stderr else b""
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        writer.join(timeout=5)
+    assert proc.returncode == 130, err
+    assert b"Fatal Python error" not in err and b"Traceback" not in err
+    assert err.decode().strip() == "interrupted"
+
+
+@pytest.mark.slow
+def test_a_stream_over_the_limit_is_cut_and_deleted(live_server: ServerHandle,
+                                                     server_config: ServerConfig,
+                                                     app_home: Path) -> None:
+    limit = get_category("avatar").max_size  # small enough to test
+    with open("/dev/zero", "rb") as zeros:
+        proc = subprocess.Popen(
+            _command("-", "--name", "z.bin", "--category", "avatar", "--server",
+                     live_server.url, f"--token={live_server.token}", "--json"),
+            env=_env(app_home), stdin=zeros, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        peak = 0
+        deadline = time.monotonic() + 60
+        spool = app_home / "cache" / "stdin"
+        while proc.poll() is None:  # bounded by the deadline
+            assert time.monotonic() < deadline
+            if spool.is_dir():
+                peak = max([peak, *(p.stat().st_size for p in spool.iterdir()
+                                    if p.exists())])
+            time.sleep(0.01)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    assert peak <= limit
+    summary = json.loads(out.decode().splitlines()[-1])
+    assert summary["error"]["code"] == "too_large"
+    assert err == b""  # no asyncio noise
+    uploads = server_config.data_dir / "uploads"
+    assert not uploads.exists() or not [p for p in uploads.iterdir() if p.is_file()]
+    assert server_files(live_server.url, live_server.token) == []

@@ -1,0 +1,32 @@
+"""File names as people read them on a terminal.
+
+A name is data, not instructions: ``title\\x1b]0;HACKED\\x07.txt`` must not set the terminal's
+title, ``a\\nb.txt`` must not look like two lines, and ``[draft] plan.txt`` must not be read
+as rich markup. Human-readable output shows every name through ``shown`` (and hands it to
+rich as ``Text``, never inside a markup string); JSON output keeps names exact, since JSON
+escapes control characters itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+from toolbox_uploader.core.validation.names import printable_name
+
+#: C0/C1 controls and the bidi overrides that make a name read backwards on screen.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def shown(text: str) -> str:
+    """``text`` safe to print: control characters as ``\\x1b``/``\\n``, bytes that are not
+    UTF-8 as ``\\xNN``; everything else exactly as it is."""
+    return _CONTROL.sub(_escape, printable_name(text))
