@@ -146,7 +146,7 @@ def test_an_interrupted_upload_added_again_under_another_category_is_settled(
     first = _sending_slowly(make_engine, live_server, path)
     first.stop()
     again = make_engine(server_url=live_server.url, token=live_server.token)
-    again.add_paths([tmp_path / "unit"], category=category)
+    again.add_paths([tmp_path / "unit"], category=category, recategorize=True)
     assert again.wait_idle(60)
     settled = _snap(again, "plan.txt")
     assert (settled.state, settled.category) == (ends, category), settled
@@ -155,6 +155,29 @@ def test_an_interrupted_upload_added_again_under_another_category_is_settled(
         assert (stored["category"], stored["sha256"]) == (category, sha256(path))
     else:
         assert settled.reason is not None and settled.reason.code == "too_large"
+
+
+def test_a_folder_dropped_again_under_another_category_leaves_rows_on_their_way(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    """The app's drop zone names the category for *new* files: a recording sent as media
+    keeps its category and its upload when the folder comes again to add one worksheet,
+    while a video that category refused is tried under the new one."""
+    folder = tmp_path / "Week 3"
+    recording = text_file(folder / "recording.txt", 30_000_000)
+    engine = _sending_slowly(make_engine, live_server, recording)
+    (sent,) = [s for s in engine.snapshot() if s.display_name == "recording.txt"]
+    text_file(folder / "new sheet.txt", 3000, seed=5)
+    engine.add_paths([folder], category="avatar")  # refuses text: would throw it all away
+    wait_for(lambda: (s := item(engine, "new sheet.txt")) and s.state is S.REJECTED, 20,
+             describe=engine.snapshot)
+    now = _snap(engine, "recording.txt")
+    assert (now.category, now.state) == ("temporary", S.UPLOADING), now
+    assert now.bytes_sent >= sent.bytes_sent and now.upload_url == sent.upload_url
+
+    engine.add_paths([folder / "new sheet.txt"], category="temporary")  # refused: re-checked
+    wait_for(lambda: (s := item(engine, "new sheet.txt")) and s.state is S.DONE, 20,
+             describe=engine.snapshot)
+    assert _snap(engine, "new sheet.txt").category == "temporary"
 
 
 def _twins(folder: Path) -> tuple[Path, Path]:

@@ -341,7 +341,8 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     engine.subscribe(watchdog.on_events)
     gave_up: str | None = None
     try:
-        engine.add_paths(paths, category)
+        # --category given again: files already queued take it too (not the default).
+        engine.add_paths(paths, category, recategorize=args.category is not None)
         while not engine.wait_idle(0.25):
             view.refresh()
             gave_up = watchdog.expired(engine.snapshot())

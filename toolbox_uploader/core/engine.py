@@ -298,8 +298,13 @@ class Engine:
         with self._idle:
             return sorted(self._snapshots.values(), key=lambda s: s.id)
 
-    def add_paths(self, paths_: Sequence[Path], category: str | None = None) -> None:
-        self._post(self._add_paths, [Path(p) for p in paths_], category)
+    def add_paths(self, paths_: Sequence[Path], category: str | None = None, *,
+                  recategorize: bool = False) -> None:
+        """Queue files and folders; files already queued are picked up again (retried,
+        resumed). ``recategorize``: those take ``category`` too (a command run again with
+        ``--category``). Otherwise only rows refused under their category take it (dropped
+        again under another one); rows on their way keep theirs, and their upload."""
+        self._post(self._add_paths, [Path(p) for p in paths_], category, recategorize)
 
     def pause(self, ids: Iterable[int]) -> None:
         self._post(self._pause, list(ids))
@@ -1129,7 +1134,8 @@ class Engine:
 
     # ------------------------------------------------------------------ loop: commands
 
-    def _add_paths(self, paths_: list[Path], category: str | None) -> None:
+    def _add_paths(self, paths_: list[Path], category: str | None,
+                   recategorize: bool = False) -> None:
         assert self._loop is not None
         with self._idle:
             self._pending_commands += 1
@@ -1140,7 +1146,8 @@ class Engine:
                 found = fut.result()
                 if not self._stopping:
                     with _collector_paused(len(found) >= _BULK_ADD):
-                        self._add_files(found, category or self.config.default_category)
+                        self._add_files(found, category or self.config.default_category,
+                                        recategorize)
             except sqlite3.Error as exc:
                 log.warning("could not queue the dropped files: the upload queue cannot be "
                             "saved (%s)", exc)
@@ -1154,7 +1161,8 @@ class Engine:
 
         future.add_done_callback(done)
 
-    def _add_files(self, found: list[tuple[Path, str, Reason | None]], category: str) -> None:
+    def _add_files(self, found: list[tuple[Path, str, Reason | None]], category: str,
+                   recategorize: bool = False) -> None:
         server_key = self.server_key
         added: list[ItemSnapshot] = []
         problems: list[tuple[int, Reason]] = []
@@ -1169,7 +1177,8 @@ class Engine:
             if existing is not None and existing.id in self._records:
                 if error is not None and existing.state is S.REJECTED:
                     continue  # the walk refuses it again (a loop, a name that is not text)
-                if existing.category != category and existing.state is not S.DONE:
+                if existing.category != category and existing.state is not S.DONE and (
+                        recategorize or existing.state is S.REJECTED):
                     self._set_category(existing.id, category)
                     existing = self._records[existing.id]
                 self._readd(existing)
