@@ -190,3 +190,17 @@ def test_quitting_while_settings_apply_stops_everything(
     with Engine(EngineConfig(store_path=app.store_path, auto_resume=False)) as engine:
         snap = next(s for s in engine.snapshot() if s.id == item.id)
         assert snap.state in (S.READY, S.PAUSED)
+
+
+def test_settings_keep_the_drop_zones_category_unless_its_default_changed(
+        start_app: Any) -> None:
+    """The teacher set the drop zone to media for a batch of videos, then changed only the
+    bandwidth: the next videos must not go under "Teaching material" (and be refused)."""
+    settings = Settings()
+    app = start_app(settings)
+    app.window.set_default_category("media_resource")
+    app.apply_settings(dataclasses.replace(settings, bandwidth_limit_kib=512))
+    assert app.window.category == "media_resource"
+    app.apply_settings(dataclasses.replace(settings, bandwidth_limit_kib=512,
+                                           default_category="temporary"))
+    assert app.window.category == "temporary"  # the default itself changed: shown

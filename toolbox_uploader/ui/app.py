@@ -318,12 +318,13 @@ class UploaderApp(QObject):
     def apply_settings(self, new: Settings) -> None:
         """Save, then apply to the running engine (uploads carry on). Returns at once;
         ``settings_applied`` tells when a change of server has taken effect."""
-        self.settings = new
+        old, self.settings = self.settings, new
         try:
             settings_io.save(new)
         except (OSError, settings_io.SettingsError) as exc:
             QMessageBox.warning(self.window, "Settings not saved", str(exc))
-        self.window.set_default_category(new.default_category)
+        if new.default_category != old.default_category:  # else the drop zone's own choice stays
+            self.window.set_default_category(new.default_category)
         self.window.keep_running_in_tray = new.keep_running_in_tray
         self.tray.notifications_enabled = new.notifications
         self._reconfigure()
