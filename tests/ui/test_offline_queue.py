@@ -108,7 +108,7 @@ def test_the_offline_notice_outlives_adding_files(
     more.write_text("Read chapter 4.\n")
     app.window.add_paths([more])
     texts = status_bar_texts(app)
-    assert any(t.startswith("Adding 1 item") for t in texts)
+    assert any(t.startswith("Adding “homework.txt”") for t in texts)
     assert any("cannot be reached" in t for t in texts), texts
     app.window.statusBar().clearMessage()  # what the 3 s timeout of "Adding…" does
     assert any("cannot be reached" in t for t in status_bar_texts(app))

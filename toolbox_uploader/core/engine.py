@@ -82,9 +82,11 @@ _BULK_ADD = 1000  # files in one drop from which the cyclic collector waits (see
 #: What the teacher is told while the session store refuses writes (``QueueStatus``).
 QUEUE_NOT_SAVED = ("The upload queue cannot be saved (is the disk full?). Uploads go on, "
                    "but files cannot be added or removed until it can.")
-NOT_ADDED = "The files could not be added: the upload queue cannot be saved (is the disk full?)."
+NOT_ADDED = ("The dropped files wait to be added: the upload queue cannot be saved (is the disk "
+             "full?).")
 NOT_REMOVED = ("The files could not be removed: the upload queue cannot be saved (is the disk "
                "full?).")
+_DROPS_FIRST_DELAY, _DROPS_MAX_DELAY = 1.0, 30.0  # adding a refused drop again
 _SWITCH_WAIT = 10.0  # how long the old server's requests may take to wind down
 #: Settings a running engine takes over at once (``Engine.update_config``).
 LIVE_FIELDS = frozenset({"concurrency", "bandwidth_limit", "optimize_images", "max_image_edge",
@@ -185,6 +187,9 @@ class Engine:
         self._prepare_tasks: set[asyncio.Task[Any]] = set()
         self._server_status: ServerStatus | None = None
         self._queue_problem: QueueStatus | None = None  # the store refused a write
+        self._refused_drops: list[tuple[list[Path], str | None, bool]] = []  # added again
+        self._drops_timer: asyncio.TimerHandle | None = None
+        self._drops_delay = _DROPS_FIRST_DELAY
         self._pending_commands = 0
         self._idle_key = self._target().server_key  # items of other servers wait
         self._busy: set[int] = set()  # ids of this server's items with work ahead
@@ -500,6 +505,8 @@ class Engine:
                 await asyncio.wait(late, timeout=0.5)
         for timer in self._timers.values():  # armed while winding down (an error's retry)
             timer.cancel()
+        if self._drops_timer is not None:  # a drop the store refused: dropped again later
+            self._drops_timer.cancel()
         if self._ticker is not None:
             self._ticker.cancel()
         if self._dispatcher is not None:
@@ -590,13 +597,15 @@ class Engine:
         return record
 
     def _queue_refused(self, message: str) -> None:
+        if self._queue_problem == QueueStatus(False, message):
+            return  # said already (a refused drop tried again)
         self._queue_problem = QueueStatus(False, message)
         if self._dispatcher is not None:
             self._dispatcher.emit(self._queue_problem)
 
     def _queue_saved(self) -> None:
         """A write went through: the problem is over once nothing waits to be written."""
-        if self._queue_problem is None or self._unsaved:
+        if self._queue_problem is None or self._unsaved or self._refused_drops:
             return
         self._queue_problem = None
         if self._dispatcher is not None:
@@ -1150,8 +1159,9 @@ class Engine:
                                         recategorize)
             except sqlite3.Error as exc:
                 log.warning("could not queue the dropped files: the upload queue cannot be "
-                            "saved (%s)", exc)
+                            "saved (%s); trying again", exc)
                 self._queue_refused(NOT_ADDED)
+                self._refuse_drop(paths_, category, recategorize)
             except Exception as exc:
                 log.warning("could not read the dropped paths: %s", exc)
             finally:
@@ -1160,6 +1170,22 @@ class Engine:
                     self._idle.notify_all()
 
         future.add_done_callback(done)
+
+    def _refuse_drop(self, paths_: list[Path], category: str | None,
+                     recategorize: bool) -> None:
+        """Keep a drop the store refused and add it again later, with a growing pause: the
+        teacher dropped those files once and should not have to notice and do it again."""
+        assert self._loop is not None
+        self._refused_drops.append((paths_, category, recategorize))
+        if self._drops_timer is None and not self._stopping:
+            self._drops_timer = self._loop.call_later(self._drops_delay, self._add_refused)
+            self._drops_delay = min(_DROPS_MAX_DELAY, self._drops_delay * 2)
+
+    def _add_refused(self) -> None:
+        self._drops_timer = None
+        drops, self._refused_drops = self._refused_drops, []
+        for paths_, category, recategorize in drops:  # refused again: kept again
+            self._add_paths(paths_, category, recategorize)
 
     def _add_files(self, found: list[tuple[Path, str, Reason | None]], category: str,
                    recategorize: bool = False) -> None:
@@ -1192,6 +1218,7 @@ class Engine:
             errors.append(error)
             queued_now.add(source)
         records = self.store.add_many(new)
+        self._drops_delay = _DROPS_FIRST_DELAY
         if new:
             self._queue_saved()
         for record, error in zip(records, errors, strict=True):

@@ -413,9 +413,9 @@ class MainWindow(QMainWindow):
         if not found or self.engine is None:
             return
         self.engine.add_paths(list(found), category or self.category)
-        count = len(found)
-        self.statusBar().showMessage(
-            f"Adding {count} {'item' if count == 1 else 'items'}…", 3000)
+        # A name, not "1 item" for a whole folder (no stat here: this is the GUI thread).
+        what = f"“{found[0].name or found[0]}”" if len(found) == 1 else f"{len(found)} items"
+        self.statusBar().showMessage(f"Adding {what}…", 3000)
 
     def on_add_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Add files to upload")
