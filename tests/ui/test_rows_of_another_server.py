@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from toolbox_uploader.core.events import BatchProgress, ItemSnapshot
+from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, Reason
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui.bridge import EngineBridge
 from toolbox_uploader.ui.main_window import CloseChoice, MainWindow
@@ -100,3 +100,21 @@ def test_a_row_waiting_for_its_server_offers_no_retry(qtbot: QtBot, make_item: M
     row = window.model.row_of(stopped.id)
     assert RowAction.RETRY in window.model.index(row, Column.ACTIONS).data(ActionsRole)
     assert window.retry_failed_action.isEnabled()
+
+
+def test_the_report_of_a_row_waiting_for_its_server_says_so(qtbot: QtBot,
+                                                            make_item: Make) -> None:
+    """Not its last countdown ("next try in 1 s", stopped since) nor "Press Retry"."""
+    window = MainWindow(EngineBridge())
+    qtbot.addWidget(window)
+    retry = make_item(state=S.FAILED, next_attempt_at=time.time() + 1, server="local",
+                      reason=Reason("offline", "Waiting for network, next try in 1 s."))
+    window.model.add_items([retry])
+    window.model.set_current_server(SCHOOL)
+    dialog = window.show_details(retry)
+    report = dialog.browser.toPlainText()
+    assert dialog.headline.text() == "Waiting for the built-in server"
+    assert "sent to the built-in server when that server is chosen again" in report
+    assert "next try" not in report and "Retry" not in report
+    assert "next try" not in status(window, retry, Qt.ItemDataRole.ToolTipRole)
+    dialog.close()

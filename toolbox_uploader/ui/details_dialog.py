@@ -56,14 +56,17 @@ def report_text(item: ItemSnapshot) -> str:
     return "\n".join(lines)
 
 
-def report_html(item: ItemSnapshot) -> str:
+def report_html(item: ItemSnapshot, awaited_server: str | None = None) -> str:
+    """``awaited_server``: the server the row waits for, when it is not the chosen one
+    (its last failure and countdown are history then, and Retry would change nothing)."""
     esc = html.escape
     rows = [
         ("File", item.relative_path),
         ("From", item.source_path),
         ("Category", fmt.category_label(item.category)),
         ("Size", fmt.human_size(item.size)),
-        ("Status", fmt.status_text(item)),
+        ("Status", fmt.status_text(item) if awaited_server is None
+         else "Waiting for its server"),
     ]
     if item.optimized_size is not None:
         rows.append(("After optimization", fmt.human_size(item.optimized_size)))
@@ -74,7 +77,10 @@ def report_html(item: ItemSnapshot) -> str:
     parts = ["<table cellspacing='4'>"]
     parts += [f"<tr><td><b>{esc(k)}</b></td><td>{esc(v)}</td></tr>" for k, v in rows]
     parts.append("</table>")
-    if item.reason is not None:
+    if awaited_server is not None:
+        parts.append(f"<h3>Why</h3><p>It is sent to {esc(awaited_server)} when that server is "
+                     "chosen again in Settings; nothing is sent elsewhere meanwhile.</p>")
+    elif item.reason is not None:
         parts.append(f"<h3>Why</h3><p>{esc(fmt.reason_text(item))}</p>"
                      f"<p><small>Code: {esc(item.reason.code)}</small></p>")
         if item.state is ItemState.REJECTED:
@@ -108,7 +114,9 @@ def refusal_advice(code: str) -> str:
     return "Fix the file (or its name) and add it again."
 
 
-def headline_text(item: ItemSnapshot) -> str:
+def headline_text(item: ItemSnapshot, awaited_server: str | None = None) -> str:
+    if awaited_server is not None:
+        return f"Waiting for {awaited_server}"
     if item.state is ItemState.FAILED and item.next_attempt_at is not None:
         return "Not sent yet: it will be tried again by itself"
     return _HEADLINES.get(item.state, fmt.status_text(item))
@@ -118,7 +126,8 @@ class DetailsDialog(QDialog):
     """One file's report; ``set_item`` keeps it current while it stays open (the window
     passes on the item's later snapshots), so a row that finishes meanwhile shows its link."""
 
-    def __init__(self, item: ItemSnapshot, parent: QWidget | None = None) -> None:
+    def __init__(self, item: ItemSnapshot, parent: QWidget | None = None,
+                 awaited_server: str | None = None) -> None:
         super().__init__(parent)
         self.item = item
         self.resize(560, 420)
@@ -142,15 +151,16 @@ class DetailsDialog(QDialog):
         layout.addWidget(self.browser, 1)
         layout.addWidget(buttons)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.set_item(item)
+        self.set_item(item, awaited_server)
 
-    def set_item(self, item: ItemSnapshot) -> None:
-        """Show a newer snapshot of the file. The report is only set again when its text
-        changed (progress alone does not change it), keeping the reader's scroll position."""
+    def set_item(self, item: ItemSnapshot, awaited_server: str | None = None) -> None:
+        """Show a newer snapshot of the file (``awaited_server`` as for ``report_html``).
+        The report is only set again when its text changed (progress alone does not change
+        it), keeping the reader's scroll position."""
         self.item = item
         self.setWindowTitle(f"Details — {item.display_name}")
-        self.headline.setText(headline_text(item))
-        html_text = report_html(item)
+        self.headline.setText(headline_text(item, awaited_server))
+        html_text = report_html(item, awaited_server)
         if html_text != self._html:
             self._html = html_text
             scroll = self.browser.verticalScrollBar()

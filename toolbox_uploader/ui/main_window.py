@@ -518,13 +518,14 @@ class MainWindow(QMainWindow):
     def show_details(self, item: ItemSnapshot) -> DetailsDialog:
         """Open the row's report, or bring its open one forward; it follows the row."""
         dialog = self._details.get(item.id)
+        away = self.model.awaited_server(item)
         if dialog is None:
-            dialog = DetailsDialog(item, self)
+            dialog = DetailsDialog(item, self, away)
             dialog.setObjectName("detailsDialog")
             dialog.finished.connect(lambda _=0, i=item.id: self._details.pop(i, None))
             self._details[item.id] = dialog
         else:
-            dialog.set_item(item)
+            dialog.set_item(item, away)
         dialog.show()
         dialog.raise_()
         return dialog
@@ -535,7 +536,7 @@ class MainWindow(QMainWindow):
         for item in items:
             dialog = self._details.get(item.id)
             if dialog is not None:
-                dialog.set_item(item)
+                dialog.set_item(item, self.model.awaited_server(item))
 
     def on_row_action(self, item_id: int, action: str) -> None:
         row = self.model.row_of(item_id)

@@ -255,6 +255,10 @@ class QueueModel(QAbstractTableModel):
         return (self._server is not None and item.server != self._server
                 and (item.state in WORKING_STATES or waits_to_retry(item)))
 
+    def awaited_server(self, item: ItemSnapshot) -> str | None:
+        """The name of the server the row waits for (``waits_for_server``), else None."""
+        return server_name(item.server) if self.waits_for_server(item) else None
+
     def actions(self, item: ItemSnapshot) -> tuple[RowAction, ...]:
         """The row's buttons (``row_actions``) as things stand with the chosen server."""
         return row_actions(item, waits_for_server=self.waits_for_server(item))
@@ -480,12 +484,13 @@ class QueueModel(QAbstractTableModel):
             return "Double-click to choose another category"
         if column in (Column.STATUS, Column.PROGRESS):
             lines = []
-            if item.reason is not None:
+            away = self.awaited_server(item)
+            if item.reason is not None and away is None:  # its countdown stopped meanwhile
                 lines.append(fmt.reason_text(item))
             lines.extend(f"Note: {w.message}" for w in item.warnings)
-            if self.waits_for_server(item):
-                lines.append(f"It is sent to {server_name(item.server)} when that server "
-                             "is chosen again in Settings.")
+            if away is not None:
+                lines.append(f"It is sent to {away} when that server is chosen again in "
+                             "Settings.")
             elif waits_to_retry(item):
                 lines.append("It will be tried again automatically.")
             return "\n".join(lines) or None
