@@ -66,7 +66,8 @@ AppFactory = Callable[..., Any]
 @pytest.fixture
 def start_app(qtbot: QtBot, tmp_path: Path) -> Iterator[AppFactory]:
     """Start an ``UploaderApp`` (local embedded server unless ``server_url``); all are shut down
-    at the end. Closing a window never asks: tests decide with ``ask_on_close``."""
+    at the end. Closing a window or removing rows never asks: tests decide with
+    ``ask_on_close`` and ``ask_remove``."""
     from toolbox_uploader.ui.app import UploaderApp
 
     started: list[Any] = []
@@ -74,6 +75,7 @@ def start_app(qtbot: QtBot, tmp_path: Path) -> Iterator[AppFactory]:
     def start(settings: settings_io.Settings | None = None, **kwargs: Any) -> UploaderApp:
         app = UploaderApp(settings or settings_io.load(), **kwargs)
         app.window.ask_on_close = lambda: CloseChoice.QUIT
+        app.window.ask_remove = lambda count, sending: True  # no modal question in tests
         qtbot.addWidget(app.window)
         app.start()
         started.append(app)

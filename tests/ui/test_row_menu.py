@@ -62,6 +62,13 @@ def test_the_menu_of_a_selection_acts_on_every_selected_row(
     choose(right_click(window, item.id), "Resume 3 files")
     qtbot.waitUntil(lambda: not any(i.state is S.PAUSED for i in window.model.items()),
                     timeout=10000)
+    asked: list[tuple[int, int]] = []
+    window.ask_remove = lambda count, sending: asked.append((count, sending)) is not None
+    choose(right_click(window, item.id), "Remove 3 files")  # "no": nothing goes
+    assert asked and asked[0][0] == 3 and asked[0][1] >= 1  # uploads among them: asked
+    qtbot.wait(300)
+    assert window.model.rowCount() == 3
+    window.ask_remove = lambda count, sending: True
     menu = right_click(window, item.id)
     choose(menu, "Remove 3 files")
     qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=10000)

@@ -132,6 +132,8 @@ class MainWindow(QMainWindow):
         self.keep_running_in_tray = True
         #: Decides what closing the window does while uploads run (tests replace it).
         self.ask_on_close: Callable[[], CloseChoice] = self._ask_on_close
+        #: Confirms removing several rows of which some are on their way (tests replace it).
+        self.ask_remove: Callable[[int, int], bool] = self._ask_remove
         self._progress: BatchProgress | None = None
         self._details: dict[int, DetailsDialog] = {}  # open reports, kept current
         self._problems = {"queue": "", "server": ""}  # shown in the status bar while true
@@ -489,8 +491,35 @@ class MainWindow(QMainWindow):
 
     def on_remove_selected(self) -> None:
         ids = [item.id for item in self.selected_items()]
-        if ids and self.engine is not None:
+        if ids and self.engine is not None and self._removal_confirmed(ids):
             self.engine.remove(ids)
+
+    def _removal_confirmed(self, ids: Sequence[int]) -> bool:
+        """Several rows at once (Ctrl+A, Delete) with uploads among them: ask first, since
+        what those sent is thrown away. One row's own ✕ is a clear enough choice."""
+        if len(ids) < 2:
+            return True
+        rows = (self.model.row_of(i) for i in ids)
+        items = [self.model.item(row) for row in rows if row is not None]
+        sending = sum(1 for i in items if i.state in WORKING_STATES
+                      or (i.state is not ItemState.DONE and i.bytes_sent > 0))
+        return sending == 0 or self.ask_remove(len(items), sending)
+
+    def _ask_remove(self, count: int, sending: int) -> bool:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Remove files from the queue")
+        box.setText(f"Remove {count} files from the queue?")
+        box.setInformativeText(
+            f"{sending} of them {'is' if sending == 1 else 'are'} not finished: "
+            f"{'its' if sending == 1 else 'their'} upload stops and what was sent is thrown "
+            "away. Files already on the server stay there, and nothing is deleted from this "
+            "computer.")
+        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is remove
 
     def on_toggle_selected(self) -> None:
         items = self.selected_items()
@@ -567,6 +596,8 @@ class MainWindow(QMainWindow):
             self.on_row_action(ids[0], action)
             return
         if self.engine is None:
+            return
+        if RowAction(action) is RowAction.REMOVE and not self._removal_confirmed(ids):
             return
         command = {
             RowAction.PAUSE: self.engine.pause,
