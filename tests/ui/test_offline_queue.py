@@ -162,3 +162,18 @@ def test_a_queue_that_cannot_be_saved_is_shown_until_it_can(qtbot: QtBot) -> Non
     assert window.server_problem_label.text() == QUEUE_NOT_SAVED
     bridge.listener([QueueStatus(True)])
     qtbot.waitUntil(window.server_problem.isHidden, timeout=2000)
+
+
+def test_closing_while_the_queue_cannot_be_saved_asks(qtbot: QtBot) -> None:
+    """Nothing uploads, but the rows as shown would not survive a restart."""
+    asked: list[bool] = []
+    for problem in (QueueStatus(True), QueueStatus(False, QUEUE_NOT_SAVED)):
+        window = MainWindow(EngineBridge())
+        qtbot.addWidget(window)
+        window.ask_on_close = lambda: asked.append(True) or CloseChoice.CANCEL
+        window.show()
+        window.on_queue_status(problem)
+        window.close()
+        assert window.isVisible() is (not problem.saved)  # asked, and the answer was no
+        window.ask_on_close = lambda: CloseChoice.QUIT
+    assert asked == [True]  # nothing to lose the first time: no question

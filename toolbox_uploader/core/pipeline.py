@@ -120,7 +120,9 @@ def optimize_copy(path: Path, out_dir: Path, *, max_edge: int, quality: int | No
     out_path = Path(result.output)
     size = out_path.stat().st_size
     digest = sha256_file(out_path) if size <= HASH_AHEAD_BYTES else None
-    note = Reason("optimized", f"Sent an optimized copy ({', '.join(result.actions)}): "
+    # Present tense: the row shows it from "ready" on, before and after the copy is sent.
+    note = Reason("optimized", f"A prepared copy is sent, not the original "
+                               f"({', '.join(result.actions)}): "
                                f"{result.original_size:,} → {size:,} bytes.")
     return Optimized(out_path, size, digest, (note,))
 

@@ -729,18 +729,28 @@ class MainWindow(QMainWindow):
     def _ask_on_close(self) -> CloseChoice:
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Uploads are still running")
         count = self.unfinished_uploads
-        box.setText(f"{count} {'file is' if count == 1 else 'files are'} still being uploaded.")
-        keep = None
-        if self.tray_available and self.keep_running_in_tray:
-            box.setInformativeText("Keep uploading in the background? The app stays in the "
-                                   "system tray. If you quit, unfinished uploads carry on the "
-                                   "next time you open the app.")
-            keep = box.addButton("Keep uploading", QMessageBox.ButtonRole.AcceptRole)
+        tray = self.tray_available and self.keep_running_in_tray
+        if self._problems["queue"]:  # what the rows say now would not survive a restart
+            box.setWindowTitle("The upload queue cannot be saved")
+            box.setText("The upload queue cannot be saved right now (is the disk full?).")
+            info = ("If you quit, the latest changes are lost: rows may show again as they "
+                    "were before (files already on the server are found there when sent "
+                    "again).")
         else:
-            box.setInformativeText("If you quit, unfinished uploads carry on the next time you "
-                                   "open the app.")
+            box.setWindowTitle("Uploads are still running")
+            box.setText(f"{count} {'file is' if count == 1 else 'files are'} still being "
+                        "uploaded.")
+            info = ("If you quit, unfinished uploads carry on the next time you open the "
+                    "app.")
+        keep = None
+        if tray:
+            ask = ("Keep uploading in the background? The app stays in the system tray."
+                   if count else "Keep the app running? It stays in the system tray.")
+            info = f"{ask} {info}"
+            keep = box.addButton("Keep running" if not count else "Keep uploading",
+                                 QMessageBox.ButtonRole.AcceptRole)
+        box.setInformativeText(info)
         quit_ = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(keep or quit_)
@@ -759,7 +769,8 @@ class MainWindow(QMainWindow):
         if self._quitting:
             event.accept()
             return
-        choice = self.ask_on_close() if self.uploads_running else CloseChoice.QUIT
+        asking = self.uploads_running or bool(self._problems["queue"])
+        choice = self.ask_on_close() if asking else CloseChoice.QUIT
         if choice is CloseChoice.CANCEL:
             event.ignore()
             return
