@@ -91,6 +91,7 @@ def test_a_token_from_the_environment_is_checked_too(live_server: ServerHandle, 
 
 @pytest.mark.slow
 def test_ctrl_c_during_a_slow_pipe_exits_130(live_server: ServerHandle,
+                                             server_config: ServerConfig,
                                              app_home: Path) -> None:
     proc = subprocess.Popen(_command("-", "--name", "slow.txt", "--server", live_server.url,
                                      f"--token={live_server.token}"),
@@ -128,6 +129,9 @@ def test_ctrl_c_during_a_slow_pipe_exits_130(live_server: ServerHandle,
     assert proc.returncode == 130, err
     assert b"Fatal Python error" not in err and b"Traceback" not in err
     assert err.decode().strip() == "interrupted"
+    # A pipe cannot be sent again: what it had sent is not left on the server.
+    uploads = server_config.data_dir / "uploads"
+    assert not uploads.exists() or not [p for p in uploads.iterdir() if p.is_file()]
 
 
 @pytest.mark.slow

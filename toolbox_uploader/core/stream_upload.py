@@ -95,8 +95,8 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
     """Send everything readable from ``source``, at most ``limit`` bytes (default: the
     category's); returns ``{"url", "upload_url", "size", "sha256"}``.
 
-    An upload that fails for good (refused, too large) is deleted on the server: a pipe
-    cannot be sent again, so a partial upload there would only take space."""
+    An upload that fails for good (refused, too large, interrupted) is deleted on the
+    server: a pipe cannot be sent again, so a partial upload there would only take space."""
     tus_url = endpoint or tus_endpoint(server_url or "")
     limit = get_category(category).max_size if limit is None else limit
     spool_dir = paths.cache_dir() / "stdin"
@@ -114,9 +114,11 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             url, offset = await tus.create(length=None, metadata=metadata)
             try:
                 offset = await _send(tus, url, offset, spool_path, spool, hasher)
-            except (TransferError, _TooLarge) as error:
-                with contextlib.suppress(TransferError, TimeoutError):
-                    await asyncio.wait_for(tus.terminate(url), _DELETE_TIMEOUT)
+            except (TransferError, _TooLarge, asyncio.CancelledError) as error:
+                # Refused, too large, or Ctrl+C: a pipe cannot be resumed by anyone.
+                wait = 2.0 if isinstance(error, asyncio.CancelledError) else _DELETE_TIMEOUT
+                with contextlib.suppress(TransferError, TimeoutError):  # else it expires there
+                    await asyncio.wait_for(tus.terminate(url), wait)
                 if isinstance(error, _TooLarge):
                     raise too_large(limit) from None
                 raise
