@@ -117,3 +117,14 @@ def test_a_read_only_queue_can_be_listed_not_changed(shared_home: Path) -> None:
     assert "Traceback" not in clear.stderr
     assert f"{db} could not be changed (attempt to write a readonly database)" in clear.stderr
     assert db.read_bytes() == before
+
+    # One that would need a newer schema cannot even be opened, but it is not damaged:
+    # no advice to move a good queue aside.
+    db.chmod(0o644)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE schema_version SET version = version - 1")
+    db.chmod(0o444)
+    old = _cli("queue", "list", home=shared_home, user=user)
+    assert old.returncode == 1 and "Traceback" not in old.stderr, old.stderr
+    assert f"{db} cannot be opened for writing (" in old.stderr
+    assert "damaged" not in old.stderr and "move it aside" not in old.stderr

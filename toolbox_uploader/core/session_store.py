@@ -251,8 +251,12 @@ class SessionStore:
             self._db = SQLiteDatabase(self.path, _MIGRATIONS)
         except StoreFailure as exc:  # a newer schema, a damaged file
             raise StoreError(str(exc)) from None
-        except sqlite3.Error as exc:  # a folder in its place, a file that cannot be opened
-            raise DamagedQueueError(self.path, exc) from None
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_CANTOPEN:
+                raise DamagedQueueError(self.path, exc) from None  # e.g. a folder in its place
+            # Read-only, locked, a full disk while migrating: the file is fine, keep it.
+            raise StoreError(f"the upload queue file {self.path} cannot be opened for "
+                             f"writing ({exc})") from None
         self._lock = self._db.lock
         self._conn = self._db.conn
         self._transaction = self._db.transaction

@@ -46,9 +46,9 @@ class SQLiteDatabase:
             self.conn.execute("PRAGMA foreign_keys=ON")
             self._migrate(migrations)
         except sqlite3.DatabaseError as exc:  # not OperationalError: a locked file is not damaged
+            self.conn.close()
             if isinstance(exc, sqlite3.OperationalError):
                 raise
-            self.conn.close()
             raise DamagedStoreError(
                 f"{self.path} cannot be read as a database ({exc}); move it aside and an "
                 "empty one is made in its place."

@@ -37,3 +37,29 @@ async def test_an_upload_full_but_not_completed_completes_after_a_restart(
     assert resp.status == 200, await resp.text()
     record = await resp.json()
     assert record["sha256"] == hashlib.sha256(data).hexdigest() and record["size"] == len(data)
+
+
+async def test_finished_partials_are_left_whole_by_a_restart(
+        aiohttp_client, tus_config: ServerConfig, make_tus) -> None:
+    """A finished partial waits, receiving, for its final upload: not a crash's leftover."""
+    first = await aiohttp_client(create_app(tus_config))
+    tus = make_tus(first, first.app[keys.DEFAULT_TOKEN])
+    data = tus.text(9000)
+    partials = []
+    for piece in (data[:4500], data[4500:]):
+        url = await tus.create(len(piece), {}, Upload_Concat="partial")
+        await tus.patch(url, 0, piece)
+        partials.append(url)
+    await first.close()
+
+    second = await aiohttp_client(create_app(tus_config))
+    tus = make_tus(second, second.app[keys.DEFAULT_TOKEN])
+    for url in partials:
+        assert (await tus.head(url)).headers["Upload-Offset"] == "4500"
+    meta = tus.metadata({"filename": "joined.txt",
+                         "sha256": hashlib.sha256(data).hexdigest()})
+    resp = await second.post(tus.TUS, headers=tus.headers({
+        "Upload-Concat": "final;" + " ".join(partials), "Upload-Metadata": meta}))
+    assert resp.status == 201, await resp.text()
+    final = tus.upload_id(resp.headers["Location"])
+    assert Storage(tus_config.data_dir).file_path(final).exists()

@@ -181,9 +181,10 @@ class UploadStore:
         return [r["id"] for r in rows]
 
     def full_but_receiving(self) -> list[Upload]:
-        """Single and partial uploads whose offset reached their length without completing."""
+        """Single uploads whose offset reached their length without completing. Not
+        partials: a finished partial stays receiving until a final upload takes it."""
         rows = self.db.fetchall(
-            "SELECT * FROM uploads WHERE kind != 'final' AND status = 'receiving'"
+            "SELECT * FROM uploads WHERE kind = 'single' AND status = 'receiving'"
             " AND length IS NOT NULL AND length > 0 AND offset >= length"
         )
         return [Upload.from_row(r) for r in rows]
