@@ -16,6 +16,9 @@ from toolbox_uploader.core.hashing import HashState
 from toolbox_uploader.core.pipeline import sha256_file
 from toolbox_uploader.core.source_files import NotRegularFileError, open_fd, open_source
 from toolbox_uploader.core.validation import validate_file
+from toolbox_uploader.core.validation.markup import find_script
+from toolbox_uploader.core.validation.pdf import check_pdf
+from toolbox_uploader.core.validation.report import Findings
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 
@@ -70,6 +73,17 @@ def test_a_pipe_is_refused_at_once_by_every_reader(tmp_path: Path) -> None:
         _within(5, fifo, lambda: HashState.from_prefix(fifo, 10))  # resuming: what was sent
     report = _within(5, fifo, lambda: validate_file(fifo, "educational_content"))
     assert [r.code for r in report.reasons] == ["not_a_file"]
+
+
+def test_the_content_checks_refuse_a_pipe_at_once(tmp_path: Path) -> None:
+    """They open the path again after the head was read: a pipe swapped in meanwhile."""
+    page, sheet = tmp_path / "page.html", tmp_path / "sheet.pdf"
+    os.mkfifo(page)
+    os.mkfifo(sheet)
+    with pytest.raises(NotRegularFileError):
+        _within(5, page, lambda: find_script(page))
+    with pytest.raises(NotRegularFileError):
+        _within(5, sheet, lambda: check_pdf(sheet, 2048, Findings(), scripts_allowed=False))
 
 
 def test_a_file_swapped_for_a_pipe_while_checked_never_hangs(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ in chunks, so a large page is never held whole, and we stop at the first finding
 from __future__ import annotations
 
 import codecs
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -116,14 +117,14 @@ def _ascii_reference(match: re.Match[str]) -> bool:
 
 def find_script(path: Path) -> str | None:
     """What script the document contains, described in words, or ``None``."""
-    if path.stat().st_size <= QUICK_TEST_MAX_BYTES:
-        data = path.read_bytes()
-        text = _decoder_for(data).decode(data, final=True)
-        if not might_have_script(text):
-            return None
-        return find_script_in_text(text)
-    finder = _ScriptFinder()
     with open_source(path) as handle:
+        if os.fstat(handle.fileno()).st_size <= QUICK_TEST_MAX_BYTES:
+            data = handle.read()
+            text = _decoder_for(data).decode(data, final=True)
+            if not might_have_script(text):
+                return None
+            return find_script_in_text(text)
+        finder = _ScriptFinder()
         chunk = handle.read(_CHUNK)
         decoder = _decoder_for(chunk)
         while chunk:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
@@ -147,38 +147,24 @@ def _scan(reader: PdfReader) -> _Scan:
 
 
 def check_pdf(path: Path, size: int, findings: Findings, *, scripts_allowed: bool) -> None:
-    with open_source(path) as handle:
+    with open_source(path) as handle:  # one open: never the path again (a pipe swapped in)
         head = handle.read(1024)
         handle.seek(max(0, size - _TAIL_BYTES))
         tail = handle.read()
-    if b"%PDF-" not in head:
-        findings.reject("pdf_damaged", "The file is not a valid PDF (its header is missing).")
-        return
-    if b"%%EOF" not in tail:
-        findings.reject(
-            "pdf_damaged",
-            "The PDF is incomplete (its end marker is missing); it may not have finished "
-            "downloading or saving.",
-        )
-        return
-    try:
-        reader = PdfReader(path, strict=False)
-        if reader.is_encrypted:
-            try:
-                opened = bool(reader.decrypt(""))
-            except (NotImplementedError, PdfReadError, ValueError, KeyError):
-                opened = False
-            if not opened:
-                findings.warn(
-                    "pdf_encrypted",
-                    "The PDF is password-protected, so its contents could not be checked.",
-                )
-                return
-            findings.warn("pdf_encrypted", "The PDF is encrypted (it opens without a password).")
-        scan = _scan(reader)
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError,
-            RecursionError, IndexError) as exc:
-        findings.reject("pdf_damaged", f"The PDF is damaged and cannot be read ({exc}).")
+        if b"%PDF-" not in head:
+            findings.reject("pdf_damaged",
+                            "The file is not a valid PDF (its header is missing).")
+            return
+        if b"%%EOF" not in tail:
+            findings.reject(
+                "pdf_damaged",
+                "The PDF is incomplete (its end marker is missing); it may not have finished "
+                "downloading or saving.",
+            )
+            return
+        handle.seek(0)
+        scan = _read(handle, findings)  # pypdf reads lazily: while the file is open
+    if scan is None:
         return
     if scan.launch:
         findings.reject(
@@ -204,3 +190,26 @@ def check_pdf(path: Path, size: int, findings: Findings, *, scripts_allowed: boo
         else:
             shown = ", ".join(scan.embedded[:3])
             findings.warn("pdf_embedded_files", f"The PDF has attached files: {shown}.")
+
+
+def _read(handle: BinaryIO, findings: Findings) -> _Scan | None:
+    """The PDF's scan, or None when it cannot be looked into (said in ``findings``)."""
+    try:
+        reader = PdfReader(handle, strict=False)
+        if reader.is_encrypted:
+            try:
+                opened = bool(reader.decrypt(""))
+            except (NotImplementedError, PdfReadError, ValueError, KeyError):
+                opened = False
+            if not opened:
+                findings.warn(
+                    "pdf_encrypted",
+                    "The PDF is password-protected, so its contents could not be checked.",
+                )
+                return None
+            findings.warn("pdf_encrypted", "The PDF is encrypted (it opens without a password).")
+        return _scan(reader)
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError,
+            RecursionError, IndexError) as exc:
+        findings.reject("pdf_damaged", f"The PDF is damaged and cannot be read ({exc}).")
+        return None
