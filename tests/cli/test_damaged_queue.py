@@ -128,3 +128,25 @@ def test_a_read_only_queue_can_be_listed_not_changed(shared_home: Path) -> None:
     assert old.returncode == 1 and "Traceback" not in old.stderr, old.stderr
     assert f"{db} cannot be opened for writing (" in old.stderr
     assert "damaged" not in old.stderr and "move it aside" not in old.stderr
+
+
+def test_upload_into_a_read_only_queue_says_nothing_was_queued(shared_home: Path) -> None:
+    """Not "0 of 0 files uploaded" and exit 0: the files were never even queued."""
+    db = shared_home / "data" / "sessions.sqlite3"
+    _queue(db, 0)
+    sheet = shared_home / "sheet.txt"
+    sheet.write_text("Fractions: 1/2 + 1/4 = ?\n")
+    user = None
+    if os.geteuid() == 0:  # root writes read-only files: act as nobody
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv to act as another user")
+        user = 65534
+        for path in (shared_home, db.parent, db, sheet):
+            os.chown(path, user, user)
+    db.chmod(0o444)
+    result = _cli("upload", str(sheet), "--server", "http://127.0.0.1:9", "--token",
+                  "abcdefghijklmnop", "--give-up-after", "5", home=shared_home, user=user)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert f"nothing could be queued: the upload queue file {db} cannot be written" in \
+        result.stderr

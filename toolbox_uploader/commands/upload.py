@@ -339,6 +339,11 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         engine.subscribe(lambda batch: view.on_events(current_links(batch, local)))
     watchdog = _Watchdog(args.give_up_after, key)
     engine.subscribe(watchdog.on_events)
+    from toolbox_uploader.core.events import QueueStatus
+
+    queue_news: list[QueueStatus] = []  # appended on the engine thread, read after stop
+    engine.subscribe(lambda batch: queue_news.extend(
+        e for e in batch if isinstance(e, QueueStatus)))
     gave_up: str | None = None
     try:
         # --category given again: files already queued take it too (not the default).
@@ -363,6 +368,12 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     if local is not None:
         stored = [current_link(s, local) for s in stored]
     items = [s for s in stored if s.source_path not in gone]
+    if not items and queue_news and not queue_news[-1].saved:
+        # The store refused the drop: nothing of PATHS was queued, let alone sent.
+        print(f"toolbox-uploader upload: nothing could be queued: the upload queue file "
+              f"{engine.config.store_path} cannot be written (is the disk full, or the file "
+              "read-only?)", file=sys.stderr)
+        return EXIT_FAILED
     left = [s for s in _current(s for s in stored if s.source_path in gone)
             if s.state is not ItemState.DONE]
     give_up_note = None

@@ -80,13 +80,9 @@ _SAVE_EVERY = 1.0  # how often live upload progress is written to the store
 _TERMINATE_ATTEMPTS = 6  # DELETE of a cancelled upload: 0.25 s, 0.5 s … about 8 s in all
 _BULK_ADD = 1000  # files in one drop from which the cyclic collector waits (see below)
 #: What the teacher is told while the session store refuses writes (``QueueStatus``).
-QUEUE_NOT_SAVED = ("The upload queue cannot be saved (is the disk full?). Uploads go on, "
-                   "but files cannot be added or removed until it can.")
-NOT_ADDED = ("The dropped files wait to be added: the upload queue cannot be saved (is the disk "
-             "full?).")
-NOT_REMOVED = ("The files could not be removed: the upload queue cannot be saved (is the disk "
-               "full?).")
-_DROPS_FIRST_DELAY, _DROPS_MAX_DELAY = 1.0, 30.0  # adding a refused drop again
+QUEUE_NOT_SAVED = ("The upload queue cannot be saved (is the disk full, or the file read-only?). "
+                   "Uploads go on; files added or removed meanwhile wait until it can be.")
+_REFUSED_FIRST_DELAY, _REFUSED_MAX_DELAY = 1.0, 30.0  # a refused drop or removal again
 _SWITCH_WAIT = 10.0  # how long the old server's requests may take to wind down
 #: Settings a running engine takes over at once (``Engine.update_config``).
 LIVE_FIELDS = frozenset({"concurrency", "bandwidth_limit", "optimize_images", "max_image_edge",
@@ -187,9 +183,11 @@ class Engine:
         self._prepare_tasks: set[asyncio.Task[Any]] = set()
         self._server_status: ServerStatus | None = None
         self._queue_problem: QueueStatus | None = None  # the store refused a write
-        self._refused_drops: list[tuple[list[Path], str | None, bool]] = []  # added again
-        self._drops_timer: asyncio.TimerHandle | None = None
-        self._drops_delay = _DROPS_FIRST_DELAY
+        # Asked for while the store refused writes: done again later (``_retry_refused``).
+        self._refused_drops: list[tuple[list[Path], str | None, bool]] = []
+        self._refused_removals: set[int] = set()
+        self._refused_timer: asyncio.TimerHandle | None = None
+        self._refused_delay = _REFUSED_FIRST_DELAY
         self._pending_commands = 0
         self._idle_key = self._target().server_key  # items of other servers wait
         self._busy: set[int] = set()  # ids of this server's items with work ahead
@@ -505,8 +503,10 @@ class Engine:
                 await asyncio.wait(late, timeout=0.5)
         for timer in self._timers.values():  # armed while winding down (an error's retry)
             timer.cancel()
-        if self._drops_timer is not None:  # a drop the store refused: dropped again later
-            self._drops_timer.cancel()
+        if self._refused_timer is not None:  # refused drops and removals: lost, said in the log
+            self._refused_timer.cancel()
+            log.warning("%d drop(s) and %d removal(s) the queue refused are given up",
+                        len(self._refused_drops), len(self._refused_removals))
         if self._ticker is not None:
             self._ticker.cancel()
         if self._dispatcher is not None:
@@ -605,7 +605,8 @@ class Engine:
 
     def _queue_saved(self) -> None:
         """A write went through: the problem is over once nothing waits to be written."""
-        if self._queue_problem is None or self._unsaved or self._refused_drops:
+        if (self._queue_problem is None or self._unsaved or self._refused_drops
+                or self._refused_removals):
             return
         self._queue_problem = None
         if self._dispatcher is not None:
@@ -1160,8 +1161,8 @@ class Engine:
             except sqlite3.Error as exc:
                 log.warning("could not queue the dropped files: the upload queue cannot be "
                             "saved (%s); trying again", exc)
-                self._queue_refused(NOT_ADDED)
-                self._refuse_drop(paths_, category, recategorize)
+                self._refused_drops.append((paths_, category, recategorize))
+                self._refused_later()
             except Exception as exc:
                 log.warning("could not read the dropped paths: %s", exc)
             finally:
@@ -1171,20 +1172,23 @@ class Engine:
 
         future.add_done_callback(done)
 
-    def _refuse_drop(self, paths_: list[Path], category: str | None,
-                     recategorize: bool) -> None:
-        """Keep a drop the store refused and add it again later, with a growing pause: the
-        teacher dropped those files once and should not have to notice and do it again."""
+    def _refused_later(self) -> None:
+        """A drop or a removal the store refused is done again later, with a growing
+        pause: the teacher asked once and should not have to notice and ask again."""
         assert self._loop is not None
-        self._refused_drops.append((paths_, category, recategorize))
-        if self._drops_timer is None and not self._stopping:
-            self._drops_timer = self._loop.call_later(self._drops_delay, self._add_refused)
-            self._drops_delay = min(_DROPS_MAX_DELAY, self._drops_delay * 2)
+        self._queue_refused(QUEUE_NOT_SAVED)
+        if self._refused_timer is None and not self._stopping:
+            self._refused_timer = self._loop.call_later(self._refused_delay,
+                                                        self._retry_refused)
+            self._refused_delay = min(_REFUSED_MAX_DELAY, self._refused_delay * 2)
 
-    def _add_refused(self) -> None:
-        self._drops_timer = None
+    def _retry_refused(self) -> None:
+        self._refused_timer = None
         drops, self._refused_drops = self._refused_drops, []
-        for paths_, category, recategorize in drops:  # refused again: kept again
+        removals, self._refused_removals = self._refused_removals, set()
+        if removals:  # refused again: kept again
+            self._remove([i for i in removals if i in self._records])
+        for paths_, category, recategorize in drops:
             self._add_paths(paths_, category, recategorize)
 
     def _add_files(self, found: list[tuple[Path, str, Reason | None]], category: str,
@@ -1218,7 +1222,7 @@ class Engine:
             errors.append(error)
             queued_now.add(source)
         records = self.store.add_many(new)
-        self._drops_delay = _DROPS_FIRST_DELAY
+        self._refused_delay = _REFUSED_FIRST_DELAY
         if new:
             self._queue_saved()
         for record, error in zip(records, errors, strict=True):
@@ -1338,10 +1342,12 @@ class Engine:
     def _remove(self, ids: list[int]) -> None:
         try:
             removed = self.store.remove(ids)  # keeps their unfinished uploads to delete
-        except sqlite3.Error as exc:  # the rows stay, and so do their uploads
-            log.warning("could not remove %d item(s): %s", len(ids), exc)
-            self._queue_refused(NOT_REMOVED)
+        except sqlite3.Error as exc:  # the rows stay, and so do their uploads, for now
+            log.warning("could not remove %d item(s) yet: %s", len(ids), exc)
+            self._refused_removals.update(ids)
+            self._refused_later()
             return
+        self._refused_delay = _REFUSED_FIRST_DELAY
         self._queue_saved()
         for item_id in removed:
             job = self._jobs.get(item_id)
