@@ -16,6 +16,7 @@ import contextlib
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -42,9 +43,11 @@ class _Spool:
     bytes stops the copy (the disk is not filled with what will be refused anyway) and
     sets ``over`` before ``done``, so an uploader that sees the end also sees why."""
 
-    def __init__(self, source: BinaryIO, target: Path, limit: int) -> None:
+    def __init__(self, source: BinaryIO, target: Path, limit: int,
+                 on_over: Callable[[], object] = lambda: None) -> None:
         self.done = threading.Event()
         self.over = False
+        self._on_over = on_over  # called on this thread: the uploader stops sending at once
         self._source, self._target, self._limit = source, target, limit
         self._thread = threading.Thread(target=self._copy, daemon=True, name="stdin-spool")
 
@@ -65,6 +68,7 @@ class _Spool:
                     if written + len(data) > self._limit:
                         out.write(data[:self._limit - written])
                         self.over = True
+                        self._on_over()
                         break
                     out.write(data)
                     written += len(data)
@@ -104,7 +108,9 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
     handle, name_on_disk = tempfile.mkstemp(dir=spool_dir, suffix=".part")
     os.close(handle)
     spool_path = Path(name_on_disk)
-    spool = _Spool(source, spool_path, limit)
+    loop = asyncio.get_running_loop()
+    over = asyncio.Event()  # the stream passed the limit: stop sending what will be refused
+    spool = _Spool(source, spool_path, limit, lambda: loop.call_soon_threadsafe(over.set))
     spool.start()
     try:
         async with HttpSession() as http:
@@ -113,7 +119,9 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             metadata = {"filename": name, "relativePath": name, "category": category}
             url, offset = await tus.create(length=None, metadata=metadata)
             try:
-                offset = await _send(tus, url, offset, spool_path, spool, hasher)
+                offset = await _send(tus, url, offset, spool_path, spool, hasher, over)
+                if spool.over:
+                    raise _TooLarge
             except (TransferError, _TooLarge, asyncio.CancelledError) as error:
                 # Refused, too large, or Ctrl+C: a pipe cannot be resumed by anyone.
                 wait = 2.0 if isinstance(error, asyncio.CancelledError) else _DELETE_TIMEOUT
@@ -137,14 +145,14 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
 
 
 async def _send(tus: TusClient, url: str, offset: int, spool_path: Path, spool: _Spool,
-                hasher: HashState) -> int:
+                hasher: HashState, over: asyncio.Event) -> int:
     """PATCH the spool as it grows; transient failures resume from the server's offset."""
     attempt = 0
     while True:
         try:
             return await tus.upload_file(
                 url, spool_path, offset=offset, length=None, hasher=hasher,
-                on_progress=lambda _n: None, more_coming=spool.more_coming)
+                on_progress=lambda _n: None, more_coming=spool.more_coming, cancel=over)
         except TransferError as error:
             attempt += 1
             decision = decide(error, attempts=attempt, restarts=1)
