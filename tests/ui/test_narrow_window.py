@@ -61,6 +61,10 @@ def test_at_800_by_500_every_column_fits_and_the_path_is_elided(qtbot: QtBot,
     assert header.sectionSize(Column.ACTIONS) == window.actions_delegate.column_width(view)
     assert header.sectionSize(Column.NAME) >= 120
     assert all(header.sectionSize(c) >= 60 for c in SQUEEZED)
+    # The longest status a row has for long, with its icon, is read whole, not "Waiting
+    # for its …" (the word that matters last).
+    status = window.view.fontMetrics().horizontalAdvance("Waiting for its server")
+    assert header.sectionSize(Column.STATUS) >= status + 16 + 4 * 3  # icon, gaps, margins
     label = window.server_label
     shown = label.shown_text()
     assert "…" in shown and shown.startswith("Local server") and shown.endswith("/server")

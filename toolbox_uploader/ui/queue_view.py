@@ -18,7 +18,7 @@ from toolbox_uploader.ui.queue_model import Column
 #: (preferred, minimum) widths of the columns that give way when the window is narrow. Name
 #: takes what is left (at least ``NAME_MIN``); the actions column keeps its width.
 COLUMN_WIDTHS: dict[Column, tuple[int, int]] = {
-    Column.CATEGORY: (150, 92), Column.SIZE: (124, 76), Column.STATUS: (190, 128),
+    Column.CATEGORY: (150, 92), Column.SIZE: (124, 76), Column.STATUS: (190, 156),
     Column.PROGRESS: (120, 60), Column.SPEED: (84, 64), Column.ETA: (96, 88),
 }
 NAME_MIN = 140
