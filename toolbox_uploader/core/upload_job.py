@@ -59,10 +59,10 @@ class Target:
     @classmethod
     def build(cls, server_url: str | None, tus_endpoint: str | None, token: str | None,
               server_key: str | None) -> Target:
-        if token is not None and credentials.token_problem(token) is not None:
+        problem = None if token is None else credentials.token_problem(token)
+        if problem is not None:
             # Sent as none: the server asks for a sign-in, where the teacher can fix it.
-            log.warning("the token cannot be sent (%s); going on without it",
-                        credentials.token_problem(token))
+            log.warning("the token cannot be sent (%s); going on without it", problem)
             token = None
         if tus_endpoint:
             endpoint = tus_endpoint if tus_endpoint.endswith("/") else tus_endpoint + "/"
