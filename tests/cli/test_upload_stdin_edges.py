@@ -1,5 +1,6 @@
 """``upload -`` at its edges, and tokens that cannot go into an HTTP header: usage errors
-before anything runs, Ctrl+C on a slow pipe, and a stream larger than the category allows."""
+before anything runs, Ctrl+C on a slow pipe or while the upload is being created, and a
+stream larger than the category allows."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.engine_support import free_port, server_files, text_file
+from tests.support.fault_proxy import ThreadedFaultProxy
 from toolbox_uploader.core.categories import get_category
 from toolbox_uploader.server.config import ServerConfig
 from toolbox_uploader.server.embedded import ServerHandle
@@ -31,6 +33,11 @@ def _env(home: Path) -> dict[str, str]:
 def _nowhere() -> list[str]:
     """A server where nothing listens: a check that let something through ends quickly."""
     return ["--server", f"http://127.0.0.1:{free_port()}"]
+
+
+def _left_on_server(config: ServerConfig) -> list[Path]:
+    uploads = config.data_dir / "uploads"
+    return [p for p in uploads.iterdir() if p.is_file()] if uploads.exists() else []
 
 
 @pytest.mark.parametrize(("name", "message"), [
@@ -130,8 +137,34 @@ def test_ctrl_c_during_a_slow_pipe_exits_130(live_server: ServerHandle,
     assert b"Fatal Python error" not in err and b"Traceback" not in err
     assert err.decode().strip() == "interrupted"
     # A pipe cannot be sent again: what it had sent is not left on the server.
-    uploads = server_config.data_dir / "uploads"
-    assert not uploads.exists() or not [p for p in uploads.iterdir() if p.is_file()]
+    assert _left_on_server(server_config) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_upload_is_created_still_deletes_it(live_server: ServerHandle,
+                                                              server_config: ServerConfig,
+                                                              app_home: Path) -> None:
+    port = live_server.url.rsplit(":", 1)[1]
+    # The server creates the upload; its answer reaches the command a second later.
+    with ThreadedFaultProxy("127.0.0.1", int(port), late_answer=1.0, methods={"POST"},
+                            stall_seconds=1.0) as proxy:
+        proc = subprocess.Popen(_command("-", "--name", "late.txt", "--server", proxy.url,
+                                         f"--token={live_server.token}"),
+                                env=_env(app_home), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            while not _left_on_server(server_config):  # created, answer held
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.02)
+            assert proxy.stats.late_responses == 1
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert err.decode().strip() == "interrupted"
+    assert _left_on_server(server_config) == []
 
 
 @pytest.mark.slow

@@ -34,6 +34,7 @@ class Fault(StrEnum):
     STALL = "stall"
     TRUNCATE_REQUEST = "truncate_request"
     TRUNCATE_RESPONSE = "truncate_response"
+    LATE_RESPONSE = "late_response"
     CORRUPT = "corrupt"
 
 
@@ -45,6 +46,7 @@ class FaultStats:
     stalls: int = 0
     truncated_requests: int = 0
     truncated_responses: int = 0
+    late_responses: int = 0
     corrupted: int = 0
     body_bytes: int = 0  # request body bytes forwarded to the target
     methods: list[str] = field(default_factory=list)  # of each request, in order
@@ -53,7 +55,7 @@ class FaultStats:
     def faults(self) -> int:
         return (
             self.resets + self.stalls + self.truncated_requests + self.truncated_responses
-            + self.corrupted
+            + self.late_responses + self.corrupted
         )
 
 
@@ -96,6 +98,8 @@ class FaultProxy:
       its response cut after a few bytes instead;
     - ``lose_answer``: the request goes through whole, its response is cut after a few
       bytes (the server did the work; the client cannot know);
+    - ``late_answer``: the request goes through whole, its response is held ``stall_seconds``
+      (the server did the work; the client is still waiting to learn of it);
     - ``corrupt``: one body byte is flipped on its way (a 460 on checksum servers).
 
     ``methods`` limits faults to those HTTP methods (e.g. ``{"PATCH"}``); ``max_faults``
@@ -112,19 +116,21 @@ class FaultProxy:
         truncate: float = 0.0,
         corrupt: float = 0.0,
         lose_answer: float = 0.0,
+        late_answer: float = 0.0,
         stall_seconds: float = 0.5,
         seed: int = 0,
         max_faults: int | None = None,
         methods: Iterable[str] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
-        if reset + stall + truncate + corrupt + lose_answer > 1.0:
+        if reset + stall + truncate + corrupt + lose_answer + late_answer > 1.0:
             raise ValueError("the fault shares add up to more than 1")
         self.target_host = target_host
         self.target_port = target_port
         self.shares = {
             Fault.RESET: reset, Fault.STALL: stall, Fault.TRUNCATE_REQUEST: truncate,
             Fault.CORRUPT: corrupt, Fault.TRUNCATE_RESPONSE: lose_answer,
+            Fault.LATE_RESPONSE: late_answer,
         }
         self.stall_seconds = min(stall_seconds, 10.0)
         self.max_faults = max_faults
@@ -180,7 +186,8 @@ class FaultProxy:
         attribute = {
             Fault.RESET: "resets", Fault.STALL: "stalls",
             Fault.TRUNCATE_REQUEST: "truncated_requests",
-            Fault.TRUNCATE_RESPONSE: "truncated_responses", Fault.CORRUPT: "corrupted",
+            Fault.TRUNCATE_RESPONSE: "truncated_responses",
+            Fault.LATE_RESPONSE: "late_responses", Fault.CORRUPT: "corrupted",
         }[fault]
         setattr(self.stats, attribute, getattr(self.stats, attribute) + 1)
 
@@ -197,12 +204,13 @@ class FaultProxy:
             upstream_reader, upstream_writer = await asyncio.open_connection(
                 self.target_host, self.target_port
             )
-            cut_response: list[int] = []  # bytes of the next response to let through
+            # What to do to the next responses, in order: cut after so many bytes, or hold.
+            answers: list[tuple[Fault, int]] = []
             requests = asyncio.ensure_future(
-                self._requests(client_reader, upstream_writer, client_writer, cut_response)
+                self._requests(client_reader, upstream_writer, client_writer, answers)
             )
             responses = asyncio.ensure_future(
-                self._responses(upstream_reader, client_writer, cut_response)
+                self._responses(upstream_reader, client_writer, answers)
             )
             halves = [requests, responses]
             done, pending = await asyncio.wait(
@@ -233,7 +241,7 @@ class FaultProxy:
         reader: asyncio.StreamReader,
         upstream: asyncio.StreamWriter,
         client: asyncio.StreamWriter,
-        cut_response: list[int],
+        answers: list[tuple[Fault, int]],
     ) -> None:
         while True:
             try:
@@ -262,7 +270,9 @@ class FaultProxy:
                 self._count(fault)
             at = self._rng.randrange(length) if length else 0
             if fault is Fault.TRUNCATE_RESPONSE:
-                cut_response.append(self._rng.randint(1, 48))
+                answers.append((fault, self._rng.randint(1, 48)))
+            elif fault is Fault.LATE_RESPONSE:
+                answers.append((fault, 0))
             if fault is Fault.STALL and length == 0:  # nothing to hold back but the request
                 await asyncio.sleep(self.stall_seconds)
                 fault = None
@@ -279,7 +289,7 @@ class FaultProxy:
         at: int,
     ) -> None:
         position = 0
-        acted = fault in (None, Fault.TRUNCATE_RESPONSE)
+        acted = fault in (None, Fault.TRUNCATE_RESPONSE, Fault.LATE_RESPONSE)
         while position < length or not acted:
             if not acted and position >= at:
                 acted = True
@@ -314,11 +324,13 @@ class FaultProxy:
         self,
         reader: asyncio.StreamReader,
         client: asyncio.StreamWriter,
-        cut_response: list[int],
+        answers: list[tuple[Fault, int]],
     ) -> None:
         while data := await reader.read(PIPE_PIECE):
-            if cut_response:
-                keep = cut_response.pop(0)
+            fault, keep = answers.pop(0) if answers else (None, 0)
+            if fault is Fault.LATE_RESPONSE:
+                await asyncio.sleep(self.stall_seconds)
+            elif fault is Fault.TRUNCATE_RESPONSE:
                 client.write(data[:keep])
                 await client.drain()
                 client.close()

@@ -33,6 +33,8 @@ MAX_ATTEMPTS = 8
 _PIECE = 1024 * 1024
 #: How long a refused upload's DELETE may take before the command gives up on it.
 _DELETE_TIMEOUT = 10.0
+#: After Ctrl+C, how long the command waits to learn of the upload and delete it.
+_INTERRUPTED_GRACE = 3.0
 
 
 class _Spool:
@@ -117,16 +119,22 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             tus = TusClient(tus_url, token=token, client=http)
             hasher = HashState()
             metadata = {"filename": name, "relativePath": name, "category": category}
-            url, offset = await tus.create(length=None, metadata=metadata)
+            # Shielded: Ctrl+C while the server creates the upload must still learn its
+            # address, or the upload would stay there, unfinished, until it expires.
+            creating = asyncio.ensure_future(tus.create(length=None, metadata=metadata))
             try:
+                url, offset = await asyncio.shield(creating)
                 offset = await _send(tus, url, offset, spool_path, spool, hasher, over)
                 if spool.over:
                     raise _TooLarge
             except (TransferError, _TooLarge, asyncio.CancelledError) as error:
                 # Refused, too large, or Ctrl+C: a pipe cannot be resumed by anyone.
-                wait = 2.0 if isinstance(error, asyncio.CancelledError) else _DELETE_TIMEOUT
+                interrupted = isinstance(error, asyncio.CancelledError)
                 with contextlib.suppress(TransferError, TimeoutError):  # else it expires there
-                    await asyncio.wait_for(tus.terminate(url), wait)
+                    async with asyncio.timeout(
+                            _INTERRUPTED_GRACE if interrupted else _DELETE_TIMEOUT):
+                        url, _offset = await creating  # the creation's own error: none
+                        await tus.terminate(url)
                 if isinstance(error, _TooLarge):
                     raise too_large(limit) from None
                 raise

@@ -46,6 +46,19 @@ async def test_stall_delays_without_failing(live_server: ServerHandle) -> None:
         assert proxy.stats.stalls == 1
 
 
+async def test_a_late_answer_comes_whole_after_the_wait(live_server: ServerHandle) -> None:
+    async with FaultProxy("127.0.0.1", live_server.port, late_answer=1.0, stall_seconds=0.3,
+                          max_faults=1) as proxy, httpx.AsyncClient(timeout=5) as client:
+        started = time.monotonic()
+        first = await client.get(proxy.url + "/healthz")
+        assert time.monotonic() - started >= 0.3
+        again = time.monotonic()
+        second = await client.get(proxy.url + "/healthz")  # same connection, not held
+        assert time.monotonic() - again < 0.3
+        assert first.status_code == second.status_code == 200
+        assert proxy.stats.late_responses == 1 and proxy.stats.connections == 1
+
+
 def test_shares_must_add_up() -> None:
     with pytest.raises(ValueError):
         FaultProxy("127.0.0.1", 1, reset=0.6, truncate=0.6)
