@@ -14,7 +14,7 @@ from PIL import Image
 
 from tests.core import corpus
 from toolbox_uploader.core.categories import MB, UnknownCategoryError
-from toolbox_uploader.core.validation import ValidationReport, Verdict, validate_file
+from toolbox_uploader.core.validation import ValidationReport, Verdict, type_names, validate_file
 
 
 def codes(report: ValidationReport) -> list[str]:
@@ -196,6 +196,8 @@ def test_extension_disagreeing_with_content_is_a_warning(tmp_path: Path) -> None
     assert report.verdict is Verdict.WARN
     assert report.mime_type == "image/png"
     assert warning_codes(report) == ["extension_mismatch"]
+    assert report.warnings[0].message.startswith(
+        "The name says .jpg but the content is a PNG image;")
 
 
 def test_type_not_allowed_in_category(tmp_path: Path) -> None:
@@ -207,11 +209,14 @@ def test_a_refused_type_names_the_category_that_takes_it(tmp_path: Path) -> None
     """A lesson video dropped with the worksheets: the teacher learns where it goes."""
     report = validate_file(corpus.make_mp4(tmp_path), "educational_content")
     assert report.reasons[0].message == (
-        "Teaching material does not take video/mp4 files; "
+        "Teaching material does not take MP4 videos; "
         "Photo, video or audio (media_resource) does.")
     # Where no listed category takes it, no advice (the scratch area is never the advice).
     markdown = validate_file(corpus.make_text(tmp_path, "page.md"), "avatar")
-    assert markdown.reasons[0].message.endswith("does not take text/markdown files.")
+    assert markdown.reasons[0].message.endswith("does not take Markdown files.")
+    # A type without a name of its own is named exactly.
+    assert type_names.kinds("application/x-foo") == "application/x-foo files"
+    assert type_names.one_of("video/x-matroska") == "an MKV video"
 
 
 def test_unknown_category_raises(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import threading
 import magic
 
 from toolbox_uploader.core.categories import canonical_mime
+from toolbox_uploader.core.validation import type_names
 from toolbox_uploader.core.validation.names import effective_extension
 from toolbox_uploader.core.validation.report import Findings
 
@@ -170,6 +171,7 @@ def check_extension(mime: str, filename: str, findings: Findings) -> None:
     if _family(declared) != _family(mime):
         findings.warn(
             "extension_mismatch",
-            f"The name says {effective_extension(filename)} but the content is {mime}; "
+            f"The name says {effective_extension(filename)} but the content is "
+            f"{type_names.one_of(mime)}; "
             "the content decides how the file is treated.",
         )

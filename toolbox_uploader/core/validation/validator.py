@@ -27,6 +27,7 @@ from toolbox_uploader.core.validation import (
     names,
     pdf,
     sniff,
+    type_names,
 )
 from toolbox_uploader.core.validation.report import Findings, ValidationReport
 from toolbox_uploader.core.validation.scanner import ScanError, Scanner, ScanTooLarge
@@ -181,7 +182,7 @@ def _inspect(path: Path, head: bytes, size: int, display: str, mime: str, rules:
 def _not_taken(rules: Category, mime: str, size: int) -> str:
     """The refusal, naming where the file can go instead (label for the app, name for
     ``--category``)."""
-    message = f"{rules.label} does not take {mime} files"
+    message = f"{rules.label} does not take {type_names.kinds(mime)}"
     elsewhere = [f"{c.label} ({c.name})" for c in categories_taking(mime, size)][:3]
     if not elsewhere:
         return message + "."
