@@ -211,6 +211,36 @@ async def test_wrong_content_type_is_415(api: Api) -> None:
         assert error_of(await r.json()) == "unsupported_media_type"
 
 
+async def test_a_body_that_only_drips_is_408(
+    aiohttp_client, server_config: ServerConfig
+) -> None:
+    """100 bytes every 0.2 s never trip the 0.5 s idle timeout (the multipart reader
+    waits for a boundary's length at a time); the pace rule ends them."""
+    import asyncio
+    import time
+
+    from toolbox_uploader.server.app import create_app
+
+    server_config.options["tus_idle_timeout"] = 0.5
+    client = await aiohttp_client(create_app(server_config))
+    api = Api(client, client.server.app[keys.DEFAULT_TOKEN], "")
+    body = multipart(("file", "notes.txt", b"The quick brown fox. " * 3000))
+
+    async def drips():
+        yield body[:600]  # the part's head and a little of the file
+        for n in range(600, 10_600, 100):  # at most 20 s
+            yield body[n:n + 100]
+            await asyncio.sleep(0.2)
+        yield body[10_600:]
+
+    started = time.monotonic()
+    r = await post(api, drips(), **{"Content-Length": str(len(body))})  # type: ignore[arg-type]
+    assert r.status == 408, await r.text()
+    assert error_of(await r.json()) == "too_slow"
+    assert time.monotonic() - started < 10
+    assert stored_files(api) == [] and temp_files(api) == []
+
+
 async def test_a_body_that_stops_arriving_is_400_not_a_hang(
     aiohttp_client, server_config: ServerConfig
 ) -> None:

@@ -9,7 +9,8 @@ byte over the limit, not after it has filled the disk.
 aiohttp's ``MultipartReader`` raises ``ValueError``/``AssertionError``/``RuntimeError``
 on malformed bodies; ``multipart_errors`` turns all of those into a 400. A body that stops
 arriving for the server's idle timeout (as for tus, ``tus_idle_timeout``) is a 400 too,
-rather than a request that holds its temporary file open forever.
+rather than a request that holds its temporary file open forever; one that only drips
+(``body_pace``) is a 408.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from aiohttp.client_exceptions import ClientPayloadError
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from toolbox_uploader.server.body_pace import BodyPace
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.tus.receive import DEFAULT_IDLE_TIMEOUT, idle_timeout
 
@@ -43,11 +45,24 @@ _IDENTITY = {"", "identity", "binary", "7bit", "8bit"}
 _T = TypeVar("_T")
 #: The idle timeout of the request being read (set by ``open_multipart``, per handler task).
 _IDLE: ContextVar[float] = ContextVar("multipart_idle_timeout", default=DEFAULT_IDLE_TIMEOUT)
+#: The pace of the body being read (set by ``open_multipart``, per handler task).
+_PACE: ContextVar[BodyPace | None] = ContextVar("multipart_pace", default=None)
+
+
+class _TooSlow(Exception):
+    """The body brings too little in a whole window (``body_pace``)."""
 
 
 async def _within_idle(read: Awaitable[_T]) -> _T:
     """``read``, or ``TimeoutError`` when the body sends nothing for the idle timeout."""
-    return await asyncio.wait_for(read, _IDLE.get())
+    result = await asyncio.wait_for(read, _IDLE.get())
+    pace = _PACE.get()
+    if pace is not None:
+        if isinstance(result, bytes):
+            pace.add(len(result))
+        if pace.too_slow():
+            raise _TooSlow(pace.describe())
+    return result
 
 
 async def _chunk(part: BodyPartReader) -> bytes:
@@ -64,8 +79,10 @@ def multipart_errors() -> Iterator[None]:
     except TimeoutError:
         raise ApiError(
             400, "incomplete_body",
-            f"The request body stopped arriving ({_IDLE.get():.0f} s without data).",
+            f"The request body stopped arriving ({_IDLE.get():g} s without data).",
         ) from None
+    except _TooSlow as exc:
+        raise ApiError(408, "too_slow", f"The request body arrived too slowly ({exc}).") from None
     except ConnectionError:  # the client went away mid-body: the same answer as for tus
         raise ApiError(400, "incomplete_body", "The request body ended early.") from None
     except (ValueError, AssertionError, RuntimeError, LookupError) as exc:
@@ -82,6 +99,7 @@ async def open_multipart(request: web.Request) -> MultipartReader:
             415, "unsupported_media_type", "Send the file as multipart/form-data."
         )
     _IDLE.set(idle_timeout(request.app))
+    _PACE.set(BodyPace(_IDLE.get()))
     with multipart_errors():
         return await request.multipart()
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from aiohttp import web
 
 from toolbox_uploader.server import keys
+from toolbox_uploader.server.body_pace import BodyPace
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.tus.checksum import ChunkChecksum
 from toolbox_uploader.server.tus.state import RunningHash
@@ -76,6 +77,7 @@ class Outcome:
 
     received_all: bool
     too_large: bool = False
+    too_slow: bool = False  # a drip (``body_pace``): cut, what arrived is kept
     shutting_down: bool = False
     cut_reason: str = ""
 
@@ -283,6 +285,7 @@ async def receive_body(
         maybe_commit()
         return failure is None and not cancelled
 
+    pace = BodyPace(idle)
     try:
         idle_since = time.monotonic()
         while True:
@@ -292,6 +295,9 @@ async def receive_body(
                 # The client is slow or stalled: make what arrived durable and visible.
                 if time.monotonic() - idle_since >= idle:
                     outcome.cut_reason = f"no data for {idle:g} s"
+                    break
+                if pace.too_slow():
+                    outcome.too_slow, outcome.cut_reason = True, pace.describe()
                     break
                 if not await flush():
                     break
@@ -308,6 +314,10 @@ async def receive_body(
                 break
             if queued + buffered + len(chunk) > limit:
                 outcome.too_large = True
+                break
+            pace.add(len(chunk))
+            if pace.too_slow():
+                outcome.too_slow, outcome.cut_reason = True, pace.describe()
                 break
             pieces.append(chunk)
             buffered += len(chunk)

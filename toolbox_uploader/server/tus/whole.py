@@ -27,6 +27,7 @@ from aiohttp import web
 
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
+from toolbox_uploader.server.body_pace import BodyPace
 from toolbox_uploader.server.storage import write_new_file
 from toolbox_uploader.server.tus.checksum import ChunkChecksum
 from toolbox_uploader.server.tus.complete import complete_upload, upload_store
@@ -83,6 +84,7 @@ async def receive_whole(
 async def _read(request: web.Request, length: int, pieces: list[bytes]) -> Outcome:
     """Gather the body into ``pieces`` (kept by the caller even if this is cancelled)."""
     idle = idle_timeout(request.app)
+    pace = BodyPace(idle)
     received = 0
     outcome = Outcome(received_all=False)
     while True:
@@ -100,6 +102,10 @@ async def _read(request: web.Request, length: int, pieces: list[bytes]) -> Outco
             break
         pieces.append(piece)
         received += len(piece)
+        pace.add(len(piece))
+        if pace.too_slow():
+            outcome.too_slow, outcome.cut_reason = True, pace.describe()
+            break
     return outcome
 
 

@@ -114,6 +114,12 @@ def body_error(outcome: Outcome, upload: Upload, limit: Limit) -> ApiError | Non
             f"The server is stopping; {upload.offset} bytes are kept, resume from there.",
             {"Retry-After": "10"},
         )
+    if outcome.too_slow:
+        return ApiError(
+            408, "too_slow",
+            f"The request body arrived too slowly ({outcome.cut_reason}); "
+            f"{upload.offset} bytes are kept, resume from there.",
+        )
     if not outcome.received_all:
         return ApiError(
             400, "incomplete_body",
