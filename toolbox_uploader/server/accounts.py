@@ -1,8 +1,14 @@
-"""Accounts and their bearer tokens.
+"""Accounts, their bearer tokens, and what their quota has room for.
 
 Tokens are 256-bit random strings, so a plain SHA-256 of the token is a safe stored
 form (no slow password hash is needed for secrets that cannot be guessed), and it lets
 a request be authenticated with one indexed lookup.
+
+The database counts stored files and the declared lengths of uploads in progress. Bytes
+that arrive without a declared length (a deferred-length tus upload, a form upload) are
+only in the request reading them until they are committed or stored, so parallel
+requests would each see the same free room; ``take`` holds them here in the meantime,
+checking and counting in one step on the event loop.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import os
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +49,22 @@ class AccountError(ValueError):
     pass
 
 
+def _nothing_committed() -> int:
+    return 0
+
+
+@dataclass(eq=False, slots=True)
+class _Held:
+    """Bytes one request took in; ``committed()`` of them the database counts by now."""
+
+    account_id: str
+    taken: int = 0
+    committed: Callable[[], int] = _nothing_committed
+
+    def pending(self) -> int:
+        return max(0, self.taken - self.committed())
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -53,6 +76,7 @@ def new_token() -> str:
 class AccountStore:
     def __init__(self, db: ServerDatabase) -> None:
         self.db = db
+        self._held: dict[str, _Held] = {}  # by request key (an upload's or file's id)
 
     def create(
         self, name: str, quota_bytes: int | None = None, token: str | None = None
@@ -102,15 +126,38 @@ class AccountStore:
 
     def usage(self, account: Account) -> Usage:
         # One statement: stored bytes come from ``account_usage`` (kept by triggers on
-        # ``files``), reserved ones from the few uploads still receiving.
+        # ``files``), reserved ones from the few uploads still receiving. A final upload
+        # counts once its parts are joined into it (an offset): until then they count.
         row = self.db.fetchone(
             "SELECT (SELECT used FROM account_usage WHERE owner = ?1),"
             " (SELECT SUM(COALESCE(length, offset)) FROM uploads"
-            "  WHERE owner = ?1 AND status = 'receiving' AND kind != 'final')",
+            "  WHERE owner = ?1 AND status = 'receiving' AND (kind != 'final' OR offset > 0))",
             (account.id,),
         )
         used, reserved = (row[0] or 0, row[1] or 0) if row else (0, 0)
+        reserved += sum(h.pending() for h in list(self._held.values())
+                        if h.account_id == account.id)
         return Usage(int(used), int(reserved), account.quota_bytes)
+
+    def take(self, account: Account, key: str, count: int,
+             committed: Callable[[], int] = _nothing_committed) -> bool:
+        """Hold ``count`` more bytes for the request ``key`` if the quota has room.
+
+        ``committed`` (given with the first bytes) says how many of them the database
+        already counts, so they are not counted twice. Call ``release(key)`` once they
+        are stored, or will never be."""
+        held = self._held.get(key)
+        if held is None:
+            held = self._held[key] = _Held(account.id, committed=committed)
+        if account.quota_bytes is not None:
+            available = self.usage(account).available
+            if available is not None and count > available:
+                return False
+        held.taken += count
+        return True
+
+    def release(self, key: str) -> None:
+        self._held.pop(key, None)
 
     def available(self, account: Account) -> int | None:
         """Bytes the account may still store; ``None`` without a quota (and no lookup)."""

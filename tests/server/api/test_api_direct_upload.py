@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _api_support import ELF, MULTIPART_TYPE, Api, error_of, multipart, png_bytes
+from _api_support import ELF, MULTIPART_TYPE, Api, bearer, error_of, multipart, png_bytes
 
 from tests.support.payloads import blob
 from toolbox_uploader.server import keys
@@ -177,6 +177,23 @@ async def test_batch_all_good_is_200_and_manifest_may_come_last(api: Api) -> Non
     assert r.status == 200, result
     assert [x["file"]["category"] for x in result["results"]] == ["report",
                                                                   "educational_content"]
+
+
+async def test_a_batch_past_the_quota_stores_what_fits_and_lets_go_of_the_rest(
+        api: Api) -> None:
+    token = api.add_account("batcher", quota=150_000)
+    files = [(f"{n}.txt", (f"sheet {n} " * 8000).encode()[:60_000]) for n in range(3)]
+    body = batch_body(files, [{"category": "report"}] * 3)
+    r = await api.client.post("/api/v1/files/upload/batch", data=body, headers={
+        **bearer(token), "Content-Type": MULTIPART_TYPE})
+    result = await r.json()
+    assert r.status == 207, result
+    assert [x["status"] for x in result["results"]] == [201, 201, 413]
+    assert result["results"][2]["error"] == "quota_exceeded"
+    quota = await (await api.client.get("/api/v1/quota", headers=bearer(token))).json()
+    assert (quota["used"], quota["reserved"]) == (120_000, 0)  # nothing is held on
+    r = await api.upload(b"one more line\n" * 2000, "last.txt", token=token)
+    assert r.status == 201, await r.text()
 
 
 async def test_bad_batches_are_400_and_store_nothing(api: Api) -> None:

@@ -27,6 +27,7 @@ from toolbox_uploader.server.api import params
 from toolbox_uploader.server.api.receive import (
     MAX_FIELD_BYTES,
     MAX_MANIFEST_BYTES,
+    QuotaExceeded,
     Received,
     SizeExceeded,
     drain,
@@ -122,20 +123,34 @@ async def _receive(
     request: web.Request, account: Account, part: BodyPartReader, file_id: str, limit: int,
     declared: int | None,
 ) -> Received:
-    """Stream one file part to its temporary file, publishing progress as it goes."""
+    """Stream one file part to its temporary file, publishing progress as it goes.
+
+    Its bytes are held against the quota as they come (``AccountStore.take``) until the
+    file is stored or given up (``_forget``): parallel uploads see the room they take."""
     app = request.app
     hub = app[keys.PROGRESS]
-    registry = app[DIRECT_UPLOADS]
-    registry[file_id] = account.id
+    accounts = app[keys.ACCOUNTS]
+    app[DIRECT_UPLOADS][file_id] = account.id
     try:
         return await receive_file(
             part, app[keys.STORAGE].temp_path(file_id), limit,
             lambda size: hub.publish(file_id, size, declared),
+            lambda count: accounts.take(account, file_id, count),
         )
     except BaseException:
-        registry.pop(file_id, None)
+        _forget(app, file_id)
         hub.publish(file_id, 0, declared, "failed")  # also ends the hub's tracking of it
         raise
+
+
+def _forget(app: web.Application, file_id: str) -> None:
+    """The file is stored or given up: it is no longer a direct upload in progress."""
+    app[DIRECT_UPLOADS].pop(file_id, None)
+    app[keys.ACCOUNTS].release(file_id)
+
+
+def _no_room(app: web.Application, account: Account) -> ApiError:
+    return quota_exceeded(app[keys.ACCOUNTS].available(account) or 0)
 
 
 async def _store(
@@ -164,7 +179,7 @@ async def _store(
         hub.publish(file_id, received.size, fields.size or received.size, "failed")
         raise
     finally:
-        app[DIRECT_UPLOADS].pop(file_id, None)
+        _forget(app, file_id)
     hub.publish(file_id, record.size, record.size, "completed")
     return record
 
@@ -204,15 +219,12 @@ async def upload_single(request: web.Request) -> web.Response:
                 check_declared(app, account, fields)
                 filename = params.filename(part.filename)
                 limit = size_limit(app, fields.category)
-                available = app[keys.ACCOUNTS].available(account)
                 try:
-                    received = await _receive(
-                        request, account, part, file_id,
-                        limit if available is None else min(limit, available), fields.size,
-                    )
+                    received = await _receive(request, account, part, file_id, limit,
+                                              fields.size)
+                except QuotaExceeded:
+                    raise _no_room(app, account) from None
                 except SizeExceeded:
-                    if available is not None and available < limit:
-                        raise quota_exceeded(available) from None
                     raise too_large(limit) from None
             elif part.name in TEXT_FIELDS:
                 if part.name in raw:
@@ -227,7 +239,7 @@ async def upload_single(request: web.Request) -> web.Response:
         if received is not None:
             received.path.unlink(missing_ok=True)
             app[keys.PROGRESS].publish(file_id, received.size, None, "failed")
-        app[DIRECT_UPLOADS].pop(file_id, None)
+        _forget(app, file_id)
         raise
     record = await _store(request, account, file_id, received, filename, fields)
     return web.json_response(
@@ -294,7 +306,7 @@ async def upload_batch(request: web.Request) -> web.Response:
         for item in items:
             if item.received is not None:
                 item.received.path.unlink(missing_ok=True)
-            app[DIRECT_UPLOADS].pop(item.file_id, None)
+            _forget(app, item.file_id)
             app[keys.PROGRESS].publish(item.file_id, 0, None, "failed")
         raise
     try:
@@ -304,7 +316,7 @@ async def upload_batch(request: web.Request) -> web.Response:
         for item in items:
             if item.received is not None:
                 item.received.path.unlink(missing_ok=True)
-            app[DIRECT_UPLOADS].pop(item.file_id, None)
+            _forget(app, item.file_id)
     stored = sum(1 for result in results if result["status"] == 201)
     body = {
         "batch_id": new_id(),
@@ -359,7 +371,7 @@ async def _receive_batch_file(
             request, account, part, item.file_id, limit, fields.size if fields else None
         )
     except SizeExceeded as exc:
-        item.error = too_large(limit)
+        item.error = _no_room(app, account) if isinstance(exc, QuotaExceeded) else too_large(limit)
         await drain(part, max_size - exc.received, _BATCH_FILE_TOO_LARGE)
     except ApiError as exc:
         if exc.code not in ("too_large", "quota_exceeded"):

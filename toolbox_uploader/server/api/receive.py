@@ -169,6 +169,10 @@ class SizeExceeded(Exception):
         self.received = received
 
 
+class QuotaExceeded(SizeExceeded):
+    """The quota has no room for the next bytes (others may be taking it in parallel)."""
+
+
 def _write(handle: BinaryIO, digest: hashlib._Hash, data: bytes) -> None:
     handle.write(data)
     digest.update(data)
@@ -179,8 +183,10 @@ async def receive_file(
     dest: Path,
     limit: int,
     on_progress: Callable[[int], None] | None = None,
+    admit: Callable[[int], bool] | None = None,
 ) -> Received:
-    """Stream ``part`` into ``dest``, hashing as it goes; ``SizeExceeded`` past ``limit``.
+    """Stream ``part`` into ``dest``, hashing as it goes; ``SizeExceeded`` past ``limit``,
+    ``QuotaExceeded`` when ``admit(n)`` refuses the next ``n`` bytes.
 
     ``dest`` is removed on any failure, cancellation included: a write still running in
     the worker thread is waited for first, so it cannot recreate or reopen the file
@@ -199,6 +205,8 @@ async def receive_file(
                 size += len(chunk)
                 if size > limit:
                     raise SizeExceeded(limit, size)
+                if admit is not None and not admit(len(chunk)):
+                    raise QuotaExceeded(limit, size)
                 pending += chunk
                 if len(pending) >= FLUSH_BYTES:
                     data, pending = bytes(pending), bytearray()

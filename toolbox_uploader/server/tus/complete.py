@@ -146,6 +146,13 @@ async def complete_final_if_ready(app: web.Application, account: Account, final:
     ready = [p for p in parts if p is not None and p.status == RECEIVING and p.complete]
     if len(ready) != len(parts):
         return False
+    total, max_size = sum(int(p.length or 0) for p in ready), app[keys.CONFIG].max_size
+    if total > max_size:  # parts whose lengths were deferred are only added up now
+        _drop_parts(app, ready)
+        error = ApiError(413, "too_large", f"The joined upload would be {total} bytes, past "
+                         f"the server's limit of {max_size} bytes.")
+        mark_failed(app, final, error)
+        raise error
     sources = [(storage.upload_path(p.id), int(p.length or 0)) for p in ready]
     loop = asyncio.get_running_loop()
     try:
@@ -166,10 +173,15 @@ async def complete_final_if_ready(app: web.Application, account: Account, final:
         raise error from None
     if final.length is None:
         store.set_length(final, size)
-    store.commit_offset(final, size)
-    for part in ready:  # their bytes now live in the final upload
+    store.commit_offset(final, size)  # from here the final counts against the quota
+    _drop_parts(app, ready)  # their bytes now live in the final upload
+    await complete_upload(app, account, final, sha256)
+    return True
+
+
+def _drop_parts(app: web.Application, parts: Sequence[Upload]) -> None:
+    store, storage = upload_store(app), app[keys.STORAGE]
+    for part in parts:
         store.delete(part.id)
         app[STATE].forget(part.id)
         storage.upload_path(part.id).unlink(missing_ok=True)
-    await complete_upload(app, account, final, sha256)
-    return True

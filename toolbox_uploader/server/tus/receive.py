@@ -38,7 +38,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +77,7 @@ class Outcome:
 
     received_all: bool
     too_large: bool = False
+    over_quota: bool = False  # too large for what the quota has left (with ``too_large``)
     too_slow: bool = False  # a drip (``body_pace``): cut, what arrived is kept
     shutting_down: bool = False
     cut_reason: str = ""
@@ -222,10 +223,13 @@ async def receive_body(
     running: RunningHash,
     limit: int,
     checksum: ChunkChecksum | None,
+    admit: Callable[[int], bool] | None = None,
 ) -> Outcome:
     """Append the body at ``upload.offset``; commit what verified and is on disk.
 
-    ``limit`` is the largest offset the upload may reach. Raises ``ApiError`` for a
+    ``limit`` is the largest offset the upload may reach; ``admit(n)``, when given, must
+    also agree to each piece (the quota, shared with requests running in parallel, for
+    an upload without a declared length). Raises ``ApiError`` for a
     disk failure or a checksum mismatch (460, offset unchanged). Cancellation (server
     shutdown) commits what is on disk first and then propagates.
     """
@@ -314,6 +318,9 @@ async def receive_body(
                 break
             if queued + buffered + len(chunk) > limit:
                 outcome.too_large = True
+                break
+            if admit is not None and not admit(len(chunk)):
+                outcome.too_large = outcome.over_quota = True
                 break
             pace.add(len(chunk))
             if pace.too_slow():

@@ -91,7 +91,20 @@ async def write_body(
     if declared is not None and upload.offset + declared > limit.size:
         raise ApiError(413, limit.code, f"This request would take the upload past {limit.what}.")
     running = await ensure_hasher(app[STATE], upload.id, path, upload.offset)
-    outcome = await receive_body(request, store, upload, path, running, limit.size, checksum)
+    accounts = app[keys.ACCOUNTS]
+    start = upload.offset
+
+    def take(count: int) -> bool:
+        return accounts.take(account, upload.id, count, lambda: upload.offset - start)
+
+    # Without a declared length nothing is reserved: each piece takes its room as it
+    # comes, so that parallel bodies cannot all fill the same free space.
+    admit = take if upload.length is None and account.quota_bytes is not None else None
+    try:
+        outcome = await receive_body(request, store, upload, path, running, limit.size,
+                                     checksum, admit)
+    finally:
+        accounts.release(upload.id)
     error = body_error(outcome, upload, limit)
     # Every byte arrived, however the body ended (a chunked body never terminated, a
     # client gone after its last byte): the upload completes as usual, and the client
@@ -103,6 +116,11 @@ async def write_body(
 
 def body_error(outcome: Outcome, upload: Upload, limit: Limit) -> ApiError | None:
     """Why a body that did not arrive whole is refused; ``upload.offset`` bytes are kept."""
+    if outcome.over_quota:
+        return ApiError(
+            413, "quota_exceeded",
+            f"The data goes past what is left of the quota; {upload.offset} bytes are kept.",
+        )
     if outcome.too_large:
         return ApiError(
             413, limit.code,
