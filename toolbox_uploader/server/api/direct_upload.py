@@ -41,6 +41,7 @@ from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.files_store import FileRecord
 from toolbox_uploader.server.finalize import IncomingFile, finalize
 from toolbox_uploader.server.storage import new_id
+from toolbox_uploader.server.validation_hook import refuse_bad_name
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ async def upload_single(request: web.Request) -> web.Response:
                 fields = FileFields.from_mapping(raw)  # the fields so far: refuse early
                 check_declared(app, account, fields)
                 filename = params.filename(part.filename)
+                refuse_bad_name(app, filename)
                 limit = size_limit(app, fields.category)
                 try:
                     received = await _receive(request, account, part, file_id, limit,

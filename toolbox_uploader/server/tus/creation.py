@@ -53,6 +53,7 @@ from toolbox_uploader.server.tus.store import (
 )
 from toolbox_uploader.server.tus.whole import receive_whole, sent_whole
 from toolbox_uploader.server.tus.writing import after_write, write_body
+from toolbox_uploader.server.validation_hook import refuse_bad_name
 
 
 async def create(request: web.Request) -> web.Response:
@@ -80,7 +81,11 @@ async def create(request: web.Request) -> web.Response:
             f"A creation request with data must use Content-Type: {OFFSET_CONTENT_TYPE}.",
         )
     kind = PARTIAL if concat is not None else SINGLE
-    category_max = None if kind == PARTIAL else file_facts(metadata).category.max_size
+    category_max = None
+    if kind == SINGLE:
+        facts = file_facts(metadata)
+        refuse_bad_name(request.app, facts.filename)
+        category_max = facts.category.max_size
     if length is not None:
         check_size(request, account, length, category_max, reserve=True)
     elif request.app[keys.ACCOUNTS].available(account) == 0:  # deferred: checked as bytes come
@@ -136,6 +141,7 @@ async def _create_final(
             400, "invalid_header", "A final upload's length comes from its partial uploads."
         )
     facts = file_facts(metadata)
+    refuse_bad_name(request.app, facts.filename)
     store = upload_store(request.app)
     claimed = {p for final in store.receiving_finals() for p in final.parts}
     total: int | None = 0
