@@ -423,3 +423,20 @@ def test_finding_a_copy_is_an_index_search_not_a_scan(tmp_path: Path) -> None:
     finally:
         db.close()
     assert "SEARCH files USING INDEX files_owner_sha256_path" in plan, plan
+
+
+def test_a_copy_with_a_corrected_title_corrects_the_stored_file(client: Client) -> None:
+    """Sent again with a new title (and no description): the title changes, the
+    description stays, and nothing is stored twice."""
+    data = text(20_000)
+    first = client.post_whole(data, {**client.metadata(data), "title": "Old title",
+                                     "description": "Fractions, week 3"})
+    first_id = upload_id(first.headers["Location"])
+    second = client.post_whole(data, {**client.metadata(data), "title": "Corrected title"})
+    assert second.headers[DUPLICATE_OF] == first_id
+    record = client.file(first_id).json()
+    assert (record["title"], record["description"]) == ("Corrected title", "Fractions, week 3")
+    assert len(client.files()) == 1
+    third = client.post_whole(data, client.metadata(data))  # no details: nothing changes
+    assert third.headers[DUPLICATE_OF] == first_id
+    assert client.file(first_id).json()["title"] == "Corrected title"

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from toolbox_uploader.server.db import ServerDatabase
@@ -134,6 +134,21 @@ def copies_of(conn: sqlite3.Connection, record: FileRecord) -> list[FileRecord]:
          record.category),
     ).fetchall()
     return [FileRecord.from_row(r) for r in rows]
+
+
+def take_new_details(conn: sqlite3.Connection, existing: FileRecord,
+                     copy: FileRecord) -> FileRecord:
+    """The details a copy brings (title, description, tags) replace the stored file's: a
+    teacher who sends a file again with a corrected title means the correction. What the
+    copy leaves out stays as it was."""
+    title = existing.title if copy.title is None else copy.title
+    description = existing.description if copy.description is None else copy.description
+    tags = copy.tags or existing.tags
+    if (title, description, tags) == (existing.title, existing.description, existing.tags):
+        return existing
+    conn.execute("UPDATE files SET title = ?, description = ?, tags = ? WHERE id = ?",
+                 (title, description, json.dumps(tags), existing.id))
+    return replace(existing, title=title, description=description, tags=tags)
 
 
 def add_alias(conn: sqlite3.Connection, alias: str, record: FileRecord) -> None:

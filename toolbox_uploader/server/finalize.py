@@ -32,7 +32,13 @@ from aiohttp import web
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
-from toolbox_uploader.server.files_store import FileRecord, add_alias, copies_of, insert_row
+from toolbox_uploader.server.files_store import (
+    FileRecord,
+    add_alias,
+    copies_of,
+    insert_row,
+    take_new_details,
+)
 from toolbox_uploader.server.storage import Storage, write_new_file
 from toolbox_uploader.server.validation_hook import ValidationOutcome, default_validator
 
@@ -106,6 +112,7 @@ def _store_and_record(
             if incoming.deduplicate:
                 existing = _existing_copy(conn, storage, record)
             if existing is not None:
+                existing = take_new_details(conn, existing, record)
                 add_alias(conn, record.id, existing)
                 if on_recorded is not None:
                     on_recorded(conn, existing)
