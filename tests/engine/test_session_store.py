@@ -144,11 +144,11 @@ def test_migrates_a_version_1_database(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     store = SessionStore(db)
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     video, pdf = store.items()
     assert video.upload_url == "http://s/api/v1/storage/tus/abc" and video.upload_offset == 40
     assert video.validated_at == 6.0 and video.warnings == [] and video.restarts == 0
-    assert video.interrupted is False
+    assert video.interrupted is False and video.account is None  # not known for old rows
     assert pdf.validated_at is None
     store.transition(video.id, S.READY)  # the migrated row still obeys the table
     store.remove([video.id])  # its unfinished upload is kept to be deleted on its server

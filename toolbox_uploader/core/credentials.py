@@ -2,12 +2,14 @@
 
 Precedence: the ``--token`` flag, then ``TOOLBOX_UPLOADER_TOKEN``, then the system keyring
 (service ``toolbox-uploader``, user = the server URL). Tokens are never written to the
-session store, config files or logs; ``mask`` is what may appear in messages.
+session store, config files or logs; ``mask`` is what may appear in messages, and
+``account_mark`` what the store keeps to tell accounts apart.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -66,3 +68,13 @@ def mask(token: str | None) -> str:
     if not token:
         return "(none)"
     return "…" + token[-4:] if len(token) > 8 else "…"
+
+
+def account_mark(server_key: str, token: str | None) -> str | None:
+    """Which account a token stands for, as the session store may keep it: 32 bits of a
+    SHA-256 of the server and the token. Enough to tell a school's accounts apart on one
+    machine, far too little to find the token again from the store."""
+    if not token:
+        return None
+    digest = hashlib.sha256(f"toolbox-uploader\0{server_key}\0{token}".encode())
+    return digest.hexdigest()[:8]

@@ -905,12 +905,14 @@ class Engine:
     def _mark_if_duplicate(self, record: ItemRecord) -> bool:
         if record.sha256 is None:
             return False
+        account = self._target().account
         twin = self.store.find_done(record.server_key, record.sha256, record.relative_path,
-                                    record.category, exclude=record.id)
+                                    record.category, exclude=record.id, account=account)
         if twin is None:
             return False
         self._set_state(
             record.id, S.DONE, file_url=twin.file_url, bytes_sent=record.upload_size or 0,
+            account=twin.account or account,
             reason_code="already_uploaded",
             reason_message=f"{record.relative_path} is already on the server; not sent again.",
             warnings=_merge(record.warnings, (Reason("already_uploaded",
@@ -929,6 +931,7 @@ class Engine:
         body = self._bodies.take(item_id)
         record = self._set_state(item_id, S.UPLOADING, reason_code=None, reason_message=None,
                                  next_attempt_at=None)
+        account = self._connection.target.account
         job = UploadJob(
             record, self._connection, body=body,
             on_progress=lambda sent: self._on_progress(item_id, sent),
@@ -937,10 +940,10 @@ class Engine:
             on_offset=lambda offset: self._server_offset(item_id, offset),
             find_twin=lambda sha: self.store.find_done(record.server_key, sha,
                                                        record.relative_path, record.category,
-                                                       exclude=item_id),
+                                                       exclude=item_id, account=account),
             has_twin_candidates=lambda size: bool(self.store.find_done_candidates(
                 record.server_key, record.relative_path, size, record.category,
-                exclude=item_id)),
+                exclude=item_id, account=account)),
         )
         self._jobs[item_id] = job
         self._live[item_id] = record.bytes_sent
@@ -997,7 +1000,7 @@ class Engine:
                 "sha256": outcome.sha256, "file_url": outcome.file_url,
                 "bytes_sent": record.upload_size or 0, "retryable": False,
                 "upload_offset": record.upload_size or 0, "next_attempt_at": None,
-                "interrupted": False,
+                "interrupted": False, "account": job.connection.target.account,
             }
             if isinstance(outcome, AlreadyUploaded):
                 changes.update(reason_code="already_uploaded", reason_message=outcome.message)
@@ -1204,13 +1207,21 @@ class Engine:
             if source in queued_now:
                 continue
             existing = self.store.find_by_source(server_key, source)
-            if existing is not None and existing.id in self._records:
+            if (existing is not None and existing.id in self._records
+                    and not self._sent_elsewhere(existing, printable_name(relative), category,
+                                                 recategorize)):
                 if error is not None and existing.state is S.REJECTED:
                     continue  # the walk refuses it again (a loop, a name that is not text)
                 if existing.category != category and existing.state is not S.DONE and (
                         recategorize or existing.state is S.REJECTED):
                     self._set_category(existing.id, category)
                     existing = self._records[existing.id]
+                if existing.relative_path != printable_name(relative) and not (
+                        existing.upload_url or existing.bytes_sent):
+                    # Dropped again from another folder before anything was sent: the new
+                    # place is where it goes.
+                    existing = self._update(existing.id, relative_path=printable_name(relative))
+                    self._publish(existing)
                 self._readd(existing)
                 continue
             try:
@@ -1243,6 +1254,16 @@ class Engine:
         with self._idle:
             self._idle.notify_all()
         self._kick()
+
+    def _sent_elsewhere(self, record: ItemRecord, relative_path: str, category: str,
+                        recategorize: bool) -> bool:
+        """A done file asked for again somewhere it is not: another account on the same
+        server, another place in the folder tree, or (asked for by name) another category.
+        It is a new upload there; its item stays as the record of the first."""
+        return record.state is S.DONE and (
+            record.went_elsewhere(self._target().account)
+            or record.relative_path != relative_path
+            or (recategorize and record.category != category))
 
     def _readd(self, record: ItemRecord) -> None:
         """The same file dropped again (or the same command run again): reuse its item."""

@@ -66,6 +66,13 @@ class ItemRecord:
     created_at: float = 0.0
     updated_at: float = 0.0
     finished_at: float | None = None
+    #: The account it was uploaded to (a mark of the token, never the token); ``None``
+    #: when not known (not uploaded yet, no token, or queued before it was recorded).
+    account: str | None = None
+
+    def went_elsewhere(self, account: str | None) -> bool:
+        """Uploaded to another account than ``account``, as far as anyone can tell."""
+        return self.account is not None and account is not None and self.account != account
 
     @property
     def reason(self) -> Reason | None:
@@ -156,6 +163,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX abandoned_uploads_server ON abandoned_uploads (server_key)",
     ),
+    # Which account a file went to (``credentials.account_mark``): a server can have many.
+    ("ALTER TABLE items ADD COLUMN account TEXT",),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -319,19 +328,21 @@ class SessionStore:
         return self._record(row) if row else None
 
     def find_done(self, server_key: str, sha256: str, relative_path: str, category: str,
-                  exclude: int | None = None) -> ItemRecord | None:
+                  exclude: int | None = None, account: str | None = None) -> ItemRecord | None:
         """A done item with this content at this place: the same file sent under another
-        category is a different file on the server."""
+        category, or to another account, is a different file on the server."""
         with self._lock, self._reading():
-            row = self._conn.execute(
+            rows = self._conn.execute(
                 "SELECT * FROM items WHERE server_key = ? AND sha256 = ? AND relative_path = ? "
-                "AND category = ? AND state = 'done' AND id != ? ORDER BY id LIMIT 1",
+                "AND category = ? AND state = 'done' AND id != ? ORDER BY id",
                 (server_key, sha256, relative_path, category, exclude or -1),
-            ).fetchone()
-        return self._record(row) if row else None
+            ).fetchall()
+        done = [r for r in map(self._record, rows) if not r.went_elsewhere(account)]
+        return done[0] if done else None
 
     def find_done_candidates(self, server_key: str, relative_path: str, size: int,
-                             category: str, exclude: int | None = None) -> list[ItemRecord]:
+                             category: str, exclude: int | None = None,
+                             account: str | None = None) -> list[ItemRecord]:
         """Done items a big file might duplicate; only then is it worth hashing it first."""
         with self._lock, self._reading():
             rows = self._conn.execute(
@@ -339,7 +350,7 @@ class SessionStore:
                 "AND category = ? AND state = 'done' AND sha256 IS NOT NULL AND id != ?",
                 (server_key, relative_path, size, category, exclude or -1),
             ).fetchall()
-        return [self._record(r) for r in rows]
+        return [r for r in map(self._record, rows) if not r.went_elsewhere(account)]
 
     # -- writing --------------------------------------------------------------------------
 

@@ -77,6 +77,11 @@ class Target:
     def configured(self) -> bool:
         return bool(self.endpoint)
 
+    @property
+    def account(self) -> str | None:
+        """The account uploads go to (``credentials.account_mark``)."""
+        return credentials.account_mark(self.server_key, self.token)
+
 
 class Connection:
     """The keep-alive HTTP client, tus client and bandwidth limiter shared by all jobs."""
