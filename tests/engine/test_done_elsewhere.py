@@ -94,3 +94,26 @@ def test_a_new_place_or_a_named_category_sends_it_there(make_engine: MakeEngine,
     snaps = _run(make_engine, url, token, answers, category="report")
     assert len(server_files(url, token)) == 4
     assert all(s.state is S.DONE for s in snaps)
+
+
+def test_a_file_deleted_on_the_server_since_is_sent_again(make_engine: MakeEngine,
+                                                          live_server: ServerHandle,
+                                                          tmp_path: Path) -> None:
+    """A teacher removed a worksheet on the server by mistake and drops it back in."""
+    import httpx
+
+    folder = tmp_path / "Week1"
+    text_file(folder / "quiz.txt", 3000)
+    text_file(folder / "kept.txt", 3000, seed=3)
+    url, token = live_server.url, live_server.token
+    _run(make_engine, url, token, folder)
+    quiz = next(f for f in server_files(url, token) if f["filename"] == "quiz.txt")
+    gone = httpx.delete(f"{url}/api/v1/files/{quiz['id']}",
+                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert gone.status_code == 204
+    snaps = _newest(_run(make_engine, url, token, folder))
+    assert sorted(f["filename"] for f in server_files(url, token)) == ["kept.txt", "quiz.txt"]
+    by_name = {s.display_name: s for s in snaps.values()}  # type: ignore[attr-defined]
+    assert by_name["quiz.txt"].state is S.DONE
+    assert [w.code for w in by_name["quiz.txt"].warnings] == ["removed_from_server"]
+    assert by_name["kept.txt"].warnings == ()  # still there: done, not sent again

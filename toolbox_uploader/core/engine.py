@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from toolbox_uploader import paths
 from toolbox_uploader.core import pipeline
@@ -48,6 +49,7 @@ from toolbox_uploader.core.ordered_ids import OrderedIds
 from toolbox_uploader.core.progress import Dispatcher, Listener, SpeedMeter
 from toolbox_uploader.core.scheduler import Action, Lanes, decide
 from toolbox_uploader.core.session_store import (
+    REMOVED_FROM_SERVER,
     ItemRecord,
     NewItem,
     SessionStore,
@@ -55,6 +57,7 @@ from toolbox_uploader.core.session_store import (
     relative_upload_path,
 )
 from toolbox_uploader.core.states import ItemState
+from toolbox_uploader.core.toolbox_api import file_page
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError, classify_exception
 from toolbox_uploader.core.unsaved import UnsavedItems
 from toolbox_uploader.core.upload_job import (
@@ -159,6 +162,8 @@ class Engine:
         self._totals = _Totals()  # the batch totals of the stored records, kept up to date
         self._jobs: dict[int, UploadJob] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        #: Done files asked for again: is each still on its server? (``_check_still_there``)
+        self._checks: dict[int, asyncio.Task[None]] = {}
         self._preparing: set[int] = set()
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._held_twins: set[int] = set()  # ready, but its twin was being sent
@@ -385,7 +390,7 @@ class Engine:
     def _is_idle(self) -> bool:  # caller holds self._idle
         # A request still winding down may have a command's follow-up to run (``job.then``:
         # a pause that was a category change, a resume): the item looks paused meanwhile.
-        if self._pending_commands or self._jobs:
+        if self._pending_commands or self._jobs or self._checks:
             return False
         if not self._auth_paused:
             return not self._busy
@@ -473,6 +478,8 @@ class Engine:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1)
+        for check in list(self._checks.values()):
+            check.cancel()
         preparing = list(self._prepare_tasks)  # a check in a worker: asked again next start
         for task in preparing:
             task.cancel()
@@ -1275,22 +1282,67 @@ class Engine:
                     self._store_snapshot(snap)
         if record.state is S.DONE:
             if pipeline.source_changed(record) is None:
-                return  # unchanged and already on the server
-            # Changed since: a new version to send, under a new item (the old one is history).
-            size, mtime = pipeline.file_stat(Path(record.source_path))
-            new = self.store.add(server_key=record.server_key, source_path=record.source_path,
-                                 relative_path=record.relative_path,
-                                 display_name=record.display_name, category=record.category,
-                                 size=size, mtime=mtime)
-            self._remember(new)
-            self._publish(new)
-            if self._dispatcher is not None:
-                self._dispatcher.emit(ItemsAdded((self._snap(new),)))
+                self._check_still_there(record)  # unchanged: done, unless removed there
+                return
+            self._queue_again(record)  # changed since: a new version to send
             return
         if record.state in (S.FAILED, S.CANCELLED, S.REJECTED):
             self._retry([record.id])
         elif record.state is S.PAUSED and not self._auth_paused:
             self._resume([record.id])
+
+    def _queue_again(self, record: ItemRecord, warning: Reason | None = None) -> None:
+        """Send a done file again, under a new item (the old one stays as history)."""
+        size, mtime = pipeline.file_stat(Path(record.source_path))
+        new = self.store.add(server_key=record.server_key, source_path=record.source_path,
+                             relative_path=record.relative_path,
+                             display_name=record.display_name, category=record.category,
+                             size=size, mtime=mtime)
+        if warning is not None:
+            new = self._update(new.id, warnings=[warning])
+        self._remember(new)
+        self._publish(new)
+        if self._dispatcher is not None:
+            self._dispatcher.emit(ItemsAdded((self._snap(new),)))
+        self._kick()
+
+    def _check_still_there(self, record: ItemRecord) -> None:
+        """A done file dropped again is sent again if it was deleted on the toolbox server
+        since (a teacher who removed it by mistake drops it back). One request per file;
+        any other answer, or none (offline), leaves it done. A plain tus server cannot
+        be asked."""
+        connection = self._connection
+        api = connection.api if connection is not None else None
+        base = connection.target.server_url if connection is not None else None
+        if (api is None or base is None or record.id in self._checks or not record.file_url
+                or not record.file_url.startswith(file_page(base, ""))
+                or record.server_key != self.server_key):
+            return
+        file_id = unquote(record.file_url.rsplit("/", 1)[-1])
+        assert self._loop is not None
+
+        async def check() -> None:
+            try:
+                await api.get_file(file_id)
+            except TransferError as error:
+                if error.status in (404, 410) and not self._stopping:
+                    self._removed_from_server(record)
+            finally:
+                self._checks.pop(record.id, None)
+                with self._idle:
+                    self._idle.notify_all()
+
+        self._checks[record.id] = self._loop.create_task(check())
+
+    def _removed_from_server(self, record: ItemRecord) -> None:
+        current = self.store.find_by_source(record.server_key, record.source_path)
+        if current is None or current.id != record.id:
+            return  # sent again meanwhile
+        # No longer a copy on the server that others may count as theirs (``find_done``).
+        self._publish(self._update(record.id, reason_code=REMOVED_FROM_SERVER,
+                                   reason_message="Deleted on the server since; sent again."))
+        self._queue_again(record, Reason(REMOVED_FROM_SERVER, "It had been deleted on the "
+                                         "server since it was uploaded; sent again."))
 
     def _pause(self, ids: list[int]) -> None:
         for item_id in ids:

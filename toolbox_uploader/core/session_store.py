@@ -92,6 +92,11 @@ class ItemRecord:
 
 _COLUMNS = tuple(f.name for f in fields(ItemRecord))
 
+#: A done item whose file was deleted on its server since (found when it was dropped again).
+REMOVED_FROM_SERVER = "removed_from_server"
+#: Done, and as far as anyone knows still there.
+_ON_SERVER = f"state = 'done' AND COALESCE(reason_code, '') != '{REMOVED_FROM_SERVER}'"
+
 
 class NewItem(NamedTuple):
     """What is known of a file when it is queued."""
@@ -334,7 +339,7 @@ class SessionStore:
         with self._lock, self._reading():
             rows = self._conn.execute(
                 "SELECT * FROM items WHERE server_key = ? AND sha256 = ? AND relative_path = ? "
-                "AND category = ? AND state = 'done' AND id != ? ORDER BY id",
+                f"AND category = ? AND {_ON_SERVER} AND id != ? ORDER BY id",
                 (server_key, sha256, relative_path, category, exclude or -1),
             ).fetchall()
         done = [r for r in map(self._record, rows) if not r.went_elsewhere(account)]
@@ -347,7 +352,7 @@ class SessionStore:
         with self._lock, self._reading():
             rows = self._conn.execute(
                 "SELECT * FROM items WHERE server_key = ? AND relative_path = ? AND size = ? "
-                "AND category = ? AND state = 'done' AND sha256 IS NOT NULL AND id != ?",
+                f"AND category = ? AND {_ON_SERVER} AND sha256 IS NOT NULL AND id != ?",
                 (server_key, relative_path, size, category, exclude or -1),
             ).fetchall()
         return [r for r in map(self._record, rows) if not r.went_elsewhere(account)]
