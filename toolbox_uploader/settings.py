@@ -34,8 +34,16 @@ class SettingsError(ValueError):
     """A value that cannot be used; the message is meant for the teacher."""
 
 
+#: Where a toolbox server's API starts; a pasted link into it (the tus endpoint, a file's
+#: page) names the server before it.
+API_ROOT = "/api/v1"
+
+
 def check_server_url(url: str) -> str:
-    """The URL without surrounding blanks or trailing slash; ``""`` means the local server."""
+    """The URL without surrounding blanks or trailing slash; ``""`` means the local server.
+
+    A link into the server's API pasted in its place (``…/api/v1/storage/tus/`` from a
+    tus tool, a file's link) is taken back to the server's own address."""
     url = url.strip().rstrip("/")
     if not url:
         return ""
@@ -44,6 +52,11 @@ def check_server_url(url: str) -> str:
         raise SettingsError(
             f"{url!r} is not a server address; it should look like https://files.myschool.org"
         )
+    at = parts.path.find(f"{API_ROOT}/")
+    if at < 0 and parts.path.endswith(API_ROOT):
+        at = len(parts.path) - len(API_ROOT)
+    if at >= 0:
+        url = parts._replace(path=parts.path[:at], query="", fragment="").geturl()
     return url
 
 

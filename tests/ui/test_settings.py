@@ -10,7 +10,7 @@ import pytest
 
 from toolbox_uploader import paths
 from toolbox_uploader import settings as settings_io
-from toolbox_uploader.settings import Settings, SettingsError
+from toolbox_uploader.settings import Settings, SettingsError, check_server_url
 
 
 def test_defaults_when_no_file() -> None:
@@ -68,3 +68,14 @@ def test_save_refuses_invalid_values() -> None:
     with pytest.raises(SettingsError, match="not a server address"):
         settings_io.save(Settings(server_url="files.school"))
     assert not paths.settings_path().exists()
+
+
+@pytest.mark.parametrize(("pasted", "server"), [
+    ("http://127.0.0.1:8765/api/v1/storage/tus/", "http://127.0.0.1:8765"),
+    ("https://files.school.org/toolbox/api/v1/files/abc", "https://files.school.org/toolbox"),
+    ("https://files.school.org/api/v1", "https://files.school.org"),
+    ("https://files.school.org/apiv1/", "https://files.school.org/apiv1"),
+])
+def test_a_link_into_the_servers_api_names_the_server(pasted: str, server: str) -> None:
+    """The tus endpoint from a tus tool, or a file's link, pasted as the server address."""
+    assert check_server_url(pasted) == server
