@@ -146,6 +146,11 @@ class ToolboxApi:
                 "POST", "/api/v1/files/upload",
                 data=data, files={"file": (filename, handle, "application/octet-stream")},
             )
+        if response.status_code in (404, 405, 501):  # asked only after tus was not there
+            raise TransferError(
+                ErrorKind.FATAL, f"No ToolBox server answers at {self.base_url}: it offers "
+                "neither tus nor the upload API. Check the server address.",
+                status=response.status_code, code="not_a_toolbox_server")
         if response.status_code not in (200, 201):
             raise classify_response(response)
         record = response.json()

@@ -1,0 +1,43 @@
+"""A server address that leads to some other web server (a plain file server, a school's
+homepage) says so, instead of "The server answered 501 Unsupported method ('POST')"."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.engine.engine_support import item, text_file, wait_for
+from toolbox_uploader.core.engine import Engine
+from toolbox_uploader.core.states import ItemState
+
+
+@pytest.fixture
+def plain_web_server(tmp_path: Path) -> Iterator[str]:
+    (tmp_path / "site").mkdir()
+    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "site"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def test_a_plain_web_server_is_named_as_not_a_toolbox_server(
+        make_engine: Callable[..., Engine], plain_web_server: str, tmp_path: Path) -> None:
+    sheet = text_file(tmp_path / "sheet.txt", 2000)
+    engine = make_engine(server_url=plain_web_server, token="t0123456789abcdef")
+    engine.add_paths([sheet])
+    snap = wait_for(lambda: (s := item(engine, "sheet.txt")) and s.state is ItemState.FAILED
+                    and s, 30, describe=engine.snapshot)
+    assert snap.reason.code == "not_a_toolbox_server"
+    assert f"No ToolBox server answers at {plain_web_server}" in snap.reason.message
+    assert not snap.retryable
