@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import os
 import random
 import ssl
 import time
@@ -170,7 +171,8 @@ def classify_exception(exc: BaseException) -> TransferError:
             "with http or https, and the server's certificate.",
         )
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return TransferError(ErrorKind.OFFLINE, f"The server cannot be reached ({detail}).")
+        return TransferError(ErrorKind.OFFLINE,
+                             f"The server cannot be reached ({_why_not_connected(exc, detail)}).")
     if isinstance(exc, httpx.TimeoutException):
         return TransferError(ErrorKind.TRANSIENT, f"The server stopped answering ({detail}).")
     if isinstance(exc, httpx.TransportError):  # ReadError, WriteError, RemoteProtocolError ...
@@ -190,6 +192,22 @@ def classify_exception(exc: BaseException) -> TransferError:
     if isinstance(exc, OSError):
         return TransferError(ErrorKind.FATAL, f"Reading the file failed ({detail}).")
     return TransferError(ErrorKind.FATAL, f"Unexpected error: {type(exc).__name__}: {detail}")
+
+
+def _why_not_connected(exc: BaseException, detail: str) -> str:
+    """The operating system's reason ("connection refused", "name or service not known")
+    rather than the HTTP library's wording of it, which names its own internals."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno:
+            if cause.errno > 0:
+                return os.strerror(cause.errno).lower()
+            # A name look-up failure (``socket.gaierror`` numbers are negative).
+            return f"the server's name was not found: {str(cause.strerror).lower()}"
+        cause = cause.__cause__ or cause.__context__
+    return "no answer" if isinstance(exc, httpx.ConnectTimeout) else detail
 
 
 def backoff_delay(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> float:

@@ -158,3 +158,16 @@ def test_a_bare_404_says_the_upload_is_gone_not_just_the_status() -> None:
                              "expired or was removed there.")
     told = classify_response(response(410, json={"error": "gone", "message": "Expired."}))
     assert told.message == "Expired."  # the server's own words win
+
+
+async def test_a_refused_connection_is_told_in_plain_words() -> None:
+    """Not the HTTP library's "Cannot connect to host … ssl:default [Connect call failed …]"."""
+    from tests.engine.engine_support import free_port
+    from toolbox_uploader.core.http_transport import HttpSession
+
+    async with HttpSession() as http:
+        with pytest.raises(Exception) as caught:
+            await http.request("GET", f"http://127.0.0.1:{free_port()}/", headers={})
+    error = classify_exception(caught.value)
+    assert error.kind is ErrorKind.OFFLINE
+    assert error.message == "The server cannot be reached (connection refused)."
