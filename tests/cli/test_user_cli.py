@@ -59,7 +59,7 @@ def test_add_and_list_while_the_server_runs(
     assert token.encode() not in db
 
 
-def test_duplicates_and_bad_names_are_refused(
+def test_duplicate_names_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = str(tmp_path / "data")
@@ -68,13 +68,26 @@ def test_duplicates_and_bad_names_are_refused(
     assert main(["user", "add", "alice", "--data-dir", data]) == 1
     err = capsys.readouterr().err
     assert "exists already" in err and "Traceback" not in err
-    assert main(["user", "add", "  ", "--data-dir", data]) == 1
-    assert "1 to 64" in capsys.readouterr().err
     assert main(["user", "add", "bob", "--data-dir", data]) == 0
     assert token_from(capsys.readouterr().out) != first
     assert main(["user", "list", "--data-dir", data]) == 0
     out = capsys.readouterr().out
     assert "alice" in out and "bob" in out and "unlimited" in out
+
+
+@pytest.mark.parametrize("name", ["", "  ", "x" * 65, "tab\there"],
+                         ids=["empty", "spaces", "too-long", "control"])
+def test_a_bad_account_name_is_a_usage_error(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    with pytest.raises(SystemExit) as info:
+        main(["user", "add", name, "--data-dir", str(data)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "is not an account name (1 to 64 printable characters" in err
+    assert "Traceback" not in err
+    assert not data.exists()  # refused before any database is opened
 
 
 def test_usage_errors_and_missing_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

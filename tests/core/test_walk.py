@@ -149,6 +149,42 @@ def test_link_inside_a_linked_folder_to_that_folders_parent_is_refused(tmp_path:
     assert errors == {"Drop/shared/up": "symlink_loop"}
 
 
+@pytest.mark.parametrize("link_name", ["Alias", "zz"])
+def test_link_to_a_folder_inside_the_drop_never_replaces_the_real_one(
+    tmp_path: Path, link_name: str
+) -> None:
+    root = tmp_path / "L"
+    _touch(root / "Lessons" / "l1.txt")
+    (root / "Zcurrent").mkdir()
+    (root / link_name).symlink_to("Lessons", target_is_directory=True)
+    (root / "Zcurrent" / "latest").symlink_to("../Lessons", target_is_directory=True)
+    entries = list(walk_paths([root]))
+    assert _rels(entries) == ["L/Lessons/l1.txt"]
+    assert entries[[e.relative_path for e in entries].index("L/Lessons/l1.txt")].path == (
+        root / "Lessons" / "l1.txt")
+    assert [e for e in entries if e.error] == []  # the links only repeat it: no rows
+
+
+def test_link_into_the_drop_through_a_linked_outside_folder_is_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "L"
+    _touch(root / "Lessons" / "deep" / "d.txt")
+    outside = _touch(tmp_path / "Outside" / "o.txt").parent
+    (outside / "back").symlink_to(root / "Lessons" / "deep", target_is_directory=True)
+    (root / "Aout").symlink_to(outside, target_is_directory=True)
+    entries = list(walk_paths([root]))
+    assert _rels(entries) == ["L/Aout/o.txt", "L/Lessons/deep/d.txt"]
+    assert [e for e in entries if e.error] == []
+
+
+def test_link_to_a_hidden_folder_inside_the_drop_is_still_followed(tmp_path: Path) -> None:
+    root = tmp_path / "L"
+    _touch(root / ".build" / "out.pdf")
+    (root / "output").symlink_to(".build", target_is_directory=True)
+    entries = list(walk_paths([root]))
+    assert [e for e in entries if e.error] == []
+    assert _rels(entries) == ["L/output/out.pdf"]
+
+
 def test_link_to_a_file_outside_the_selection_is_still_uploaded(tmp_path: Path) -> None:
     parent = tmp_path / "P"
     child = parent / "child"

@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="create an account and print its token")
-    add.add_argument("name", help="account name (1-64 printable characters)")
+    add.add_argument("name", type=account_name,
+                     help="account name (1-64 printable characters)")
     add.add_argument("--quota", type=parse_size, metavar="BYTES",
                      help="storage quota, e.g. 5G (default: no limit)")
     listing = actions.add_parser("list", help="list accounts with their usage")
@@ -33,6 +34,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument("--data-dir", type=Path, metavar="DIR",
                          help="the server's data directory (default: the app's data folder)")
     parser.set_defaults(run=run)
+
+
+def account_name(text: str) -> str:
+    """``NAME``, checked while parsing: a bad one is a usage error (2) and opens no database.
+
+    The rule is the one ``AccountStore.create`` enforces; it stays the final check.
+    """
+    name = text.strip()
+    if not name or len(name) > 64 or any(ord(c) < 32 for c in name):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an account name (1 to 64 printable characters, not only spaces)"
+        )
+    return name
 
 
 def _fail(message: str) -> int:

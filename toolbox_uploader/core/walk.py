@@ -10,11 +10,16 @@ back as entries with an ``error`` instead of exceptions, so one bad item never s
 A folder link is a loop when its target contains it: a folder on the walk path, or the
 link's own folder or any folder above it on disk (even above the dropped folder), so a
 link to a parent is refused right there and nothing outside the selection gets walked.
+
+A folder link whose target lies inside the dropped folder is skipped without a row (it only
+repeats files that are taken anyway): the real folder is walked under its own path,
+whatever the names' order.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -27,6 +32,8 @@ from toolbox_uploader.core.validation.names import NOT_TEXT_CODE, NOT_TEXT_MESSA
 JUNK_FILES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"})
 JUNK_PREFIXES = ("~$", "._")
 SKIPPED_FOLDERS = frozenset({"__macosx", "$recycle.bin", "system volume information"})
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,8 @@ def walk_paths(paths: Iterable[Path]) -> Iterator[WalkEntry]:
 
 
 def _walk_folder(root: Path, root_name: str, root_info: os.stat_result) -> Iterator[WalkEntry]:
-    seen: set[tuple[int, int]] = {(root_info.st_dev, root_info.st_ino)}
+    root_key = (root_info.st_dev, root_info.st_ino)
+    seen: set[tuple[int, int]] = {root_key}
     # (folder, its relative path, the (dev, inode) of it and every folder containing it,
     # on the walk path and on disk: a link to a parent of the dropped folder is a loop too)
     stack: list[tuple[Path, str, frozenset[tuple[int, int]]]] = [
@@ -108,11 +116,17 @@ def _walk_folder(root: Path, root_name: str, root_info: os.stat_result) -> Itera
                         "symlink_loop",
                         "This link points back to a folder that contains it; skipped.",
                     ))
-                elif key not in seen:  # a second link to a folder already walked adds nothing
+                    continue
+                inner = frozenset({key})
+                if child.is_symlink():
+                    real_rel = _place_in_drop(child_path, root_key, root_name)
+                    if real_rel is not None:
+                        log.info("%s links to %s, which is taken from its real place",
+                                 printable_name(child_rel), printable_name(real_rel))
+                        continue
+                    inner |= _disk_ancestors(child_path)  # its on-disk parents come along
+                if key not in seen:  # a second link to a folder already walked adds nothing
                     seen.add(key)
-                    inner = frozenset({key})
-                    if child.is_symlink():  # a linked folder brings its on-disk parents along
-                        inner |= _disk_ancestors(child_path)
                     subfolders.append((child_path, child_rel, ancestors | inner))
             elif stat.S_ISREG(info.st_mode):
                 if not is_junk_file(child.name):
@@ -140,6 +154,32 @@ def _disk_ancestors(folder: Path) -> frozenset[tuple[int, int]]:
             continue
         keys.add((info.st_dev, info.st_ino))
     return frozenset(keys)
+
+
+def _place_in_drop(link: Path, root_key: tuple[int, int], root_name: str) -> str | None:
+    """The relative path of a folder link's real target if the walk reaches it anyway.
+
+    That is when the target lies inside the dropped folder and no folder on the way is
+    one the walker skips (hidden, ``__MACOSX``...); then the link only repeats it, and
+    which of the two paths got walked would depend on the names' order. Found by
+    (dev, inode), so letter case and links above the dropped folder do not matter.
+    """
+    try:
+        real = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    names: list[str] = []
+    for path in (real, *real.parents):
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        if (info.st_dev, info.st_ino) == root_key:
+            if any(is_skipped_folder(name) for name in names):
+                return None
+            return "/".join(filter(None, [root_name, *reversed(names)]))
+        names.append(path.name)
+    return None
 
 
 def _file_entry(path: Path, rel: str) -> WalkEntry:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from toolbox_uploader.core.validation.validator import human_size
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
@@ -91,10 +92,12 @@ def _check_quota(app: web.Application, account: Account, size: int) -> None:
         return
     usage = app[keys.ACCOUNTS].usage(account)
     if usage.used + size > account.quota_bytes:
+        left = max(0, account.quota_bytes - usage.used)
+        # Sizes a teacher reads; the shortfall keeps it clear when both round alike.
         raise FinalizeError(
             413, "quota_exceeded",
-            f"Storing this file needs {size} bytes but only "
-            f"{max(0, account.quota_bytes - usage.used)} are left in the quota.",
+            f"Storing this file needs {human_size(size)} but only {human_size(left)} are "
+            f"left in the quota ({human_size(size - left)} short).",
         )
 
 

@@ -90,7 +90,9 @@ def api_config(server_config: ServerConfig) -> ServerConfig:
 async def test_size_limit_is_enforced_while_streaming(api: Api) -> None:
     r = await api.upload(blob(2 * 1024 * 1024), "big.bin", category="temporary")
     assert r.status == 413
-    assert error_of(await r.json()) == "too_large"
+    body = await r.json()
+    assert error_of(body) == "too_large"
+    assert body["message"] == "The file is larger than the 256.0 KB limit."
     assert stored_files(api) == [] and temp_files(api) == []
     # A declared size over a category's limit is refused before any byte is read.
     r = await api.upload(b"x", "avatar.png", category="avatar", size=str(20 * 1024 * 1024))
@@ -110,12 +112,20 @@ async def test_quota_is_enforced_while_streaming_and_reported(api: Api) -> None:
     r = await api.upload(b"b" * 600 + b"\n", "two.txt", token=small)
     body = await r.json()
     assert r.status == 413 and error_of(body) == "quota_exceeded"
-    assert "399" in body["message"]
+    assert body["message"] == "The file does not fit in the account's quota; 399 bytes are left."
     r = await api.upload(b"c\n", "three.txt", token=small, size="5000")
     assert r.status == 413 and error_of(await r.json()) == "quota_exceeded"
     assert temp_files(api) == []
     r = await api.client.get("/api/v1/quota", headers=api.headers)
     assert (await r.json())["limit"] == 20 * 1024**3
+
+
+async def test_quota_refusal_gives_a_human_size(api: Api) -> None:
+    token = api.add_account("kb", quota=150_000)
+    r = await api.upload(b"c\n", "big.txt", token=token, size="200000")
+    body = await r.json()
+    assert r.status == 413 and error_of(body) == "quota_exceeded"
+    assert body["message"] == "The file does not fit in the account's quota; 146.5 KB are left."
 
 
 async def test_malformed_single_uploads(api: Api) -> None:

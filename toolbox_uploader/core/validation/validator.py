@@ -53,7 +53,9 @@ _OLE_DOCUMENTS = frozenset(
 def human_size(size: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+            if unit == "bytes":
+                return "1 byte" if size == 1 else f"{size:.0f} bytes"
+            return f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
 

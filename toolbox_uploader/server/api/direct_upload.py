@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from toolbox_uploader.core.categories import DEFAULT_CATEGORY, get_category
+from toolbox_uploader.core.validation.validator import human_size
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.api import params
@@ -98,13 +99,13 @@ def size_limit(app: web.Application, category: str) -> int:
 
 
 def too_large(limit: int) -> ApiError:
-    return ApiError(413, "too_large", f"The file is larger than the {limit}-byte limit.")
+    return ApiError(413, "too_large", f"The file is larger than the {human_size(limit)} limit.")
 
 
 def quota_exceeded(available: int) -> ApiError:
     return ApiError(
         413, "quota_exceeded",
-        f"The file does not fit in the account's quota; {available} bytes are left.",
+        f"The file does not fit in the account's quota; {human_size(available)} are left.",
     )
 
 

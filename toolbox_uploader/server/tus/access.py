@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from toolbox_uploader.core.validation.validator import human_size
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
@@ -68,18 +69,19 @@ def check_size(request: web.Request, account: Account, length: int, category_max
     max_size = request.app[keys.CONFIG].max_size
     if length > max_size:
         raise ApiError(
-            413, "too_large", f"Uploads are limited to {max_size} bytes (Tus-Max-Size).",
+            413, "too_large", f"Uploads are limited to {human_size(max_size)} (Tus-Max-Size).",
             {"Tus-Max-Size": str(max_size)},
         )
     if category_max is not None and length > category_max:
         raise ApiError(
-            413, "too_large", f"This category accepts files up to {category_max} bytes."
+            413, "too_large", f"This category accepts files up to {human_size(category_max)}."
         )
     available = request.app[keys.ACCOUNTS].available(account) if reserve else None
     if available is not None and length > available:
         raise ApiError(
             413, "quota_exceeded",
-            f"The upload needs {length} bytes but only {available} are left in the quota.",
+            f"The upload needs {human_size(length)} but only {human_size(available)} are "
+            f"left in the quota ({human_size(length - available)} short).",
         )
 
 

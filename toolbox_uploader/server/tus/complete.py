@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from toolbox_uploader.core.validation.validator import human_size
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
@@ -149,8 +150,8 @@ async def complete_final_if_ready(app: web.Application, account: Account, final:
     total, max_size = sum(int(p.length or 0) for p in ready), app[keys.CONFIG].max_size
     if total > max_size:  # parts whose lengths were deferred are only added up now
         _drop_parts(app, ready)
-        error = ApiError(413, "too_large", f"The joined upload would be {total} bytes, past "
-                         f"the server's limit of {max_size} bytes.")
+        error = ApiError(413, "too_large", f"The joined upload would be {human_size(total)}, "
+                         f"past the server's limit of {human_size(max_size)}.")
         mark_failed(app, final, error)
         raise error
     sources = [(storage.upload_path(p.id), int(p.length or 0)) for p in ready]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from toolbox_uploader.core.validation.validator import human_size
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
@@ -41,7 +42,8 @@ def declare_length(request: web.Request, account: Account, upload: Upload, lengt
     if available is not None and length - upload.offset > available:
         raise ApiError(
             413, "quota_exceeded",
-            f"The upload needs {length} bytes but the quota does not leave room for them.",
+            f"The upload needs {human_size(length)} but the quota does not leave room "
+            "for it.",
         )
     upload_store(request.app).set_length(upload, length)
 
@@ -66,11 +68,11 @@ def body_limit(app: web.Application, account: Account, upload: Upload) -> Limit:
     if upload.length is not None:
         return Limit.length(upload.length)
     max_size = app[keys.CONFIG].max_size
-    limits = [Limit(max_size, "too_large", f"the server's limit of {max_size} bytes")]
+    limits = [Limit(max_size, "too_large", f"the server's limit of {human_size(max_size)}")]
     if upload.kind != PARTIAL:
         category_max = file_facts(upload.metadata).category.max_size
         limits.append(Limit(category_max, "too_large",
-                            f"this category's limit of {category_max} bytes"))
+                            f"this category's limit of {human_size(category_max)}"))
     available = app[keys.ACCOUNTS].available(account)
     if available is not None:  # this upload's own bytes are counted as reserved
         limits.append(Limit(upload.offset + available, "quota_exceeded",
