@@ -5,20 +5,24 @@ Each sub-command lives in its own module under ``toolbox_uploader.commands`` and
 ``run`` so that ``toolbox-uploader validate`` does not pay for Qt.
 
 Exit codes shared by every command: 0 success, 1 something failed or was refused,
-2 usage error, 130 interrupted.
+2 usage error, 130 interrupted (Ctrl+C, SIGTERM or SIGHUP).
+
+Only the standard library is imported at module level: the console script imports this
+module before ``main`` can catch a Ctrl+C, so everything heavier is imported inside it.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import os
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from toolbox_uploader import __version__
-from toolbox_uploader.commands.closable_stdout import ClosableStdout
-from toolbox_uploader.core.sqlite_db import StoreFailure
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -34,6 +38,9 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="toolbox-uploader",
         description="Check, shrink and resumably upload teaching materials to a school server.",
@@ -54,7 +61,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StopSignals:
+    """SIGTERM and SIGHUP (``timeout``, systemd, a closed SSH session) stop a command the
+    way Ctrl+C does, so its work is saved as resumable instead of the process just dying.
+
+    The handler hands the signal to whatever handles SIGINT at that moment (``asyncio.run``
+    cancels its task, the default raises ``KeyboardInterrupt`` in the main thread). A signal
+    the parent set to be ignored (``nohup``) stays ignored; a repeat while the stop is under
+    way is dropped, so it cannot cut the saving short (SIGKILL still ends it at once)."""
+
+    def __init__(self) -> None:
+        self._installed: list[int] = []
+        self._stopping = False
+
+    def install(self) -> None:
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)  # no SIGHUP on Windows
+            if number is None or signal.getsignal(number) is not signal.SIG_DFL:
+                continue
+            try:
+                signal.signal(number, self._as_ctrl_c)
+            except ValueError:  # not the main thread (an embedding caller): leave them
+                return
+            self._installed.append(number)
+
+    def restore(self) -> None:
+        for number in self._installed:
+            signal.signal(number, signal.SIG_DFL)
+        self._installed.clear()
+
+    def _as_ctrl_c(self, _signum: int, frame: FrameType | None) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        ctrl_c = signal.getsignal(signal.SIGINT)
+        if callable(ctrl_c):
+            ctrl_c(signal.SIGINT, frame)
+            return
+        raise KeyboardInterrupt  # SIGINT ignored (a background job): stop all the same
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; Ctrl+C at any moment, even while modules are still being
+    imported, ends with "interrupted" and exit code 130, never a traceback."""
+    stop_signals = _StopSignals()
+    try:
+        stop_signals.install()
+        return _run(argv, stop_signals)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        stop_signals.restore()
+
+
+def _run(argv: Sequence[str] | None, stop_signals: _StopSignals) -> int:
+    import os
+
+    from toolbox_uploader.commands.closable_stdout import ClosableStdout
+    from toolbox_uploader.core.sqlite_db import StoreFailure
+
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.command is None:
@@ -62,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         args = parser.parse_args(["gui"])
+    if args.command == "gui":
+        stop_signals.restore()  # the window has its own shutdown (and the tray)
     stdout = sys.stdout
     closable = None if stdout is None else ClosableStdout(stdout)
     if closable is not None:  # ``... | head -1`` must not fail a good run
@@ -71,9 +139,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"toolbox-uploader {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except BrokenPipeError as exc:
         if closable is None or not closable.reader_gone():
             # Another pipe (a worker pool that could not start): an error like any other.

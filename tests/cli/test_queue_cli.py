@@ -118,3 +118,66 @@ def test_a_stored_countdown_is_not_shown_as_if_it_were_now(
     assert main(["queue", "list"]) == 0
     out = capsys.readouterr().out
     assert "Waiting for network." in out and "next try" not in out
+
+
+def _cut_off(store: SessionStore) -> int:
+    """Item 4 as a process killed while sending it left it: still "uploading"."""
+    queued = store.items()[-1]
+    for state in (S.VALIDATING, S.READY, S.UPLOADING):
+        store.transition(queued.id, state, **({"validated_at": 1.0} if state is S.READY
+                                              else {}))
+    return queued.id
+
+
+def test_an_item_left_uploading_by_a_crash_is_listed_as_interrupted(
+        store: SessionStore, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the lock free nothing runs: "uploading" is only what a dead process wrote."""
+    monkeypatch.setenv("COLUMNS", "200")  # one line per row
+    item = _cut_off(store)
+    assert main(["queue", "list", "--json"]) == 0
+    rows = {r["id"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows[item]["state"] == "uploading" and rows[item]["interrupted"] is True
+    assert not any(r["interrupted"] or r["live"] for i, r in rows.items() if i != item)
+    assert main(["queue", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "interrupted" in out and "resumes on the next run" in out
+    assert "uploading" not in out.replace("while uploading", "")
+    assert store.get(item).state is S.UPLOADING  # type: ignore[union-attr]  # not written
+
+
+def test_list_reads_a_queue_in_use_without_touching_it(
+        store: SessionStore, capsys: pytest.CaptureFixture[str]) -> None:
+    """Another process owns the queue: ``list`` shows it live, read-only; the others wait."""
+    item = _cut_off(store)  # running for real this time: the owner holds the lock
+    db = Path(paths.session_db_path())
+    files = [db, Path(f"{db}-wal")]
+    before = [p.read_bytes() for p in files]
+    with StoreLock(db):
+        assert main(["queue", "list", "--json"]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [r["live"] for r in rows] == [True] * 4
+        assert rows[-1]["id"] == item and rows[-1]["state"] == "uploading"
+        assert rows[-1]["interrupted"] is False
+        assert main(["queue", "list"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("Live: another ToolBox Uploader")
+        assert "uploading" in out and "interrupted" not in out
+        assert main(["queue", "retry"]) == 1  # writing still waits for the owner
+        assert "Another ToolBox Uploader" in capsys.readouterr().err
+    assert [p.read_bytes() for p in files] == before  # not a byte written, no checkpoint
+
+
+def test_a_queue_in_use_that_is_not_in_wal_mode_is_not_read(
+        store: SessionStore, capsys: pytest.CaptureFixture[str]) -> None:
+    """There a reader would hold up its owner's writes: refused as before."""
+    import sqlite3
+
+    store.close()
+    db = Path(paths.session_db_path())
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    with StoreLock(db):
+        assert main(["queue", "list"]) == 1
+    err = capsys.readouterr().err
+    assert "Another ToolBox Uploader" in err and "journal mode delete" in err

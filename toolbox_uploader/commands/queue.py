@@ -1,8 +1,14 @@
 """``toolbox-uploader queue list|retry|clear``: look at and tidy the stored upload queue.
 
-It works on the session store directly, under the same lock as an engine, so it refuses
-to touch the queue while the desktop app or an ``upload`` command is using it. ``retry``
-puts failed items back in line; the next ``upload`` of those paths (or the app) sends them.
+It works on the session store directly, under the same lock as an engine, so ``retry`` and
+``clear`` refuse to touch the queue while the desktop app or an ``upload`` command is using
+it. ``list`` then reads it read-only instead (WAL lets a reader in beside the one writer),
+so progress can be watched from another terminal. ``retry`` puts failed items back in line;
+the next ``upload`` of those paths (or the app) sends them.
+
+With the lock ours, nothing is running: an item still stored as uploading (or validating…)
+was cut off by a crash or ``kill -9`` and is listed as interrupted, as the next run will
+treat it; the stored row is left as it is.
 """
 
 from __future__ import annotations
@@ -12,9 +18,9 @@ import datetime as dt
 import json
 import sqlite3
 import sys
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from toolbox_uploader.core.scheduler import without_countdown
 
 if TYPE_CHECKING:
     from toolbox_uploader.core.session_store import ItemRecord, SessionStore
@@ -66,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         lock.acquire()
     except EngineBusyError as exc:
+        if args.action == "list":
+            return _list_live(db, lock.path, args.json, args.state, exc)
         print(f"toolbox-uploader queue: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
@@ -95,10 +103,28 @@ def run(args: argparse.Namespace) -> int:
 
 def _note(message: str | None) -> str | None:
     """A stored reason as true now: "next try in 4 s" was only true when it was written."""
+    from toolbox_uploader.core.scheduler import without_countdown
+
     return without_countdown(message) if message else message
 
 
-def _json(record: ItemRecord) -> dict[str, Any]:
+def _stale(record: ItemRecord, live: bool) -> bool:
+    """Stored as under way while no process works on the queue: cut off by a crash."""
+    from toolbox_uploader.core.states import INTERRUPTED
+
+    return not live and record.state in INTERRUPTED
+
+
+def _stale_note(record: ItemRecord) -> str:
+    """What the next run does with it (``SessionStore.restore_interrupted``)."""
+    from toolbox_uploader.core.states import ItemState
+
+    sending = record.state in (ItemState.UPLOADING, ItemState.VERIFYING)
+    return (f"Interrupted while {record.state.value}; "
+            f"{'resumes' if sending else 'is checked again'} on the next run.")
+
+
+def _json(record: ItemRecord, live: bool = False) -> dict[str, Any]:
     return {
         "id": record.id, "state": record.state.value, "path": record.source_path,
         "relative_path": record.relative_path, "category": record.category,
@@ -108,23 +134,85 @@ def _json(record: ItemRecord) -> dict[str, Any]:
         if record.reason_code else None,
         "warnings": [{"code": w.code, "message": w.message} for w in record.warnings],
         "updated_at": record.updated_at,
+        # "state" is the stored one; these say how true it is now.
+        "interrupted": _stale(record, live), "live": live,
     }
 
 
-def _list(store: SessionStore, as_json: bool, state: str | None) -> int:
+def _list(store: SessionStore, as_json: bool, state: str | None, live: bool = False) -> int:
     everything = store.items()
     records = [r for r in everything if state is None or r.state.value == state]
     # A reader that leaves early (``queue list --json | head -1``) is ``cli.main``'s to
     # handle (``ClosableStdout``): not a failure.
-    _print_list(records, as_json, state, len(everything))
+    _print_list(records, as_json, state, len(everything), live)
     return EXIT_OK
 
 
+def _list_live(db: Path, lock_path: Path, as_json: bool, state: str | None,
+               busy: Exception) -> int:
+    """List a queue that another process owns, from a read-only copy of it."""
+    from toolbox_uploader.core.session_store import SessionStore, StoreError
+
+    with tempfile.TemporaryDirectory(prefix="toolbox-queue-") as folder:
+        try:
+            copy = _live_copy(db, Path(folder))
+        except (sqlite3.Error, _NotWal) as exc:
+            print(f"toolbox-uploader queue: {busy} (it cannot be read beside it: {exc})",
+                  file=sys.stderr)
+            return EXIT_FAILED
+        try:
+            store = SessionStore(copy)
+        except StoreError as exc:  # written by a newer version, damaged
+            print(f"toolbox-uploader queue: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        try:
+            if not as_json:
+                print(f"Live: another ToolBox Uploader{_owner(lock_path)} is using this "
+                      "queue; this is what it has saved so far.")
+            return _list(store, as_json, state, live=True)
+        finally:
+            store.close()
+
+
+class _NotWal(Exception):
+    """The queue is not in WAL mode, where a reader would hold up its owner's writes."""
+
+
+def _live_copy(db: Path, folder: Path) -> Path:
+    """A consistent copy of ``db`` in ``folder``, read without ever writing to ``db``.
+
+    Read-only URI connection, no checkpoint; WAL means neither side waits for the other.
+    SQLite's backup copies one snapshot, which ``SessionStore`` then opens as usual."""
+    source = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        mode = source.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise _NotWal(f"journal mode {mode}")
+        copy = folder / db.name
+        target = sqlite3.connect(copy)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+        return copy
+    finally:
+        source.close()
+
+
+def _owner(lock_path: Path) -> str:
+    """" (process 1234)" from the lock file the owner wrote, when it says so."""
+    try:
+        pid = lock_path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return ""
+    return f" (process {pid})" if pid.isdigit() else ""
+
+
 def _print_list(records: list[ItemRecord], as_json: bool, state: str | None,
-                stored: int) -> None:
+                stored: int, live: bool = False) -> None:
     if as_json:
         for record in records:
-            print(json.dumps(_json(record)))
+            print(json.dumps(_json(record, live)))
         return
     if not records:
         # With --state, an empty answer says nothing about the rest of the queue.
@@ -144,8 +232,11 @@ def _print_list(records: list[ItemRecord], as_json: bool, state: str | None,
         size = "?" if r.size is None else f"{r.size:,}"
         when = dt.datetime.fromtimestamp(r.updated_at).strftime("%Y-%m-%d %H:%M")
         note = _note(r.reason_message) or ""
+        shown_state = r.state.value
+        if _stale(r, live):
+            shown_state, note = "interrupted", f"{_stale_note(r)} {note}".strip()
         # Names and messages are data, never markup or terminal control sequences.
-        table.add_row(str(r.id), r.state.value, Text(shown(r.relative_path)), size,
+        table.add_row(str(r.id), shown_state, Text(shown(r.relative_path)), size,
                       f"{r.bytes_sent:,}", Text(shown(r.server_key)), when, Text(shown(note)))
     Console().print(table)
 

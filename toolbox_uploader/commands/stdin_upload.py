@@ -16,16 +16,19 @@ from toolbox_uploader.core.transfer_errors import TransferError
 
 
 def upload_stdin(server_url: str | None, endpoint: str | None, token: str | None, *,
-                 name: str, category: str, as_json: bool) -> int:
-    """0 when stored, 1 with the server's message otherwise.
+                 name: str, category: str, as_json: bool, bandwidth_limit: int | None = None,
+                 max_chunk_size: int | None = None) -> int:
+    """0 when stored, 1 with the server's message otherwise; ``--bandwidth-limit`` and
+    ``--max-chunk-size`` hold for a pipe as for files.
 
     Standard input is read unbuffered: Ctrl+C while the reader thread waits on a slow pipe
     would otherwise abort the interpreter at exit (a daemon thread inside a buffered read)."""
     # Never closed here: after Ctrl+C the reader thread may still be inside a read of it.
     source = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
     try:
-        result = asyncio.run(stream_upload(source, server_url=server_url, endpoint=endpoint,
-                                           token=token, name=name, category=category))
+        result = asyncio.run(stream_upload(
+            source, server_url=server_url, endpoint=endpoint, token=token, name=name,
+            category=category, bandwidth_limit=bandwidth_limit, max_chunk_size=max_chunk_size))
     except TransferError as error:
         return _failed(name, error, as_json)
     if as_json:

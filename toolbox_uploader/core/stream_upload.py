@@ -6,7 +6,8 @@ for more bytes while ``more_coming()`` is true). The spool is needed because a p
 be re-read after a cut connection; it is deleted at the end, and holds at most the
 category's size limit (``upload - < /dev/zero`` must not fill the disk). Transient failures resume
 from the server's offset; this upload is not in the session store, since the bytes of a
-pipe are gone once the command ends.
+pipe are gone once the command ends. ``--bandwidth-limit`` and ``--max-chunk-size`` apply
+as to queued files: the same ``upload_job.Connection`` makes the limiter and chunk sizer.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ from typing import BinaryIO
 from toolbox_uploader import paths
 from toolbox_uploader.core.categories import get_category
 from toolbox_uploader.core.hashing import HashState
-from toolbox_uploader.core.http_transport import HttpSession
 from toolbox_uploader.core.scheduler import Action, decide
-from toolbox_uploader.core.toolbox_api import ToolboxApi, file_link, tus_endpoint, upload_id
+from toolbox_uploader.core.toolbox_api import upload_id
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError
-from toolbox_uploader.core.tus_client import TusClient
+from toolbox_uploader.core.upload_job import Connection, Target
 
 MAX_ATTEMPTS = 8
 _PIECE = 1024 * 1024
@@ -97,13 +97,14 @@ def too_large(limit: int) -> TransferError:
 
 async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: str | None,
                         token: str | None, name: str, category: str,
-                        limit: int | None = None) -> dict[str, object]:
+                        limit: int | None = None, bandwidth_limit: int | None = None,
+                        max_chunk_size: int | None = None) -> dict[str, object]:
     """Send everything readable from ``source``, at most ``limit`` bytes (default: the
-    category's); returns ``{"url", "upload_url", "size", "sha256"}``.
+    category's), at most ``bandwidth_limit`` bytes a second, in PATCHes of at most
+    ``max_chunk_size`` bytes; returns ``{"url", "upload_url", "size", "sha256"}``.
 
     An upload that fails for good (refused, too large, interrupted) is deleted on the
     server: a pipe cannot be sent again, so a partial upload there would only take space."""
-    tus_url = endpoint or tus_endpoint(server_url or "")
     limit = get_category(category).max_size if limit is None else limit
     spool_dir = paths.cache_dir() / "stdin"
     spool_dir.mkdir(parents=True, exist_ok=True)
@@ -115,8 +116,10 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
     spool = _Spool(source, spool_path, limit, lambda: loop.call_soon_threadsafe(over.set))
     spool.start()
     try:
-        async with HttpSession() as http:
-            tus = TusClient(tus_url, token=token, client=http)
+        connection = Connection(Target.build(server_url, endpoint, token, None),
+                                bandwidth_limit, max_chunk_size=max_chunk_size)
+        try:
+            tus = connection.tus
             hasher = HashState()
             metadata = {"filename": name, "relativePath": name, "category": category}
             # Shielded: Ctrl+C while the server creates the upload must still learn its
@@ -124,7 +127,8 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             creating = asyncio.ensure_future(tus.create(length=None, metadata=metadata))
             try:
                 url, offset = await asyncio.shield(creating)
-                offset = await _send(tus, url, offset, spool_path, spool, hasher, over)
+                offset = await _send(connection, url, offset, spool_path, spool, hasher,
+                                     over)
                 if spool.over:
                     raise _TooLarge
             except (TransferError, _TooLarge, asyncio.CancelledError) as error:
@@ -139,12 +143,13 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
                     raise too_large(limit) from None
                 raise
             digest = hasher.hexdigest()
-            if server_url:
-                await ToolboxApi(server_url, token, client=http.rest_client()).verify(
-                    upload_id(url), sha256=digest, size=offset)
+            if connection.api is not None:
+                await connection.api.verify(upload_id(url), sha256=digest, size=offset)
             # "url" is where the file is now, as ``file_url`` is for a file's upload.
-            return {"url": file_link(server_url, url), "upload_url": url, "size": offset,
+            return {"url": connection.file_url(url), "upload_url": url, "size": offset,
                     "sha256": digest}
+        finally:
+            await connection.aclose()
     finally:
         spool.join(timeout=1)
         spool_path.unlink(missing_ok=True)
@@ -152,15 +157,18 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             spool_dir.rmdir()
 
 
-async def _send(tus: TusClient, url: str, offset: int, spool_path: Path, spool: _Spool,
-                hasher: HashState, over: asyncio.Event) -> int:
+async def _send(connection: Connection, url: str, offset: int, spool_path: Path,
+                spool: _Spool, hasher: HashState, over: asyncio.Event) -> int:
     """PATCH the spool as it grows; transient failures resume from the server's offset."""
+    tus = connection.tus
+    sizer = connection.chunk_sizer()  # one per upload, kept across retries as a job's is
     attempt = 0
     while True:
         try:
             return await tus.upload_file(
                 url, spool_path, offset=offset, length=None, hasher=hasher,
-                on_progress=lambda _n: None, more_coming=spool.more_coming, cancel=over)
+                on_progress=lambda _n: None, more_coming=spool.more_coming, cancel=over,
+                limiter=connection.limiter, chunk_sizer=sizer)
         except TransferError as error:
             attempt += 1
             decision = decide(error, attempts=attempt, restarts=1)
