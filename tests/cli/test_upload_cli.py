@@ -135,6 +135,39 @@ def test_sigint_exits_130_and_the_rerun_resumes(live_server: ServerHandle, tmp_p
         sha256(path)]
 
 
+def test_sigint_with_json_still_ends_with_a_summary(live_server: ServerHandle, tmp_path: Path,
+                                                   app_home: Path) -> None:
+    path = random_file(tmp_path / "assembly.bin", 4 * 1024 * 1024)
+    env = {**os.environ, "TOOLBOX_UPLOADER_HOME": str(app_home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "toolbox_uploader", "upload", str(path), "--server",
+         live_server.url, f"--token={live_server.token}", "--category", "temporary",
+         "--bandwidth-limit", "256K", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        for line in proc.stdout:  # bounded by the deadline and the process's end
+            event = json.loads(line)
+            if event["event"] == "item" and event["state"] == "uploading":
+                break
+            assert time.monotonic() < deadline, "the upload never got going"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    summary = _events(out)[-1]
+    assert summary["event"] == "summary" and summary["interrupted"] is True
+    assert summary["exit_code"] == 130 and summary["gave_up"] is False
+    assert summary["uploaded"] == 0
+    assert [(p["relative_path"], p["state"]) for p in summary["problems"]] == [
+        ("assembly.bin", "ready")]  # resumable
+    assert "interrupted: run the same command again to resume" in err
+
+
 def test_stdin_is_a_streaming_upload(live_server: ServerHandle, app_home: Path) -> None:
     data = b"recorded lesson\n" + os.urandom(3 * 1024 * 1024 + 123)
     env = {**os.environ, "TOOLBOX_UPLOADER_HOME": str(app_home)}

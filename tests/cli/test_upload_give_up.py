@@ -91,6 +91,26 @@ def test_nothing_listening_gives_up_and_keeps_the_file_resumable(tmp_path: Path,
     assert [r["id"] for r in _queue(app_home)] == [record["id"]]
 
 
+def test_many_files_give_up_on_time(tmp_path: Path, app_home: Path) -> None:
+    # With 2,000 files a 10 s limit took 32 s: the coalesced events hid many files' first
+    # "ready", so each retry looked like a file prepared for the first time and put the
+    # give-up off again. Judged from the engine's live state, it ends on time.
+    folder = tmp_path / "Term"
+    for n in range(300):
+        text_file(folder / f"sheet{n:03d}.txt", 300 + n, seed=n)
+    limit = 8
+    started = time.monotonic()
+    result = _run("upload", str(folder), "--server", f"http://127.0.0.1:{free_port()}", TOKEN,
+                  "--give-up-after", str(limit), "--json", home=app_home, timeout=90)
+    took = time.monotonic() - started
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert took < limit + 8, took  # starting, checking 300 files, then the limit
+    assert f"no progress for {limit} s (The server cannot be reached.)" in result.stderr
+    summary = _events(result.stdout)[-1]
+    assert summary["gave_up"] is True and summary["uploaded"] == 0
+    assert len(summary["problems"]) == 300
+
+
 @pytest.mark.slow
 def test_a_server_that_never_answers_gives_up(silent_server: str, tmp_path: Path,
                                               app_home: Path) -> None:

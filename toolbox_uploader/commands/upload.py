@@ -38,12 +38,15 @@ from toolbox_uploader.commands.validate import path_problem, path_text
 
 if TYPE_CHECKING:
     from toolbox_uploader.core.events import EngineEvent, ItemSnapshot, Reason
+    from toolbox_uploader.core.states import ItemState
     from toolbox_uploader.server.embedded import ServerHandle
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 #: ``--max-chunk-size`` below this is refused (the engine's smallest piece).
 MIN_CHUNK_SIZE = 1024 * 1024
 DEFAULT_GIVE_UP_AFTER = 300.0
+#: Fewest seconds between two "waiting to retry" lines, however often the reason changes.
+WAITING_LINE_GAP = 30.0
 
 
 def _positive_int(text: str) -> int:
@@ -259,7 +262,8 @@ def run(args: argparse.Namespace) -> int:
             with contextlib.redirect_stdout(out):  # its summary line, reader or not
                 code = upload_stdin(target.server_url, target.tus_endpoint, target.token,
                                     name=_stdin_name(args.name), category=category,
-                                    as_json=args.json)
+                                    as_json=args.json, bandwidth_limit=args.bandwidth_limit,
+                                    max_chunk_size=args.max_chunk_size)
         else:
             code = _upload_paths(args, target, paths, category, out)
         out.flush()
@@ -308,7 +312,6 @@ def _gone_before(stored: Iterable[ItemSnapshot], server_key: str,
 def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
                   category: str, out: ClosableStdout) -> int:
     from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
-    from toolbox_uploader.core.states import ItemState
 
     engine = Engine(EngineConfig(
         server_url=target.server_url, tus_endpoint=target.tus_endpoint, token=target.token,
@@ -334,10 +337,10 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     if local is None:
         engine.subscribe(view.on_events)
     else:
-        from toolbox_uploader.server.embedded import current_link, current_links
+        from toolbox_uploader.server.embedded import current_links
 
         engine.subscribe(lambda batch: view.on_events(current_links(batch, local)))
-    watchdog = _Watchdog(args.give_up_after, key)
+    watchdog = _Watchdog(args.give_up_after, key, engine.snapshot())
     engine.subscribe(watchdog.on_events)
     from toolbox_uploader.core.events import QueueStatus
 
@@ -356,6 +359,10 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     except KeyboardInterrupt:
         engine.stop()
         view.close()
+        if isinstance(view, _JsonView) and view.error is None:
+            # A script reading the events still gets the last line the README promises.
+            _summarise(*_outcome(engine.snapshot(), key, belongs, gone, local), True, out,
+                       interrupted=True)
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     engine.stop()  # delivers the last coalesced batch, then ends; unfinished items stay
@@ -364,26 +371,39 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         raise view.error  # printing failed (a full disk); the uploads went on and are saved
     # Taken after the stop: the summary tells what the queue now holds (an attempt a retry
     # began just before giving up is saved as ready, not as the failure before it).
-    stored = [s for s in engine.snapshot() if s.server == key and belongs(s.source_path)]
-    if local is not None:
-        stored = [current_link(s, local) for s in stored]
-    items = [s for s in stored if s.source_path not in gone]
+    items, left = _outcome(engine.snapshot(), key, belongs, gone, local)
     if not items and queue_news and not queue_news[-1].saved:
         # The store refused the drop: nothing of PATHS was queued, let alone sent.
         print(f"toolbox-uploader upload: nothing could be queued: the upload queue file "
               f"{engine.config.store_path} cannot be written (is the disk full, or the file "
               "read-only?)", file=sys.stderr)
         return EXIT_FAILED
-    left = [s for s in _current(s for s in stored if s.source_path in gone)
-            if s.state is not ItemState.DONE]
     give_up_note = None
     if gave_up is not None:
         give_up_note = (f"no progress for {_duration(args.give_up_after)} ({gave_up}); "
                         "run the same command again to carry on.")
-    code = _summarise(items, args.json, left, out, gave_up=give_up_note)
+    code = _summarise(items, left, args.json, out, gave_up=give_up_note)
     if give_up_note is not None:
         print(f"toolbox-uploader upload: {give_up_note}", file=sys.stderr)
     return code
+
+
+def _outcome(snapshot: Iterable[ItemSnapshot], server_key: str, belongs: Callable[[str], bool],
+             gone: set[str], local: ServerHandle | None,
+             ) -> tuple[list[ItemSnapshot], list[ItemSnapshot]]:
+    """This command's items as the stopped engine holds them, and the unfinished ones of
+    files deleted before this run (``_gone_before``), for the summary."""
+    from toolbox_uploader.core.states import ItemState
+
+    stored = [s for s in snapshot if s.server == server_key and belongs(s.source_path)]
+    if local is not None:
+        from toolbox_uploader.server.embedded import current_link
+
+        stored = [current_link(s, local) for s in stored]
+    items = [s for s in stored if s.source_path not in gone]
+    left = [s for s in _current(s for s in stored if s.source_path in gone)
+            if s.state is not ItemState.DONE]
+    return items, left
 
 
 def _duration(seconds: float) -> str:
@@ -413,78 +433,73 @@ class _Watchdog:
 
     Moving means new bytes (beyond the most an item ever had, so bytes re-sent into a
     server that never answers do not count), a file prepared for the first time, or a
-    file finished or refused. The engine's own retries are untouched: a server that comes
-    back within the limit just carries on. Runs ``on_events`` on the engine thread."""
+    file finished or refused. It is judged from the engine's live snapshot, never from
+    its coalesced events: a batch keeps only an item's latest state, so a file's first
+    ``ready`` is often hidden and would be taken for news at every later retry, putting
+    the give-up off again and again. The engine's own retries are untouched: a server
+    that comes back within the limit just carries on."""
 
-    def __init__(self, limit: float, server_key: str) -> None:
+    def __init__(self, limit: float, server_key: str, start: Iterable[ItemSnapshot]) -> None:
+        """``start``: the engine's items before this run adds its own; where they already
+        are (prepared, finished, bytes sent in an earlier run) is not progress."""
         self._limit = limit if limit > 0 else None
         self._key = server_key
         self._lock = threading.Lock()
         self._since = time.monotonic()
-        self._latest: dict[int, ItemSnapshot] = {}
         self._most: dict[int, int] = {}
         self._prepared: set[int] = set()
+        self._ended: dict[int, ItemState] = {}
         self._offline: str | None = None
-        self._last_why: str | None = None
+        for snap in start:
+            if snap.server == server_key:
+                self._moved(snap)
 
     def on_events(self, batch: list[EngineEvent]) -> None:
-        from toolbox_uploader.core.events import ItemChanged, ItemsAdded, ServerStatus
+        """Only the server's status, for the reason given (runs on the engine thread)."""
+        from toolbox_uploader.core.events import ServerStatus
 
         with self._lock:
             for event in batch:
-                if isinstance(event, ItemsAdded):
-                    for snap in event.items:
-                        if snap.id not in self._latest:  # else old news
-                            self._see(snap)
-                elif isinstance(event, ItemChanged):
-                    self._see(event.item)
-                elif isinstance(event, ServerStatus):
+                if isinstance(event, ServerStatus):
                     self._offline = None if event.reachable else event.message
 
-    def _see(self, snap: ItemSnapshot) -> None:  # caller holds the lock
+    def _moved(self, snap: ItemSnapshot) -> bool:
+        """Note where ``snap`` is; True when that is further than it ever was."""
         from toolbox_uploader.core.states import FINISHED, ItemState
 
-        if snap.server != self._key:
-            return
-        old = self._latest.get(snap.id)
-        self._latest[snap.id] = snap
-        most = self._most.get(snap.id)
-        self._most[snap.id] = max(most or 0, snap.bytes_sent)
+        moved = snap.bytes_sent > self._most.get(snap.id, 0)
+        if moved:
+            self._most[snap.id] = snap.bytes_sent
         sent = ItemState.READY, ItemState.UPLOADING, ItemState.VERIFYING, ItemState.DONE
         waiting = snap.state is ItemState.FAILED and snap.next_attempt_at is not None
-        if waiting:
-            self._last_why = _waiting_why(snap.reason)
-        if old is None:  # first sight: where it starts, not progress
-            if snap.state in sent:
-                self._prepared.add(snap.id)
-            return
-        moved = most is not None and snap.bytes_sent > most
-        if snap.state is not old.state:
-            if snap.state in FINISHED or (snap.state is ItemState.FAILED and not waiting):
-                moved = True
-            if snap.state in sent and snap.id not in self._prepared:
-                self._prepared.add(snap.id)
-                moved = True
-        if moved:
-            self._since = time.monotonic()
+        if snap.id not in self._prepared and (waiting or snap.state in sent):
+            self._prepared.add(snap.id)  # a retry is only ever after a file was prepared
+            moved = True
+        ended = snap.state in FINISHED or (snap.state is ItemState.FAILED and not waiting)
+        if ended and self._ended.get(snap.id) is not snap.state:
+            self._ended[snap.id] = snap.state
+            moved = True
+        return moved
 
     def expired(self, current: Iterable[ItemSnapshot]) -> str | None:
-        """The last reason when it is time to give up, else None. ``current``: the engine's
-        live snapshot; the events seen so far lag it by up to a batch, and a retry that
-        has just begun must not be taken for one still waiting."""
+        """The reason when it is time to give up, else None. ``current``: the engine's live
+        snapshot, taken at least every quarter of a second by the command's loop."""
         from toolbox_uploader.core.states import ItemState
 
-        if self._limit is None:
-            return None
+        mine = [s for s in current if s.server == self._key]
+        now = time.monotonic()
         with self._lock:
-            if time.monotonic() - self._since < self._limit:
+            if [s for s in mine if self._moved(s)]:  # every item noted, not just the first
+                self._since = now
+            if self._limit is None or now - self._since < self._limit:
                 return None
-            states = [(s.state, s.next_attempt_at) for s in current if s.id in self._latest]
-            if any(state in (ItemState.VALIDATING, ItemState.OPTIMIZING) for state, _ in states):
+            if any(s.state in (ItemState.VALIDATING, ItemState.OPTIMIZING) for s in mine):
                 return None  # still checking files here: that is not the server's fault
-            if not any(state is ItemState.FAILED and at is not None for state, at in states):
+            waiting = [s for s in mine
+                       if s.state is ItemState.FAILED and s.next_attempt_at is not None]
+            if not waiting:
                 return None
-            return self._offline or self._last_why or "The server did not answer."
+            return self._offline or _waiting_why(waiting[-1].reason)
 
 
 def _current(items: Iterable[ItemSnapshot]) -> list[ItemSnapshot]:
@@ -535,12 +550,12 @@ def _newer(latest: dict[int, ItemSnapshot], newest: dict[str, int],
     return news
 
 
-def _summarise(items: list[ItemSnapshot], as_json: bool,
-               gone: Sequence[ItemSnapshot] = (), out: Any = None, *,
-               gave_up: str | None = None) -> int:
+def _summarise(items: list[ItemSnapshot], gone: Sequence[ItemSnapshot], as_json: bool,
+               out: Any = None, *, gave_up: str | None = None, interrupted: bool = False) -> int:
     """Print the outcome, return the exit code. ``gone``: unfinished items of files deleted
     since an earlier run, mentioned but not failing this one. ``gave_up``: why the command
-    stopped waiting for a server (``--give-up-after``), or None."""
+    stopped waiting for a server (``--give-up-after``), or None. ``interrupted``: Ctrl+C
+    (JSON only; the plain output keeps its one "interrupted" line on stderr)."""
     from toolbox_uploader.core.states import ItemState
 
     out = out if out is not None else sys.stdout
@@ -548,12 +563,14 @@ def _summarise(items: list[ItemSnapshot], as_json: bool,
     done = [s for s in items if s.state is ItemState.DONE]
     problems = [s for s in items if s.state is not ItemState.DONE]
     code = EXIT_OK if not problems else EXIT_FAILED
+    if interrupted:
+        code = EXIT_INTERRUPTED
     if as_json:
         summary: dict[str, Any] = {
             "event": "summary", "uploaded": len(done), "exit_code": code,
             "problems": [_item_json(s) for s in problems],
             "gone": [_item_json(s) for s in gone],
-            "gave_up": gave_up is not None,
+            "gave_up": gave_up is not None, "interrupted": interrupted,
         }
         if gave_up is not None:
             summary["message"] = gave_up
@@ -566,8 +583,10 @@ def _summarise(items: list[ItemSnapshot], as_json: bool,
     print(line, file=out)
     for snap in problems:
         why = snap.reason.message if snap.reason else "not sent yet"
-        if gave_up is not None and snap.state is ItemState.FAILED and \
-                snap.next_attempt_at is not None:
+        waiting = snap.state is ItemState.FAILED and snap.next_attempt_at is not None
+        retrying = snap.state is ItemState.READY and snap.reason is not None  # just begun
+        if gave_up is not None and (waiting or retrying):
+            # Not the "next try in N s" of a retry this stopped command will not make.
             why = f"{_waiting_why(snap.reason)} Not finished; resumable."
         print(f"  {snap.state.value.upper():9} {shown(snap.relative_path)}: {shown(why)}",
               file=out)
@@ -669,6 +688,10 @@ class _TerminalView:
         self._mine = mine
         self._key = server_key
         self._console = Console(file=out)  # type: ignore[arg-type]
+        if not self._console.is_terminal:
+            # A log or a pipe: one line per message, never cut at rich's 80 columns, so
+            # ``grep NAME`` finds a whole line.
+            self._console.soft_wrap = True
         self._lock = threading.Lock()
         self._latest: dict[int, ItemSnapshot] = {}
         self._newest: dict[str, int] = {}
@@ -685,6 +708,7 @@ class _TerminalView:
         self._total = self._progress.add_task("total", total=None)
         self._reported: set[int] = set()
         self._queue_problem: str | None = None
+        self._waiting = _WaitingLine()
         self._progress.start()
 
     def on_events(self, batch: list[EngineEvent]) -> None:
@@ -733,6 +757,8 @@ class _TerminalView:
             earlier = set(self._earlier)
         if status is not None and (not status.reachable or status.needs_sign_in):
             self._progress.console.print(shown(status.message), style="yellow", markup=False)
+        elif status is not None:
+            self._waiting.answered()
         if queue_problem is not None:
             self._progress.console.print(shown(queue_problem), style="yellow", markup=False)
         for snap in changed:
@@ -745,9 +771,15 @@ class _TerminalView:
             elif task is not None:
                 self._progress.remove_task(task)
                 del self._tasks[snap.id]
-            if (snap.state in FINISHED or snap.state is ItemState.FAILED) \
+            if snap.state is ItemState.DONE:
+                self._waiting.answered()
+            waiting = snap.state is ItemState.FAILED and snap.next_attempt_at is not None
+            if (snap.state in FINISHED or (snap.state is ItemState.FAILED and not waiting)) \
                     and snap.id not in earlier:
                 self._report(snap)
+        waiting_line = self._waiting.line(mine)
+        if waiting_line is not None:
+            self._progress.console.print(waiting_line, style="yellow", markup=False)
         totals = _totals(mine)
         self._progress.update(self._total, total=totals["bytes_total"] or None,
                               completed=totals["bytes_done"],
@@ -767,9 +799,6 @@ class _TerminalView:
             note = " (already on the server)" if snap.reason and \
                 snap.reason.code == "already_uploaded" else ""
             line = Text.assemble(("✓", "green"), f" {name}{note}")
-        elif snap.state is ItemState.FAILED and snap.next_attempt_at is not None:
-            why = snap.reason.message if snap.reason else ""
-            line = Text.assemble(("…", "yellow"), f" {name}: {shown(why)}")
         else:
             why = snap.reason.message if snap.reason else snap.state.value
             line = Text.assemble(("✗", "red"), f" {name}: {shown(why)}")
@@ -784,3 +813,50 @@ class _TerminalView:
             self._report(snap)
         self._progress.stop()
 
+
+class _WaitingLine:
+    """One line for all the files waiting to retry, not one per file per retry (2,000 files
+    on a server that was down wrote 11,700 lines in 30 s). Said when files start waiting
+    or wait for another reason; the same wait again only after the server answered in
+    between; at most once per ``WAITING_LINE_GAP``, for a cron log."""
+
+    def __init__(self) -> None:
+        self._said: str | None = None  # the reason code of the last line
+        self._at = -math.inf
+
+    def answered(self) -> None:
+        """The server answered (reachable again, a file done): a new wait is news."""
+        self._said = None
+
+    def line(self, items: Iterable[ItemSnapshot]) -> str | None:
+        """The line to print now for ``items``' waits, or None."""
+        from collections import Counter
+
+        from toolbox_uploader.core.states import ItemState
+
+        waiting = [s for s in items
+                   if s.state is ItemState.FAILED and s.next_attempt_at is not None]
+        if not waiting:
+            return None
+        code = Counter(_code(s) for s in waiting).most_common(1)[0][0]
+        now = time.monotonic()
+        if code == self._said or now - self._at < WAITING_LINE_GAP:
+            return None
+        self._said, self._at = code, now
+        return _waiting_text([s for s in waiting if _code(s) == code], len(waiting))
+
+
+def _code(snap: ItemSnapshot) -> str:
+    return snap.reason.code if snap.reason else ""
+
+
+def _waiting_text(alike: list[ItemSnapshot], count: int) -> str:
+    """``Waiting for network: 3 files, next try in 2 s.``: ``alike`` wait for one reason,
+    ``count`` files wait in all; the soonest retry is the one that tells."""
+    files = f"{count} file" + ("" if count == 1 else "s")
+    soonest = min(s.next_attempt_at or 0.0 for s in alike)
+    seconds = max(1, math.ceil(soonest - time.time()))
+    if _code(alike[0]) == "offline":
+        return f"Waiting for network: {files}, next try in {seconds} s."
+    why = _waiting_why(alike[0].reason).rstrip(".")
+    return f"{shown(why)}: {files} waiting, next try in {seconds} s."
