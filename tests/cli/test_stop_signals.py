@@ -116,3 +116,29 @@ def test_ctrl_c_while_starting_never_shows_a_traceback(
         proc.kill()
     assert proc.returncode in INTERRUPTED, err
     assert err.decode().strip() == "interrupted"
+
+
+def test_ctrl_c_in_a_terminal_stops_the_worker_pool_quietly(tmp_path: Path,
+                                                            app_home: Path) -> None:
+    """A terminal's Ctrl+C reaches every process of the group: the pool's workers as well
+    as the command. Only the command answers, with one word."""
+    import os
+
+    folder = tmp_path / "worksheets"
+    folder.mkdir()
+    for n in range(3000):  # far more than the pool checks before the Ctrl+C
+        (folder / f"sheet{n}.txt").write_text(f"worksheet {n}\n" * 50)
+    proc = subprocess.Popen(cli("validate", "--jobs", "2", "--json", str(folder)),
+                            env=env(app_home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        for _ in range(5):  # the pool is at work once results come back
+            assert proc.stdout.readline() and time.monotonic() < deadline
+        os.killpg(proc.pid, signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode in INTERRUPTED, err
+    assert err.decode().strip() == "interrupted"

@@ -10,6 +10,13 @@ dropped. Results come back in completion order, one tuple per file.
 If a worker dies (a native library crashing on a hostile file), the pool is restarted and
 the files it held are retried one at a time, alone; the one that crashes again is refused
 as ``check_crashed`` and every other file still gets its real verdict.
+
+Workers ignore SIGINT: Ctrl+C in a terminal reaches the whole process group, and it is
+the parent's to act on (it cancels the work and shuts the pool down); workers that each
+raised ``KeyboardInterrupt`` would print their own tracebacks. A worker starts with SIGINT
+blocked (the parent blocks it while the pool spawns one: a child inherits the mask) and
+ignores it before unblocking, so even a Ctrl+C during its imports stays quiet; the
+parent's own Ctrl+C waits those few milliseconds, it is not lost.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -119,13 +127,14 @@ def validate_many(entries: Iterable[WalkEntry], category: str, *,
     batches = _batches(_chain(first, iterator), optimize is not None)
     limit = max_in_flight or workers * 3
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = _new_pool(workers, context)
     # future -> (its batch, whether it is a lone file being retried after a crash)
     pending: dict[Future[list[Result]], tuple[list[WalkEntry], bool]] = {}
     retry: list[WalkEntry] = []
 
     def submit(batch: list[WalkEntry], alone: bool) -> None:
-        future = pool.submit(_process_batch, batch, category, optimize, out_dir, scanner)
+        with _ctrl_c_held():  # a worker spawned here starts with it blocked
+            future = pool.submit(_process_batch, batch, category, optimize, out_dir, scanner)
         pending[future] = (batch, alone)
 
     try:
@@ -142,7 +151,7 @@ def validate_many(entries: Iterable[WalkEntry], category: str, *,
                     # retry the batch one file at a time to find which file did it.
                     if pool._broken:  # type: ignore[attr-defined]
                         pool.shutdown(wait=False, cancel_futures=True)
-                        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                        pool = _new_pool(workers, context)
                     if alone:
                         yield batch[0], _crash_report(batch[0], category), None
                     else:
@@ -157,7 +166,37 @@ def validate_many(entries: Iterable[WalkEntry], category: str, *,
                         submit(batch, False)
                 yield from results
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except RuntimeError:
+            # Ctrl+C between the pool starting its workers and its manager thread: nothing
+            # would ever tell those workers to stop, and exit would wait for them.
+            for process in list((pool._processes or {}).values()):  # type: ignore[attr-defined]
+                process.terminate()
+
+
+def _new_pool(workers: int, context: multiprocessing.context.BaseContext) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=_ignore_ctrl_c)
+
+
+def _ignore_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """SIGINT blocked (held pending, delivered after) on this thread; POSIX only."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _crash_report(entry: WalkEntry, category: str) -> ValidationReport:
