@@ -130,3 +130,16 @@ def serve_subprocess(port: int, data_dir: Path) -> tuple[subprocess.Popen[str], 
         proc.wait()
         raise AssertionError(f"the server did not start: {lines}")
     return proc, lines[0].split(" ", 1)[1].strip(), lines[1].split(" ", 1)[1].strip()
+
+
+def add_server_account(data_dir: Path, name: str) -> str:
+    """``user add`` next to the running server, as a school would do it; its token."""
+    from toolbox_uploader.server.accounts import AccountStore
+    from toolbox_uploader.server.app import DB_FILE
+    from toolbox_uploader.server.db import ServerDatabase
+
+    db = ServerDatabase(data_dir / DB_FILE)
+    try:
+        return AccountStore(db).create(name, None)[1]
+    finally:
+        db.close()

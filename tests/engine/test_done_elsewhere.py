@@ -7,25 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.engine.engine_support import server_files, text_file, wait_for
+from tests.engine.engine_support import add_server_account, server_files, text_file, wait_for
 from toolbox_uploader.core.engine import Engine
 from toolbox_uploader.core.states import ItemState
-from toolbox_uploader.server.accounts import AccountStore
-from toolbox_uploader.server.app import DB_FILE
 from toolbox_uploader.server.config import ServerConfig
-from toolbox_uploader.server.db import ServerDatabase
 from toolbox_uploader.server.embedded import ServerHandle
 
 S = ItemState
 MakeEngine = Callable[..., Engine]
-
-
-def _add_account(data_dir: Path, name: str) -> str:
-    db = ServerDatabase(data_dir / DB_FILE)
-    try:
-        return AccountStore(db).create(name, None)[1]
-    finally:
-        db.close()
 
 
 def _run(make_engine: MakeEngine, url: str, token: str, path: Path,
@@ -49,7 +38,7 @@ def test_another_account_gets_the_file(make_engine: MakeEngine, live_server: Ser
                                        server_config: ServerConfig, tmp_path: Path) -> None:
     folder = tmp_path / "Week1"
     text_file(folder / "quiz.txt", 3000)
-    bob = _add_account(server_config.data_dir, "bob")
+    bob = add_server_account(server_config.data_dir, "bob")
     _run(make_engine, live_server.url, live_server.token, folder)
     snaps = _run(make_engine, live_server.url, bob, folder)
     assert [s.state for s in _newest(snaps).values()] == [S.DONE]  # type: ignore[attr-defined]

@@ -20,11 +20,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.engine.engine_support import item, server_files, text_file, wait_for
+from tests.engine.engine_support import (
+    add_server_account,
+    item,
+    server_files,
+    text_file,
+    wait_for,
+)
 from toolbox_uploader.core.engine import Engine, EngineConfig
 from toolbox_uploader.core.events import ItemSnapshot
 from toolbox_uploader.core.states import ItemState
-from toolbox_uploader.server.accounts import AccountStore
 from toolbox_uploader.server.app import DB_FILE
 from toolbox_uploader.server.config import ServerConfig
 from toolbox_uploader.server.db import ServerDatabase
@@ -270,7 +275,7 @@ def test_only_the_same_content_path_category_and_account_is_a_copy(
     elif change == "content":
         second_data = text(40_000, seed=5)
     else:
-        token = _add_account(server_config.data_dir, "colleague")
+        token = add_server_account(server_config.data_dir, "colleague")
         other = Client(live_server, token)
     try:
         url, last = other.upload_by_patch(second_data, other.metadata(
@@ -287,15 +292,6 @@ def test_only_the_same_content_path_category_and_account_is_a_copy(
     finally:
         if other is not client:
             other.close()
-
-
-def _add_account(data_dir: Path, name: str) -> str:
-    """``user add`` next to the running server, as a school would do it."""
-    db = ServerDatabase(data_dir / DB_FILE)
-    try:
-        return AccountStore(db).create(name, None)[1]
-    finally:
-        db.close()
 
 
 def test_two_copies_completing_together_end_as_one_file(tmp_path: Path) -> None:
