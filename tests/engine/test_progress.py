@@ -55,6 +55,19 @@ def test_coalescer_keeps_latest_per_item_and_respects_removal() -> None:
     assert not c
 
 
+def test_a_change_after_an_item_is_added_comes_after_it() -> None:
+    """A change pushed before the item's ItemsAdded (a new version of a done file) must not
+    keep that earlier place: later changes would be drained before the add, and a listener
+    would end with the row as it was added."""
+    c = EventCoalescer()
+    c.push(ItemChanged(_snap(7, 0)))
+    c.push(ItemsAdded((_snap(7, 0),)))
+    c.push(ItemChanged(_snap(7, 100)))
+    batch = c.drain()
+    assert [type(e).__name__ for e in batch] == ["ItemsAdded", "ItemChanged"]
+    assert batch[-1].item.bytes_sent == 100
+
+
 async def test_dispatcher_sends_at_most_ten_batches_a_second_for_1000_items() -> None:
     dispatcher = Dispatcher(asyncio.get_running_loop())
     batches: list[tuple[float, int]] = []

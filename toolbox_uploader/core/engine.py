@@ -1301,9 +1301,12 @@ class Engine:
         if warning is not None:
             new = self._update(new.id, warnings=[warning])
         self._remember(new)
-        self._publish(new)
-        if self._dispatcher is not None:
-            self._dispatcher.emit(ItemsAdded((self._snap(new),)))
+        snap = self._snap(new)
+        with self._idle:
+            self._store_snapshot(snap)
+        if self._dispatcher is not None:  # added, as a drop's items are: not "changed"
+            self._dispatcher.emit(ItemsAdded((snap,)))
+            self._dispatcher.batch_changed()
         self._kick()
 
     def _check_still_there(self, record: ItemRecord) -> None:

@@ -19,6 +19,7 @@ from toolbox_uploader.core.events import (
     BatchProgress,
     EngineEvent,
     ItemChanged,
+    ItemsAdded,
     ItemsRemoved,
     QueueStatus,
     ServerStatus,
@@ -89,11 +90,15 @@ class EventCoalescer:
             self._status[kind] = len(self._pending)
             self._pending.append(event)
         else:
-            if isinstance(event, ItemsRemoved):
-                for item_id in event.ids:
-                    index = self._changed.pop(item_id, None)
-                    if index is not None:
-                        self._pending[index] = None
+            # An item added (or removed) here makes its earlier pending change moot, and a
+            # later change must come after it, not take that earlier place: a listener that
+            # met "changed: done" before "added: queued" would keep the row at queued.
+            ids = event.ids if isinstance(event, ItemsRemoved) else (
+                [item.id for item in event.items] if isinstance(event, ItemsAdded) else [])
+            for item_id in ids:
+                index = self._changed.pop(item_id, None)
+                if index is not None:
+                    self._pending[index] = None
             self._pending.append(event)
 
     def __bool__(self) -> bool:
