@@ -87,3 +87,19 @@ def test_one_file_is_not_files(qtbot: QtBot) -> None:
         "Upload finished", "The file is on the server.")
     assert batch_message(BatchProgress(3, 3, 0, 900, 900, 0.0, None))[1] == \
         "All 3 files are on the server."
+
+
+def test_a_file_deleted_on_the_server_since_no_longer_offers_its_link(make_item: Make) -> None:
+    """Dropped again after it was deleted on the server: the old row says so and has no
+    link to copy or open (the new row sends it again)."""
+    from toolbox_uploader.core.events import REMOVED_FROM_SERVER
+    from toolbox_uploader.ui.formatting import status_text
+    from toolbox_uploader.ui.queue_model import RowAction, row_actions
+
+    old = make_item(state=S.DONE, file_url="http://s/api/v1/files/abc", reason=Reason(
+        REMOVED_FROM_SERVER, "Deleted on the server since; sent again."))
+    still = make_item(state=S.DONE, file_url="http://s/api/v1/files/def")
+    assert status_text(old) == "Deleted on the server"
+    assert row_actions(old) == (RowAction.REMOVE,)
+    assert status_text(still) == "Done"
+    assert RowAction.COPY_LINK in row_actions(still)

@@ -33,6 +33,7 @@ from toolbox_uploader import paths
 from toolbox_uploader.core import pipeline
 from toolbox_uploader.core.body_cache import BODY_MAX_BYTES, BodyCache
 from toolbox_uploader.core.events import (
+    REMOVED_FROM_SERVER,
     BatchProgress,
     EngineEvent,
     ItemChanged,
@@ -49,7 +50,6 @@ from toolbox_uploader.core.ordered_ids import OrderedIds
 from toolbox_uploader.core.progress import Dispatcher, Listener, SpeedMeter
 from toolbox_uploader.core.scheduler import Action, Lanes, decide
 from toolbox_uploader.core.session_store import (
-    REMOVED_FROM_SERVER,
     ItemRecord,
     NewItem,
     SessionStore,

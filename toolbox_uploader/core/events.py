@@ -22,6 +22,11 @@ class Reason:
     message: str
 
 
+#: The reason a done item carries once its file was found deleted on the server (it was
+#: dropped again, and a new item sends it again).
+REMOVED_FROM_SERVER = "removed_from_server"
+
+
 @dataclass(frozen=True, slots=True)
 class ItemSnapshot:
     id: int
@@ -51,6 +56,12 @@ class ItemSnapshot:
     def upload_size(self) -> int | None:
         """The bytes that go to the server: the optimized copy's when there is one."""
         return self.optimized_size if self.optimized_size is not None else self.size
+
+    @property
+    def removed_from_server(self) -> bool:
+        """Done once, deleted on the server since: no longer a link to anything."""
+        return (self.state is ItemState.DONE and self.reason is not None
+                and self.reason.code == REMOVED_FROM_SERVER)
 
     @property
     def progress(self) -> float:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from toolbox_uploader.core.events import Reason
+from toolbox_uploader.core.events import REMOVED_FROM_SERVER, Reason
 from toolbox_uploader.core.sqlite_db import SQLiteDatabase, StoreFailure
 from toolbox_uploader.core.states import INTERRUPTED, ItemState, check_transition
 
@@ -92,8 +92,6 @@ class ItemRecord:
 
 _COLUMNS = tuple(f.name for f in fields(ItemRecord))
 
-#: A done item whose file was deleted on its server since (found when it was dropped again).
-REMOVED_FROM_SERVER = "removed_from_server"
 #: Done, and as far as anyone knows still there.
 _ON_SERVER = f"state = 'done' AND COALESCE(reason_code, '') != '{REMOVED_FROM_SERVER}'"
 

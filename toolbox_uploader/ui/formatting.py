@@ -87,6 +87,8 @@ def status_text(item: ItemSnapshot) -> str:
         return f"Resumed at {human_size(item.resumed_from)}"
     if item.state is ItemState.PAUSED and item.bytes_sent and item.size:
         return f"{label} at {item.progress:.0%}"
+    if item.removed_from_server:
+        return "Deleted on the server"
     if item.state is ItemState.DONE and item.warnings:
         return f"{label}, with notes"
     return label

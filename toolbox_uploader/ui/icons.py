@@ -174,6 +174,8 @@ def load_status_icons() -> None:
 
 
 def status_icon(item: ItemSnapshot) -> QIcon:
+    if item.removed_from_server:
+        return icon("status-cancelled")
     if item.state is ItemState.DONE and item.warnings:
         return icon("status-done-notes")
     if item.warnings and item.state not in (ItemState.FAILED, ItemState.REJECTED,

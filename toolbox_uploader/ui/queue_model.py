@@ -123,7 +123,7 @@ def row_actions(item: ItemSnapshot, *, waits_for_server: bool = False
         return (RowAction.WHY, RowAction.REMOVE)
     if state is ItemState.CANCELLED:
         return (RowAction.RETRY, RowAction.REMOVE)
-    if state is ItemState.DONE and item.file_url:
+    if state is ItemState.DONE and item.file_url and not item.removed_from_server:
         return (RowAction.COPY_LINK, RowAction.OPEN, RowAction.REMOVE)
     return (RowAction.REMOVE,)
 
@@ -505,7 +505,7 @@ class QueueModel(QAbstractTableModel):
         if item.warnings and column in (Column.STATUS, Column.SIZE):
             return self._colors.warning
         if column == Column.STATUS and item.state is ItemState.DONE:
-            return self._colors.success
+            return None if item.removed_from_server else self._colors.success
         return None
 
     def _accessible(self, item: ItemSnapshot, column: Column) -> str:
