@@ -37,12 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def account_name(text: str) -> str:
-    """``NAME``, checked while parsing: a bad one is a usage error (2) and opens no database.
+    """``NAME``, checked while parsing: a bad one is a usage error (2) and opens no database."""
+    from toolbox_uploader.server.accounts import account_name as checked
 
-    The rule is the one ``AccountStore.create`` enforces; it stays the final check.
-    """
-    name = text.strip()
-    if not name or len(name) > 64 or any(ord(c) < 32 for c in name):
+    name = checked(text)
+    if name is None:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an account name (1 to 64 printable characters, not only spaces)"
         )

@@ -65,6 +65,15 @@ class _Held:
         return max(0, self.taken - self.committed())
 
 
+def account_name(text: str) -> str | None:
+    """``text`` as an account name (without surrounding blanks), or None if it cannot be
+    one: 1 to 64 characters, none of them a control character."""
+    name = text.strip()
+    if not name or len(name) > 64 or any(ord(c) < 32 for c in name):
+        return None
+    return name
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -81,8 +90,8 @@ class AccountStore:
     def create(
         self, name: str, quota_bytes: int | None = None, token: str | None = None
     ) -> tuple[Account, str]:
-        name = name.strip()
-        if not name or len(name) > 64 or any(ord(c) < 32 for c in name):
+        name = account_name(name) or ""
+        if not name:
             raise AccountError("an account name is 1 to 64 printable characters")
         if quota_bytes is not None and quota_bytes < 0:
             raise AccountError("a quota cannot be negative")
