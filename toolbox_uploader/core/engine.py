@@ -164,6 +164,7 @@ class Engine:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         #: Done files asked for again: is each still on its server? (``_check_still_there``)
         self._checks: dict[int, asyncio.Task[None]] = {}
+        self._check_slots: asyncio.Semaphore | None = None  # made on the loop (``_startup``)
         self._preparing: set[int] = set()
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._held_twins: set[int] = set()  # ready, but its twin was being sent
@@ -417,6 +418,7 @@ class Engine:
     async def _startup(self) -> None:
         loop = asyncio.get_running_loop()
         # A restarted engine starts from the store, not from what the last run cached.
+        self._check_slots = asyncio.Semaphore(8)  # a re-dropped folder of 1,000: 8 at a time
         self._records.clear()
         for ids in self._waiting.values():
             ids.clear()
@@ -1322,11 +1324,13 @@ class Engine:
                 or record.server_key != self.server_key):
             return
         file_id = unquote(record.file_url.rsplit("/", 1)[-1])
-        assert self._loop is not None
+        assert self._loop is not None and self._check_slots is not None
+        slots = self._check_slots
 
         async def check() -> None:
             try:
-                await api.get_file(file_id)
+                async with slots:
+                    await api.get_file(file_id)
             except TransferError as error:
                 if error.status in (404, 410) and not self._stopping:
                     self._removed_from_server(record)
