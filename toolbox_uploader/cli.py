@@ -111,8 +111,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        if not interrupted_by_ctrl_c(exc):
+            raise
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         stop_signals.restore()
+
+
+def interrupted_by_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` stands for a Ctrl+C: Python wraps what a class body's
+    ``__set_name__`` raises (a dataclass being defined while a module is imported) in a
+    ``RuntimeError``, so a Ctrl+C at that moment arrives disguised."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _run(argv: Sequence[str] | None, stop_signals: _StopSignals) -> int:

@@ -142,3 +142,20 @@ def test_ctrl_c_in_a_terminal_stops_the_worker_pool_quietly(tmp_path: Path,
         proc.kill()
     assert proc.returncode in INTERRUPTED, err
     assert err.decode().strip() == "interrupted"
+
+
+def test_a_ctrl_c_disguised_by_a_class_being_defined_is_still_one() -> None:
+    """Python 3.11 wraps what ``__set_name__`` raises in a RuntimeError: a Ctrl+C landing
+    while a module defines a dataclass arrived as that, and ended in a traceback."""
+    from toolbox_uploader.cli import interrupted_by_ctrl_c
+
+    class Interrupting:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise KeyboardInterrupt
+
+    try:
+        type("Color", (), {"color_operator": Interrupting()})
+    except BaseException as exc:  # 3.11: RuntimeError from KeyboardInterrupt; 3.12+: itself
+        caught: BaseException = exc
+    assert interrupted_by_ctrl_c(caught)
+    assert not interrupted_by_ctrl_c(RuntimeError("something else"))
