@@ -24,7 +24,7 @@ def test_the_advice_fits_the_refusal(make_item: Make) -> None:
     program = make_item(state=S.REJECTED, reason=Reason(
         "executable_content", "This is a program (ELF), which cannot be uploaded."))
     too_big = make_item(state=S.REJECTED, reason=Reason(
-        "too_large", "The file is 28.6 MB; Test or quiz allows at most 25.0 MB."))
+        "too_large", "The file is 30.0 MB; Test or quiz allows at most 26.2 MB."))
     empty = make_item(state=S.REJECTED, reason=Reason("empty_file", "The file is empty."))
     assert "another category" not in report_html(program)
     assert "never uploaded, whatever the category" in report_html(program)

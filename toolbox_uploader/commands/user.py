@@ -54,6 +54,8 @@ def _fail(message: str) -> int:
 
 
 def human_size(size: int | None) -> str:
+    """Binary units (GiB), as ``--quota 5G`` is read; not ``core.sizes``, which is for
+    teachers comparing with their file browser."""
     if size is None:
         return "unlimited"
     value = float(size)

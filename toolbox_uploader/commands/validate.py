@@ -128,8 +128,8 @@ def _print_table(results: Any, label: str, optimize: bool) -> int:
     from rich.text import Text
 
     from toolbox_uploader.commands.shown import shown
+    from toolbox_uploader.core.sizes import human_size
     from toolbox_uploader.core.validation import Verdict
-    from toolbox_uploader.core.validation.validator import human_size
 
     console = Console()
     table = Table(title=f"Checked for {label}", show_lines=False, expand=False)

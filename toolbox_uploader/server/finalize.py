@@ -29,7 +29,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from toolbox_uploader.core.validation.validator import human_size
+from toolbox_uploader.core.sizes import human_size, sizes_apart
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
@@ -94,10 +94,11 @@ def _check_quota(app: web.Application, account: Account, size: int) -> None:
     if usage.used + size > account.quota_bytes:
         left = max(0, account.quota_bytes - usage.used)
         # Sizes a teacher reads; the shortfall keeps it clear when both round alike.
+        needed, room = sizes_apart(size, left)
         raise FinalizeError(
             413, "quota_exceeded",
-            f"Storing this file needs {human_size(size)} but only {human_size(left)} are "
-            f"left in the quota ({human_size(size - left)} short).",
+            f"Storing this file needs {needed} but only {room} are left in the quota "
+            f"({human_size(size - left)} short).",
         )
 
 

@@ -1,19 +1,17 @@
 """Numbers and states as a teacher reads them: "1.2 GB", "about 2 min left", "Uploading".
 
-Decimal units (kB, MB, GB) as file managers on most desktops show them, so the sizes in the
-queue match what the teacher sees in their file browser.
+Sizes come from ``core.sizes``, the units every message of the app and the server uses.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from toolbox_uploader.core import sizes
 from toolbox_uploader.core.categories import CATEGORIES
 from toolbox_uploader.core.events import ItemSnapshot
 from toolbox_uploader.core.scheduler import without_countdown
 from toolbox_uploader.core.states import ItemState
-
-_UNITS = ("bytes", "kB", "MB", "GB", "TB")
 
 STATE_LABELS: dict[ItemState, str] = {
     ItemState.QUEUED: "Waiting",
@@ -31,16 +29,7 @@ STATE_LABELS: dict[ItemState, str] = {
 
 
 def human_size(size: int | float | None) -> str:
-    if size is None:
-        return "—"
-    value = float(size)
-    for unit in _UNITS:
-        if abs(value) < 1000 or unit == _UNITS[-1]:
-            if unit == "bytes":
-                return f"{int(value)} bytes" if value != 1 else "1 byte"
-            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
+    return "—" if size is None else sizes.human_size(size)
 
 
 def human_speed(speed: float) -> str:

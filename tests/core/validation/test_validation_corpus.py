@@ -117,6 +117,16 @@ def test_over_size_for_the_category_uses_a_sparse_file(tmp_path: Path) -> None:
     assert validate_file(corpus.make_sparse(tmp_path, 25 * MB, "fits.txt"), "assessment").accepted
 
 
+def test_a_refused_size_reads_in_the_units_of_the_queue(tmp_path: Path) -> None:
+    """The queue says "27.0 MB" for this file, as a file browser does; the refusal must too,
+    and a file just past the limit must not read as big as the limit."""
+    report = validate_file(corpus.make_sparse(tmp_path, 27_000_000), "assessment")
+    assert report.reasons[0].message == "The file is 27.0 MB; Test or quiz allows at most 26.2 MB."
+    report = validate_file(corpus.make_sparse(tmp_path, 26_250_000, "near.txt"), "assessment")
+    assert report.reasons[0].message == (
+        "The file is 26.25 MB; Test or quiz allows at most 26.21 MB.")
+
+
 def test_a_huge_video_is_checked_from_its_head_only(tmp_path: Path) -> None:
     """A 900 MB sparse MP4 (reading it whole would take seconds) is checked from its head."""
     path = corpus.make_mp4(tmp_path, "lecture.mp4")

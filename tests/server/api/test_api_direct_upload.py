@@ -92,7 +92,7 @@ async def test_size_limit_is_enforced_while_streaming(api: Api) -> None:
     assert r.status == 413
     body = await r.json()
     assert error_of(body) == "too_large"
-    assert body["message"] == "The file is larger than the 256.0 KB limit."
+    assert body["message"] == "The file is larger than the 262 kB limit."
     assert stored_files(api) == [] and temp_files(api) == []
     # A declared size over a category's limit is refused before any byte is read.
     r = await api.upload(b"x", "avatar.png", category="avatar", size=str(20 * 1024 * 1024))
@@ -125,7 +125,7 @@ async def test_quota_refusal_gives_a_human_size(api: Api) -> None:
     r = await api.upload(b"c\n", "big.txt", token=token, size="200000")
     body = await r.json()
     assert r.status == 413 and error_of(body) == "quota_exceeded"
-    assert body["message"] == "The file does not fit in the account's quota; 146.5 KB are left."
+    assert body["message"] == "The file does not fit in the account's quota; 150 kB are left."
 
 
 async def test_malformed_single_uploads(api: Api) -> None:

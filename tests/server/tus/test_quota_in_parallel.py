@@ -144,6 +144,6 @@ async def test_the_server_limit_holds_for_parts_of_deferred_length(tus: Tus) -> 
     row = tus.client.app[keys.DATABASE].fetchone(
         "SELECT status, failure FROM uploads WHERE id = ?", (tus.upload_id(final),))
     assert row is not None and row[0] == "failed"
-    assert "too_large" in row[1] and "2.6 KB" in row[1]
+    assert "too_large" in row[1] and "2.7 kB" in row[1]
     for part in parts:  # nothing is left reserving room
         assert (await tus.head(part, expect=None)).status == 404

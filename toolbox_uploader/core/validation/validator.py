@@ -18,6 +18,7 @@ from toolbox_uploader.core.categories import (
     categories_taking,
     get_category,
 )
+from toolbox_uploader.core.sizes import sizes_apart
 from toolbox_uploader.core.source_files import NotRegularFileError, open_source
 from toolbox_uploader.core.validation import (
     archives,
@@ -48,16 +49,6 @@ _OLE_CONTAINERS = frozenset({"application/x-ole-storage", "application/cdfv2"})
 _OLE_DOCUMENTS = frozenset(
     {"application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint"}
 )
-
-
-def human_size(size: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            if unit == "bytes":
-                return "1 byte" if size == 1 else f"{size:.0f} bytes"
-            return f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
 
 
 def validate_file(path: Path, category: str, *, filename: str | None = None,
@@ -116,11 +107,9 @@ def _check_content(path: Path, head: bytes, size: int, display: str, rules: Cate
         findings.reject("empty_file", "The file is empty.", stop=True)
         return "application/x-empty"
     if size > rules.max_size:
+        shown, limit = sizes_apart(size, rules.max_size)
         findings.reject(
-            "too_large",
-            f"The file is {human_size(size)}; {rules.label} allows at most "
-            f"{human_size(rules.max_size)}.",
-            stop=True,
+            "too_large", f"The file is {shown}; {rules.label} allows at most {limit}.", stop=True
         )
     program = sniff.executable_kind(head, mime)
     if program:

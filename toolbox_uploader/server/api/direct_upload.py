@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from toolbox_uploader.core.categories import DEFAULT_CATEGORY, get_category
-from toolbox_uploader.core.validation.validator import human_size
+from toolbox_uploader.core.sizes import human_size
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.api import params

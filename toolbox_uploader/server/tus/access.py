@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from toolbox_uploader.core.validation.validator import human_size
+from toolbox_uploader.core.sizes import human_size, sizes_apart
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
@@ -78,10 +78,11 @@ def check_size(request: web.Request, account: Account, length: int, category_max
         )
     available = request.app[keys.ACCOUNTS].available(account) if reserve else None
     if available is not None and length > available:
+        needed, left = sizes_apart(length, available)
         raise ApiError(
             413, "quota_exceeded",
-            f"The upload needs {human_size(length)} but only {human_size(available)} are "
-            f"left in the quota ({human_size(length - available)} short).",
+            f"The upload needs {needed} but only {left} are left in the quota "
+            f"({human_size(length - available)} short).",
         )
 
 

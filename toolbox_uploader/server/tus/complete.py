@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from toolbox_uploader.core.validation.validator import human_size
+from toolbox_uploader.core.sizes import human_size
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from toolbox_uploader.core.validation.validator import human_size
+from toolbox_uploader.core.sizes import human_size
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.errors import ApiError
