@@ -153,6 +153,8 @@ class UploaderApp(QObject):
         self.bridge = EngineBridge(self)
         self.window = MainWindow(self.bridge, None, settings.default_category)
         self.window.keep_running_in_tray = settings.keep_running_in_tray
+        self.window.drop_zone.set_photo_settings(settings.optimize_images,
+                                                 settings.strip_location)
         self.tray = TrayController(self.window, self)
         self.tray.notifications_enabled = settings.notifications
         self.window.tray_available = self.tray.available
@@ -326,6 +328,7 @@ class UploaderApp(QObject):
         if new.default_category != old.default_category:  # else the drop zone's own choice stays
             self.window.set_default_category(new.default_category)
         self.window.keep_running_in_tray = new.keep_running_in_tray
+        self.window.drop_zone.set_photo_settings(new.optimize_images, new.strip_location)
         self.tray.notifications_enabled = new.notifications
         self._reconfigure()
 

@@ -30,30 +30,38 @@ _HEADLINES: dict[ItemState, str] = {
 }
 
 
-def report_text(item: ItemSnapshot) -> str:
-    """The report as plain text (what "Copy report" puts on the clipboard)."""
+def report_text(item: ItemSnapshot, awaited_server: str | None = None) -> str:
+    """The report as plain text (what "Copy report" puts on the clipboard); it says what
+    the dialog says (``awaited_server`` as for ``report_html``)."""
     lines = [
         f"File: {item.relative_path}",
         f"From: {item.source_path}",
         f"Category: {fmt.category_label(item.category)} ({item.category})",
         f"Size: {fmt.human_size(item.size)}",
-        f"Status: {fmt.status_text(item)}",
+        f"Status: {fmt.status_text(item) if awaited_server is None else WAITING_FOR_SERVER}",
     ]
     if item.optimized_size is not None:
         lines.append(f"After optimization: {fmt.human_size(item.optimized_size)}")
-    if item.reason is not None:
+    if awaited_server is not None:  # its last failure and countdown are history
+        lines.append(f"Waiting for: {awaited_server} (sent there when that server is "
+                     "chosen again in Settings)")
+    elif item.reason is not None:
         lines.append(f"Reason: {fmt.reason_text(item)} [{item.reason.code}]")
     lines.extend(f"Note: {w.message} [{w.code}]" for w in item.warnings)
     if item.attempts:
         lines.append(f"Attempts: {item.attempts}")
-    if item.next_attempt_at is not None:
+    if item.next_attempt_at is not None and awaited_server is None:
         when = dt.datetime.fromtimestamp(item.next_attempt_at).strftime("%H:%M:%S")
         lines.append(f"Next automatic try: {when}")
     if item.file_url:
-        lines.append(f"On the server: {item.file_url}")
+        lines.append(f"{_link_label(item)}: {item.file_url}")
     if item.server:
         lines.append(f"Server: {item.server}")
     return "\n".join(lines)
+
+
+#: The status of a row whose server is not the chosen one (as the queue's status column).
+WAITING_FOR_SERVER = "Waiting for its server"
 
 
 def report_html(item: ItemSnapshot, awaited_server: str | None = None) -> str:
@@ -66,14 +74,14 @@ def report_html(item: ItemSnapshot, awaited_server: str | None = None) -> str:
         ("Category", fmt.category_label(item.category)),
         ("Size", fmt.human_size(item.size)),
         ("Status", fmt.status_text(item) if awaited_server is None
-         else "Waiting for its server"),
+         else WAITING_FOR_SERVER),
     ]
     if item.optimized_size is not None:
         rows.append(("After optimization", fmt.human_size(item.optimized_size)))
     if item.attempts:
         rows.append(("Attempts", str(item.attempts)))
     if item.file_url:
-        rows.append(("On the server", item.file_url))
+        rows.append((_link_label(item), item.file_url))
     parts = ["<table cellspacing='4'>"]
     parts += [f"<tr><td><b>{esc(k)}</b></td><td>{esc(v)}</td></tr>" for k, v in rows]
     parts.append("</table>")
@@ -88,6 +96,8 @@ def report_html(item: ItemSnapshot, awaited_server: str | None = None) -> str:
         elif item.state is ItemState.FAILED and item.next_attempt_at is not None:
             parts.append("<p>Nothing to do: it is tried again by itself. Press <b>Retry</b> "
                          "to try now.</p>")
+        elif item.state is ItemState.PAUSED:  # its button is Resume, not Retry
+            parts.append(f"<p>{paused_advice(item.reason.code)}</p>")
         elif item.retryable or item.state is ItemState.FAILED:
             parts.append("<p>Press <b>Retry</b> to try again.</p>")
     if item.warnings:
@@ -95,6 +105,15 @@ def report_html(item: ItemSnapshot, awaited_server: str | None = None) -> str:
         parts += [f"<li>{esc(w.message)}</li>" for w in item.warnings]
         parts.append("</ul>")
     return "".join(parts)
+
+
+def paused_advice(code: str) -> str:
+    """What carries a paused upload on (HTML). Paused for sign-in, the engine resumes it by
+    itself once the teacher signs in."""
+    if code == "sign_in_needed":
+        return ("Sign in to the server (Settings, then <b>Sign in</b>): the upload then "
+                "carries on by itself.")
+    return "Press <b>Resume</b> to carry on."
 
 
 #: Refusals that depend on the category: another one may take the file.
@@ -114,9 +133,18 @@ def refusal_advice(code: str) -> str:
     return "Fix the file (or its name) and add it again."
 
 
+def _link_label(item: ItemSnapshot) -> str:
+    """A link that no longer leads anywhere is not where the file is."""
+    return "Was on the server" if item.removed_from_server else "On the server"
+
+
 def headline_text(item: ItemSnapshot, awaited_server: str | None = None) -> str:
     if awaited_server is not None:
         return f"Waiting for {awaited_server}"
+    if item.removed_from_server:  # done once, but not "on the server" any more
+        return "This file was deleted on the server"
+    if item.state is ItemState.DONE and fmt.already_uploaded(item):
+        return "This file was already on the server"
     if item.state is ItemState.FAILED and item.next_attempt_at is not None:
         return "Not sent yet: it will be tried again by itself"
     return _HEADLINES.get(item.state, fmt.status_text(item))
@@ -158,6 +186,7 @@ class DetailsDialog(QDialog):
         The report is only set again when its text changed (progress alone does not change
         it), keeping the reader's scroll position."""
         self.item = item
+        self.awaited_server = awaited_server
         self.setWindowTitle(f"Details — {item.display_name}")
         self.headline.setText(headline_text(item, awaited_server))
         html_text = report_html(item, awaited_server)
@@ -169,4 +198,4 @@ class DetailsDialog(QDialog):
             scroll.setValue(position)
 
     def copy_report(self) -> None:
-        QGuiApplication.clipboard().setText(report_text(self.item))
+        QGuiApplication.clipboard().setText(report_text(self.item, self.awaited_server))

@@ -30,6 +30,18 @@ def local_paths(mime: QMimeData | None) -> list[Path]:
     return out
 
 
+def drop_hint(optimize_images: bool = True, strip_location: bool = True) -> str:
+    """The zone's second line: what happens to photos with the settings as they are (with
+    "Make photos smaller" off, a promise to shrink them would be false)."""
+    if optimize_images:
+        done = "checked and made smaller"
+    elif strip_location:
+        done = "checked and their location data removed"
+    else:
+        done = "checked"
+    return f"Folders keep their structure. Photos are {done} before they are sent."
+
+
 class DropZone(QFrame):
     """The "drop files or folders here" area at the top of the window.
 
@@ -54,8 +66,8 @@ class DropZone(QFrame):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         font.setBold(True)
         title.setFont(font)
-        hint = QLabel("Folders keep their structure. Photos are checked and made smaller "
-                      "before they are sent.", self)
+        hint = QLabel(drop_hint(), self)
+        self.hint = hint
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         hint.setWordWrap(True)
         text = QVBoxLayout()
@@ -71,6 +83,9 @@ class DropZone(QFrame):
         layout.addLayout(text, 1)
         layout.addLayout(self._buttons)
         self._set_highlight(False)
+
+    def set_photo_settings(self, optimize_images: bool, strip_location: bool) -> None:
+        self.hint.setText(drop_hint(optimize_images, strip_location))
 
     def add_button(self, button: QWidget) -> None:
         """Place a control ("Add files…", the category chooser) on the zone's right side."""

@@ -67,6 +67,15 @@ def reason_text(item: ItemSnapshot) -> str:
     return item.reason.message
 
 
+#: The reason a done item carries when its file was found on the server already (a copy
+#: dropped from another folder): nothing was sent.
+ALREADY_UPLOADED = "already_uploaded"
+
+
+def already_uploaded(item: ItemSnapshot) -> bool:
+    return item.reason is not None and item.reason.code == ALREADY_UPLOADED
+
+
 def status_text(item: ItemSnapshot) -> str:
     """The words in the status column; the reason itself goes to the tooltip and details."""
     label = STATE_LABELS.get(item.state, item.state.value)
@@ -78,6 +87,8 @@ def status_text(item: ItemSnapshot) -> str:
         return f"{label} at {item.progress:.0%}"
     if item.removed_from_server:
         return "Deleted on the server"
+    if item.state is ItemState.DONE and already_uploaded(item):
+        return "Already on the server"
     if item.state is ItemState.DONE and item.warnings:
         return f"{label}, with notes"
     return label

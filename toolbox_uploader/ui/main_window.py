@@ -84,7 +84,12 @@ from toolbox_uploader.ui.queue_model import (
     QueueModel,
     RowAction,
 )
-from toolbox_uploader.ui.queue_view import COLUMN_WIDTHS, ColumnFitter, QueueView
+from toolbox_uploader.ui.queue_view import (
+    COLUMN_WIDTHS,
+    ColumnFitter,
+    QueueView,
+    table_minimum_width,
+)
 from toolbox_uploader.ui.row_menu import category_entries, menu_entries
 
 log = logging.getLogger(__name__)
@@ -292,6 +297,10 @@ class MainWindow(QMainWindow):
         view.setItemDelegateForColumn(Column.ACTIONS, self.actions_delegate)
         self._fix_section_modes(view)
         self.column_fitter = ColumnFitter(view, self)
+        margins = layout.contentsMargins()
+        self.setMinimumWidth(max(self.minimumWidth(), margins.left() + margins.right()
+                                 + table_minimum_width(view, self.actions_delegate
+                                                       .column_width(view))))
         self.actions_delegate.action_triggered.connect(self.on_row_action)
         view.remove_pressed.connect(self.on_remove_selected)
         view.toggle_pressed.connect(self.on_toggle_selected)
@@ -525,9 +534,12 @@ class MainWindow(QMainWindow):
         items = self.selected_items()
         if self.engine is None or not items:
             return
-        pause = [i.id for i in items if i.state in WORKING_STATES]
-        resume = [i.id for i in items if i.state is ItemState.PAUSED]
-        retry = [i.id for i in items if i.state in (ItemState.FAILED, ItemState.CANCELLED)]
+        # What each row's own buttons offer, no more: a failed row waiting for another
+        # server has no Retry (it would leave "Not sent" and still wait for its server).
+        offered = [(i.id, self.model.actions(i)) for i in items]
+        pause = [n for n, acts in offered if RowAction.PAUSE in acts]
+        resume = [n for n, acts in offered if RowAction.RESUME in acts]
+        retry = [n for n, acts in offered if RowAction.RETRY in acts]
         if pause:
             self.engine.pause(pause)
         if resume:
@@ -654,11 +666,17 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ bridge slots
     def on_batch_progress(self, progress: BatchProgress) -> None:
+        progress = self.model.counted(progress)
         self._progress = progress
         share = progress.bytes_done / progress.bytes_total if progress.bytes_total else 0.0
+        value = round(share * 1000)
+        if progress.bytes_done < progress.bytes_total:
+            # Not "100%" while bytes are still to go (a small file waiting to retry
+            # behind megabytes sent): a teacher would take it as done and leave.
+            value = min(value, 999)
         if progress.files_total and progress.files_done == progress.files_total:
-            share = 1.0
-        self.total_progress.setValue(round(share * 1000))
+            value = 1000
+        self.total_progress.setValue(value)
         # No time left while nothing is worked on (all paused, or waiting for the network).
         eta = progress.eta if self.model.working() else None
         self.batch_label.setText(fmt.batch_text(progress.files_done, progress.files_total,
@@ -689,7 +707,7 @@ class MainWindow(QMainWindow):
 
     def _update_filter_counts(self) -> None:
         for which, button in self.filter_buttons.items():
-            count = self.model.count(FILTER_STATES[which])
+            count = self.model.count_shown(FILTER_STATES[which])
             button.setText(f"{FILTER_LABELS[which]} ({count})")
             # The name is fixed ("Show done files"); a screen reader hears the count here.
             button.setAccessibleDescription(f"{count} {'file' if count == 1 else 'files'}")

@@ -21,7 +21,7 @@ from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
 from toolbox_uploader.core.categories import CATEGORIES
-from toolbox_uploader.core.events import ItemSnapshot
+from toolbox_uploader.core.events import BatchProgress, ItemSnapshot
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui import formatting as fmt
 from toolbox_uploader.ui import paint_cache
@@ -60,7 +60,7 @@ ActionsRole = _USER + 5  # tuple[RowAction, ...] the row offers now
 ItemIdRole = _USER + 6  # int
 FolderRole = _USER + 7  # the relative folder of the file ("" for single files)
 ResumedFromRole = _USER + 8  # ``ItemSnapshot.resumed_from``: where the upload carried on
-StateNameRole = _USER + 9  # str, the ItemState's value (what the filter proxy matches)
+StateNameRole = _USER + 9  # str, ``state_name``: what the filter proxy matches
 
 
 _COLUMNS = len(Column)
@@ -142,6 +142,17 @@ def waits_to_retry(item: ItemSnapshot) -> bool:
     return item.state is ItemState.FAILED and item.next_attempt_at is not None
 
 
+#: The filter name of a done row whose file was deleted on the server since (``state_name``).
+DELETED_ON_SERVER = "deleted_on_server"
+
+
+def state_name(item: ItemSnapshot) -> str:
+    """What the filter proxy matches: the state's value, except for a done row whose file
+    was deleted on the server since. That row is history (a new row sends the file again):
+    counted and shown as done, one file would be done twice."""
+    return DELETED_ON_SERVER if item.removed_from_server else item.state.value
+
+
 def folder_of(item: ItemSnapshot) -> str:
     rel = item.relative_path.replace("\\", "/")
     return rel.rpartition("/")[0]
@@ -166,6 +177,10 @@ class QueueModel(QAbstractTableModel):
         self._retrying = 0
         self._away_working = 0
         self._away_retrying = 0
+        # Done rows whose file was deleted on the server since, and their bytes: history,
+        # not a file on the server (``state_name``, ``count_shown``, ``counted``).
+        self._deleted = 0
+        self._deleted_bytes = 0
         self._server: str | None = None  # None: not known yet, every row counts as here
         self._colors = _Colors()
 
@@ -214,7 +229,8 @@ class QueueModel(QAbstractTableModel):
             if row is None:
                 continue
             old = self._items[row]
-            if old.state is not item.state or old.next_attempt_at != item.next_attempt_at:
+            if (old.state is not item.state or old.next_attempt_at != item.next_attempt_at
+                    or old.removed_from_server != item.removed_from_server):
                 self._tally(old, -1)
                 self._tally(item, 1)
                 recount = True
@@ -271,6 +287,9 @@ class QueueModel(QAbstractTableModel):
         self._counts[item.state] += sign
         retrying = waits_to_retry(item)
         self._retrying += sign * retrying
+        if item.removed_from_server:
+            self._deleted += sign
+            self._deleted_bytes += sign * (item.upload_size or 0)
         if self._server is not None and item.server != self._server:
             self._away_working += sign * (item.state in WORKING_STATES)
             self._away_retrying += sign * retrying
@@ -278,6 +297,7 @@ class QueueModel(QAbstractTableModel):
     def _recount(self) -> None:
         self._counts = Counter()
         self._retrying = self._away_working = self._away_retrying = 0
+        self._deleted = self._deleted_bytes = 0
         for item in self._items:
             self._tally(item, 1)
 
@@ -296,6 +316,27 @@ class QueueModel(QAbstractTableModel):
         if states is None:
             return len(self._items)
         return sum(self._counts[state] for state in states)
+
+    def count_shown(self, states: Iterable[ItemState] | None = None) -> int:
+        """Rows a filter of ``states`` shows (``filter_model``): as ``count``, but a done
+        row whose file was deleted on the server since is not done (``state_name``)."""
+        if states is None:
+            return len(self._items)
+        states = frozenset(states)
+        return self.count(states) - (self._deleted if ItemState.DONE in states else 0)
+
+    def counted(self, progress: BatchProgress) -> BatchProgress:
+        """The engine's totals without the done rows whose file was deleted on the server
+        since: the engine counts each as a file done, and the new row that sends the file
+        again counts it a second time ("8 of 11 files" for 10 files, 7 of them sent)."""
+        if not self._deleted:
+            return progress
+        return dataclasses.replace(
+            progress,
+            files_total=max(0, progress.files_total - self._deleted),
+            files_done=max(0, progress.files_done - self._deleted),
+            bytes_total=max(0, progress.bytes_total - self._deleted_bytes),
+            bytes_done=max(0, progress.bytes_done - self._deleted_bytes))
 
     def waiting_to_retry(self) -> int:
         """Failed rows the engine will try again by itself (see ``waits_to_retry``), for the
@@ -393,7 +434,7 @@ class QueueModel(QAbstractTableModel):
         if role == StateRole:
             return item.state
         if role == StateNameRole:
-            return item.state.value
+            return state_name(item)
         if role == ProgressRole:
             return item.progress
         if role == ActionsRole:

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPaintEvent, QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QStyle, QTableView
 
 from toolbox_uploader.ui.queue_model import Column
 
 #: (preferred, minimum) widths of the columns that give way when the window is narrow. Name
 #: takes what is left (at least ``NAME_MIN``); the actions column keeps its width.
 COLUMN_WIDTHS: dict[Column, tuple[int, int]] = {
-    Column.CATEGORY: (150, 92), Column.SIZE: (124, 76), Column.STATUS: (190, 156),
+    Column.CATEGORY: (150, 92), Column.SIZE: (124, 76), Column.STATUS: (190, 164),
     Column.PROGRESS: (120, 60), Column.SPEED: (84, 64), Column.ETA: (96, 88),
 }
 NAME_MIN = 140
@@ -107,6 +107,14 @@ def fitted_widths(available: int, preferred: Sequence[int],
     slack = sum(preferred) - sum(floors)
     share = max(0, available - sum(floors)) / slack
     return [f + int((p - f) * share) for p, f in zip(preferred, floors, strict=True)]
+
+
+def table_minimum_width(view: QTableView, actions_width: int) -> int:
+    """The narrowest table in which every column keeps its minimum and Name ``NAME_MIN``,
+    with room for a vertical scroll bar: narrower, Name alone would give way ("IMG_2…1.jpg")."""
+    scroll_bar = view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, view)
+    columns = sum(minimum for _, minimum in COLUMN_WIDTHS.values())
+    return NAME_MIN + columns + actions_width + 2 * view.frameWidth() + scroll_bar
 
 
 class ColumnFitter(QObject):
