@@ -24,12 +24,18 @@ class ApiError(Exception):
         code: str,
         message: str,
         headers: Mapping[str, str] | None = None,
+        *,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        #: End the connection after the answer instead of reading the unread body to
+        #: keep it alive (aiohttp reads on for up to 10 s: for a compressed body, that
+        #: is the decompression the answer refused).
+        self.close = close
 
 
 def json_error(
@@ -55,6 +61,7 @@ _HTTP_CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     416: "range_not_satisfiable",
+    417: "expectation_failed",
     423: "locked",
     460: "checksum_mismatch",
 }
@@ -76,6 +83,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as exc:
         response = json_error(exc.status, exc.code, exc.message, exc.headers)
+        if exc.close:
+            response.force_close()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -104,3 +113,28 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     if _is_tus(request) and request.method != "OPTIONS":
         response.headers.setdefault("Tus-Resumable", TUS_RESUMABLE)
     return response
+
+
+async def plain_errors_as_json(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: an error aiohttp answers by itself, outside the middleware,
+    leaves as JSON too.
+
+    aiohttp checks ``Expect`` before any middleware runs and answers an unknown one with
+    a plain-text 417 (``Unknown Expect: …``) on every route, known or not. Whatever such
+    plain-text error reaches this hook gets the body every other error has; the headers
+    are not sent yet, so its type and length can still change.
+    """
+    if (response.status < 400 or not isinstance(response, web.Response)
+            or response.content_type != "text/plain" or not isinstance(response.body, bytes)):
+        return
+    text = response.body.decode("utf-8", "replace").strip()
+    message = text if text and not text.startswith(str(response.status)) else response.reason
+    body = json.dumps({
+        "error": _HTTP_CODES.get(response.status, "http_error"), "message": message,
+    }).encode()
+    response.body = body
+    response.content_type = "application/json"
+    if "Content-Length" in response.headers:
+        response.headers["Content-Length"] = str(len(body))
+    if _is_tus(request) and request.method != "OPTIONS":
+        response.headers.setdefault("Tus-Resumable", TUS_RESUMABLE)

@@ -80,6 +80,11 @@ class ProgressHub:
         if final:
             self._tracks.pop(file_id, None)
 
+    def tracked(self) -> frozenset[str]:
+        """The uploads whose progress is being followed (each holds a little memory
+        until its final status is published)."""
+        return frozenset(self._tracks)
+
     def subscribe(self, file_id: str) -> asyncio.Queue[dict[str, Any] | None]:
         """A queue of progress events; ``None`` after the final one."""
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(_QUEUE_SIZE)

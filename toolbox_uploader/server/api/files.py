@@ -6,14 +6,23 @@ Unsatisfiable ranges are answered here first, and a failed ``If-Match`` by
 other error has. A stored file is always sent as an attachment with
 ``nosniff`` and a sandboxing CSP, and active types (HTML, SVG, XML, scripts) are sent as
 ``application/octet-stream``: an uploaded page must never run in the server's origin.
+
+A client that stops reading a download (its receive window stays shut) would hold the
+handler, its file and its connection for good: aiohttp has no send timeout, and the
+kernel keeps probing a peer that answers with a zero window forever. The download's
+socket gets ``TCP_USER_TIMEOUT`` = the server's idle timeout (the one request bodies get,
+``tus_idle_timeout``), so the kernel gives up on a reader stalled that long.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import logging
 import os
 import re
+import socket
 from urllib.parse import quote
 
 from aiohttp import web
@@ -25,6 +34,9 @@ from toolbox_uploader.server.auth import request_account
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.files_store import FileRecord, FileStore
 from toolbox_uploader.server.single_values import single_param
+from toolbox_uploader.server.tus.receive import idle_timeout
+
+log = logging.getLogger(__name__)
 
 ACTIVE_TYPES = frozenset({
     "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
@@ -143,7 +155,20 @@ class _DownloadResponse(web.FileResponse):
     """``FileResponse`` whose 412 (a failed ``If-Match`` or ``If-Unmodified-Since``)
     carries the JSON error every other error has; aiohttp's own is an empty text/plain
     body that still says ``Content-Disposition: attachment``, so a browser would save an
-    empty "download" instead of showing an error."""
+    empty "download" instead of showing an error. A reader that stalls is cut (see the
+    module's docstring)."""
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        seconds = idle_timeout(request.app) if isinstance(request, web.Request) else 0.0
+        if seconds > 0:
+            _give_up_on_stalled_reader(request, seconds)
+        try:
+            return await super().prepare(request)  # sends the file
+        except TimeoutError:  # ETIMEDOUT from the kernel: nobody is reading
+            log.info("a download was cut: its client read nothing for %g s", seconds)
+            if request.transport is not None:
+                request.transport.abort()
+            return self._payload_writer
 
     async def _precondition_failed(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         body = json.dumps({
@@ -198,6 +223,16 @@ async def file_content(request: web.Request) -> web.StreamResponse:
         "Cache-Control": "private, no-cache",
         "Repr-Digest": f"sha-256=:{digest}:",
     })
+
+
+def _give_up_on_stalled_reader(request: web.BaseRequest, seconds: float) -> None:
+    """Let the kernel end this connection when sent bytes wait ``seconds`` unread."""
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux
+    if sock is None or option is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    with contextlib.suppress(OSError):  # not TCP after all, or refused: no limit then
+        sock.setsockopt(socket.IPPROTO_TCP, option, max(1, int(seconds * 1000)))
 
 
 async def delete_file(request: web.Request) -> web.Response:

@@ -30,7 +30,8 @@ ERROR_REASONS = {
     400: "Malformed request (the message says what)", 401: "Missing or invalid token",
     404: "Not found, or not this account's", 409: "Conflict", 410: "Gone",
     412: "Unsupported Tus-Resumable version", 413: "Too large for the limit or the quota",
-    415: "Wrong Content-Type", 416: "Range not satisfiable",
+    415: "Wrong Content-Type, or a Content-Encoding on upload data",
+    416: "Range not satisfiable",
     422: "Refused by the category's rules", 423: "Upload busy",
     426: "Not a WebSocket request", 460: "Checksum mismatch",
 }

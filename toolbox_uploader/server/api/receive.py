@@ -32,6 +32,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from toolbox_uploader.server.body_pace import BodyPace
+from toolbox_uploader.server.content_coding import refuse_content_coding
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.tus.receive import DEFAULT_IDLE_TIMEOUT, idle_timeout
 
@@ -98,6 +99,7 @@ async def open_multipart(request: web.Request) -> MultipartReader:
         raise ApiError(
             415, "unsupported_media_type", "Send the file as multipart/form-data."
         )
+    refuse_content_coding(request, "the form")
     _IDLE.set(idle_timeout(request.app))
     _PACE.set(BodyPace(_IDLE.get()))
     with multipart_errors():

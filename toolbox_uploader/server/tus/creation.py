@@ -17,6 +17,7 @@ from aiohttp import web
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.auth import request_account
+from toolbox_uploader.server.content_coding import refuse_content_coding
 from toolbox_uploader.server.errors import ApiError, client_gone
 from toolbox_uploader.server.storage import new_id
 from toolbox_uploader.server.tus.access import (
@@ -42,6 +43,7 @@ from toolbox_uploader.server.tus.headers import (
     require_tus_resumable,
     single_header,
 )
+from toolbox_uploader.server.tus.receive import brings_data
 from toolbox_uploader.server.tus.state import STATE
 from toolbox_uploader.server.tus.store import (
     FINAL,
@@ -75,7 +77,9 @@ async def create(request: web.Request) -> web.Response:
             400, "invalid_header", "Upload-Length and Upload-Defer-Length exclude each other."
         )
     with_body = content_type(request) == OFFSET_CONTENT_TYPE
-    if not with_body and (request.content_length or 0) > 0:
+    if with_body:
+        refuse_content_coding(request, "tus upload data")
+    elif await brings_data(request):  # a chunked body too, not only one with a length
         raise ApiError(
             415, "unsupported_media_type",
             f"A creation request with data must use Content-Type: {OFFSET_CONTENT_TYPE}.",
@@ -122,7 +126,11 @@ async def create(request: web.Request) -> web.Response:
 
 
 def _discard(app: web.Application, upload: Upload) -> None:
-    """Forget an upload nobody can know the address of (see the module's docstring)."""
+    """Forget an upload nobody can know the address of (see the module's docstring).
+
+    Its progress ends too: the hub tracks every upload that received bytes until a final
+    status, so each cut creation would otherwise leave its entry behind for good."""
+    app[keys.PROGRESS].publish(upload.id, upload.offset, upload.length, "terminated")
     upload_store(app).delete(upload.id)
     app[STATE].forget(upload.id)
     app[keys.STORAGE].upload_path(upload.id).unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.auth import request_account
+from toolbox_uploader.server.content_coding import refuse_content_coding
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.tus.access import (
     DUPLICATE_OF,
@@ -38,7 +39,7 @@ from toolbox_uploader.server.tus.headers import (
     require_tus_resumable,
     single_header,
 )
-from toolbox_uploader.server.tus.receive import Outcome, idle_timeout, next_piece
+from toolbox_uploader.server.tus.receive import brings_data
 from toolbox_uploader.server.tus.state import STATE
 from toolbox_uploader.server.tus.store import COMPLETED, FINAL, PARTIAL, RECEIVING, reconcile
 from toolbox_uploader.server.tus.writing import declare_length, write_body
@@ -66,6 +67,7 @@ async def patch(request: web.Request) -> web.Response:
         raise ApiError(
             415, "unsupported_media_type", f"PATCH requires Content-Type: {OFFSET_CONTENT_TYPE}."
         )
+    refuse_content_coding(request, "tus upload data")
     offset = parse_number("Upload-Offset", single_header(request, "Upload-Offset"))
     if offset is None:
         raise ApiError(400, "missing_offset", "PATCH requires Upload-Offset.")
@@ -89,7 +91,7 @@ async def patch(request: web.Request) -> web.Response:
         if new_length is not None:
             declare_length(request, account, upload, new_length)
         if upload.status == COMPLETED:
-            if await _brings_data(request):
+            if await brings_data(request):
                 raise ApiError(400, "upload_complete", "This upload is already complete.")
         else:
             try:
@@ -102,18 +104,6 @@ async def patch(request: web.Request) -> web.Response:
                 raise
     return reply(204, progress_headers(upload))
 
-
-
-async def _brings_data(request: web.Request) -> bool:
-    """Does the body hold a byte? A chunked one says so only by sending it, and must get
-    the same answer as one with ``Content-Length``, not a 204 that drops its data."""
-    if request.content_length is not None or not request.body_exists:
-        return bool(request.content_length)
-    try:
-        piece = await next_piece(request, idle_timeout(request.app), Outcome(received_all=False))
-    except TimeoutError:
-        return True  # neither data nor an end: not the empty body a 204 would confirm
-    return piece != b""
 
 
 async def head(request: web.Request) -> web.Response:

@@ -116,6 +116,18 @@ async def next_piece(request: web.Request, seconds: float, outcome: Outcome) -> 
             return piece
 
 
+async def brings_data(request: web.Request) -> bool:
+    """Does the body hold a byte? A chunked one says so only by sending it, and must get
+    the same answer as one with ``Content-Length``, not a success that drops its data."""
+    if request.content_length is not None or not request.body_exists:
+        return bool(request.content_length)
+    try:
+        piece = await next_piece(request, idle_timeout(request.app), Outcome(received_all=False))
+    except TimeoutError:
+        return True  # neither data nor an end: not the empty body a success would confirm
+    return piece != b""
+
+
 class _Writer:
     """Writes buffers at known positions and feeds hashers, in two ordered worker threads.
 
