@@ -12,7 +12,9 @@ from toolbox_uploader.server import keys
 if TYPE_CHECKING:
     from tests.server.tus.conftest import Tus
 
-BAD_NAMES = [("lesson.exe", "executable_extension"), ("é" * 130 + ".txt", "name_too_long")]
+# Over 255 bytes in two-byte and in one-byte characters: refused alike, never shortened.
+BAD_NAMES = [("lesson.exe", "executable_extension"), ("é" * 130 + ".txt", "name_too_long"),
+             ("a" * 1000 + ".txt", "name_too_long")]
 
 
 @pytest.mark.parametrize(("name", "code"), BAD_NAMES)

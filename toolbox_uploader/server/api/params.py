@@ -23,7 +23,6 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_OFFSET = 2**31  # far beyond any real listing; keeps SQLite integers in range
 
-MAX_FILENAME = 255
 MAX_RELATIVE_PATH = 1024
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5000
@@ -104,19 +103,14 @@ def _no_broken_text(value: str, what: str) -> str:
 
 
 def filename(value: str | None) -> str:
-    """The file's own name: the last path segment, NFC, bounded; never empty."""
+    """The file's own name: the last path segment, NFC; never empty.
+
+    Not shortened: a name over 255 bytes is refused by the name rules (422
+    ``name_too_long``), as the app refuses it before sending, whatever its characters."""
     value = unicodedata.normalize("NFC", value or "")
     _no_controls(value, "The filename")
     name = re.split(r"[/\\]", value)[-1].strip()
-    if name in ("", ".", ".."):
-        name = "unnamed"
-    if len(name) > MAX_FILENAME:  # keep the extension, it says what the file is
-        stem, dot, ext = name.rpartition(".")
-        if dot and stem and 0 < len(ext) <= 16:
-            name = f"{stem[: MAX_FILENAME - len(ext) - 1]}.{ext}"
-        else:
-            name = name[:MAX_FILENAME]
-    return name
+    return "unnamed" if name in ("", ".", "..") else name
 
 
 def relative_path(value: str | None) -> str:
