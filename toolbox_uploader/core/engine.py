@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from toolbox_uploader import paths
 from toolbox_uploader.core import pipeline
@@ -87,6 +87,8 @@ QUEUE_NOT_SAVED = ("The upload queue cannot be saved (is the disk full, or the f
                    "Uploads go on; files added or removed meanwhile wait until it can be.")
 _REFUSED_FIRST_DELAY, _REFUSED_MAX_DELAY = 1.0, 30.0  # a refused drop or removal again
 _SWITCH_WAIT = 10.0  # how long the old server's requests may take to wind down
+_CHECK_TIMEOUT = 10.0  # is a re-dropped done file still on the server? (one request)
+_CHECK_HOLD = 30.0  # after a check went unanswered, the others are not asked
 #: Settings a running engine takes over at once (``Engine.update_config``).
 LIVE_FIELDS = frozenset({"concurrency", "bandwidth_limit", "optimize_images", "max_image_edge",
                          "image_quality", "strip_location", "auto_resume",
@@ -165,6 +167,8 @@ class Engine:
         #: Done files asked for again: is each still on its server? (``_check_still_there``)
         self._checks: dict[int, asyncio.Task[None]] = {}
         self._check_slots: asyncio.Semaphore | None = None  # made on the loop (``_startup``)
+        #: Until when checks over a connection are not asked (its server did not answer).
+        self._checks_unanswered: dict[Connection, float] = {}
         self._preparing: set[int] = set()
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._held_twins: set[int] = set()  # ready, but its twin was being sent
@@ -217,6 +221,10 @@ class Engine:
         if self._loop_thread.running:
             return
         self._stopping = False
+        with self._idle:
+            # Commands the last run's loop never got to (a folder still being walked at
+            # stop()) never end: counted on, they would keep ``wait_idle`` waiting for ever.
+            self._pending_commands = 0
         self._lock.acquire()
         try:
             assert self.config.store_path is not None
@@ -419,6 +427,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         # A restarted engine starts from the store, not from what the last run cached.
         self._check_slots = asyncio.Semaphore(8)  # a re-dropped folder of 1,000: 8 at a time
+        self._checks_unanswered.clear()
         self._records.clear()
         for ids in self._waiting.values():
             ids.clear()
@@ -686,7 +695,9 @@ class Engine:
             record = self._records.get(item_id)
             if record is not None and _counts_live(record.state):
                 bytes_done += sent - record.bytes_sent
-        speed = self._total_meter.speed
+        # Only while something is sending: all paused, waiting for the network or done
+        # moves nothing, and ``upload --json`` would tell a time left from the last speed.
+        speed = self._total_meter.speed if self._live else 0.0
         left = t.bytes_total - bytes_done
         # Only while something is sending: a finished or waiting batch has no time left.
         eta = left / speed if speed > 0 and left > 0 and self._live else None
@@ -927,6 +938,7 @@ class Engine:
             warnings=_merge(record.warnings, (Reason("already_uploaded",
                                                      "Already uploaded earlier."),)),
         )
+        self._check_still_there(self._records[record.id])  # the copy there may be deleted
         return True
 
     # ------------------------------------------------------------------ loop: upload lane
@@ -1015,7 +1027,10 @@ class Engine:
                 changes.update(reason_code="already_uploaded", reason_message=outcome.message)
             elif outcome.upload_url and not record.upload_url:
                 changes.update(upload_url=outcome.upload_url, upload_path=outcome.upload_path)
-            self._set_state(item_id, S.DONE, **changes)
+            done = self._set_state(item_id, S.DONE, **changes)
+            if isinstance(outcome, AlreadyUploaded) and job.upload_url is None:
+                # Found in the queue, not told by the server: the copy there may be deleted.
+                self._check_still_there(done)
         elif isinstance(outcome, SourceChanged) and outcome.missing:
             self._source_missing(item_id, job)
         elif isinstance(outcome, SourceChanged):
@@ -1029,6 +1044,13 @@ class Engine:
             return
         self._save_progress(item_id)
         interrupted = job.still_unsure(record)
+        if record.state is S.VERIFYING and why in ("pause", "auth", "cancel"):
+            # The server holds every byte; only its check was cut. The table has no way
+            # from verifying to paused or cancelled: ready first (the next try checks it
+            # again), and a cancel is too late for a file the server already has.
+            self._set_state(item_id, S.READY, interrupted=interrupted)
+            if why == "cancel":
+                return
         if why == "pause":
             self._set_state(item_id, S.PAUSED, interrupted=interrupted)
         elif why == "auth":
@@ -1117,7 +1139,10 @@ class Engine:
         record = self._records.get(item_id)
         if record is None or record.state not in (S.UPLOADING, S.VERIFYING):
             return
-        if job.stop_reason is not None:  # the error came from our own pause/cancel
+        if job.stop_reason is not None and not (
+                record.state is S.VERIFYING and job.stop_reason == "cancel"):
+            # The error came from our own pause/cancel (or met one while the file was
+            # checked: a cancel is too late then, the error is handled as it is).
             self._after_stop(item_id, job.stop_reason, job)
             return
         self._save_progress(item_id)
@@ -1143,6 +1168,8 @@ class Engine:
             self._terminate_later(*_upload_of(record, job))
         elif decision.action is Action.SIGN_IN:
             self._auth_paused = True
+            if record.state is S.VERIFYING:  # no way to paused but through ready
+                self._set_state(item_id, S.READY)
             self._set_state(item_id, S.PAUSED, reason_code=reason.code,
                             reason_message=reason.message, retryable=True)
             self._emit_status(ServerStatus(True, reason.message, needs_sign_in=True))
@@ -1283,10 +1310,11 @@ class Engine:
                 if snap is not None:
                     self._store_snapshot(snap)
         if record.state is S.DONE:
-            if pipeline.source_changed(record) is None:
+            changed = pipeline.source_changed(record)
+            if changed is None:
                 self._check_still_there(record)  # unchanged: done, unless removed there
-                return
-            self._queue_again(record)  # changed since: a new version to send
+            elif changed != "missing":  # gone from the disk: what was sent stays done
+                self._queue_again(record)  # changed since: a new version to send
             return
         if record.state in (S.FAILED, S.CANCELLED, S.REJECTED):
             self._retry([record.id])
@@ -1295,7 +1323,10 @@ class Engine:
 
     def _queue_again(self, record: ItemRecord, warning: Reason | None = None) -> None:
         """Send a done file again, under a new item (the old one stays as history)."""
-        size, mtime = pipeline.file_stat(Path(record.source_path))
+        try:
+            size, mtime = pipeline.file_stat(Path(record.source_path))
+        except OSError:  # gone again meanwhile: its check says so on the new row
+            size, mtime = None, None
         new = self.store.add(server_key=record.server_key, source_path=record.source_path,
                              relative_path=record.relative_path,
                              display_name=record.display_name, category=record.category,
@@ -1313,27 +1344,43 @@ class Engine:
 
     def _check_still_there(self, record: ItemRecord) -> None:
         """A done file dropped again is sent again if it was deleted on the toolbox server
-        since (a teacher who removed it by mistake drops it back). One request per file;
-        any other answer, or none (offline), leaves it done. A plain tus server cannot
-        be asked."""
+        since (a teacher who removed it by mistake drops it back); so is a file found
+        "already uploaded" through another row (a copy of the folder, or the file sent to
+        another account in between) whose copy on the server is gone. One request per
+        file; any other answer, or none (offline), leaves it done. A plain tus server
+        cannot be asked.
+
+        The file is named by its link's path only: the built-in server keeps its queue
+        name ("local") when it moves to another port, and its old links still name its
+        files. A server that does not answer ends the checks still waiting (they stay
+        done) instead of each waiting out its own timeout: a re-dropped folder of 1,000
+        would otherwise keep the queue busy for an hour."""
         connection = self._connection
         api = connection.api if connection is not None else None
         base = connection.target.server_url if connection is not None else None
-        if (api is None or base is None or record.id in self._checks or not record.file_url
-                or not record.file_url.startswith(file_page(base, ""))
+        if (api is None or base is None or connection is None or record.id in self._checks
                 or record.server_key != self.server_key):
             return
-        file_id = unquote(record.file_url.rsplit("/", 1)[-1])
+        file_id = _file_id(record.file_url, base)
+        if file_id is None:
+            return
         assert self._loop is not None and self._check_slots is not None
         slots = self._check_slots
 
         async def check() -> None:
             try:
                 async with slots:
-                    await api.get_file(file_id)
+                    if self._checks_unanswered.get(connection, 0.0) > time.monotonic():
+                        return  # the server did not answer a check just now
+                    async with asyncio.timeout(_CHECK_TIMEOUT):
+                        await api.get_file(file_id)
             except TransferError as error:
                 if error.status in (404, 410) and not self._stopping:
-                    self._removed_from_server(record)
+                    self._removed_from_server(record, file_id)
+                elif error.kind in (ErrorKind.OFFLINE, ErrorKind.TRANSIENT):
+                    self._checks_unanswered[connection] = time.monotonic() + _CHECK_HOLD
+            except TimeoutError:
+                self._checks_unanswered[connection] = time.monotonic() + _CHECK_HOLD
             finally:
                 self._checks.pop(record.id, None)
                 with self._idle:
@@ -1341,11 +1388,21 @@ class Engine:
 
         self._checks[record.id] = self._loop.create_task(check())
 
-    def _removed_from_server(self, record: ItemRecord) -> None:
+    def _removed_from_server(self, record: ItemRecord, file_id: str) -> None:
         current = self.store.find_by_source(record.server_key, record.source_path)
         if current is None or current.id != record.id:
             return  # sent again meanwhile
-        # No longer a copy on the server that others may count as theirs (``find_done``).
+        base = self._target().server_url
+        # No longer a copy on the server that others may count as theirs (``find_done``):
+        # nor are the rows that found it "already uploaded" (the same file from a copy of
+        # the folder), else the file sent again would be found already there through them.
+        for other in list(self._records.values()):
+            if (other.id != record.id and other.state is S.DONE
+                    and other.server_key == record.server_key
+                    and other.reason_code != REMOVED_FROM_SERVER and base is not None
+                    and _file_id(other.file_url, base) == file_id):
+                self._publish(self._update(other.id, reason_code=REMOVED_FROM_SERVER,
+                                           reason_message="Deleted on the server since."))
         self._publish(self._update(record.id, reason_code=REMOVED_FROM_SERVER,
                                    reason_message="Deleted on the server since; sent again."))
         self._queue_again(record, Reason(REMOVED_FROM_SERVER, "It had been deleted on the "
@@ -1572,6 +1629,18 @@ def _wait_left(record: ItemRecord, now: float) -> float:
     assert record.next_attempt_at is not None
     chosen = max(0.0, record.next_attempt_at - record.updated_at)
     return min(max(0.0, record.next_attempt_at - now), chosen)
+
+
+def _file_id(file_url: str | None, server_url: str) -> str | None:
+    """The toolbox server's id of the file behind a done item's link, whatever address
+    the server had when it gave the link; ``None`` for a link that names no such file."""
+    if not file_url:
+        return None
+    prefix = urlsplit(file_page(server_url, "")).path
+    path = urlsplit(file_url).path
+    if not path.startswith(prefix) or "/" in path[len(prefix):] or path == prefix:
+        return None
+    return unquote(path[len(prefix):])
 
 
 def _content_key(record: ItemRecord) -> tuple[str, str, str] | None:
