@@ -95,27 +95,3 @@ def test_a_copy_found_on_the_server_reads_as_already_there(
     assert dialog.headline.text() == "This file was already on the server"
     dialog.close()
 
-
-def test_the_tray_notice_counts_a_file_sent_again_once(qtbot: QtBot,
-                                                      make_item: Callable[..., Any]) -> None:
-    """The engine's totals count the old row as a file done, and the new one again."""
-    from toolbox_uploader.core.events import REMOVED_FROM_SERVER, BatchProgress, Reason
-    from toolbox_uploader.ui.bridge import EngineBridge
-    from toolbox_uploader.ui.main_window import CloseChoice, MainWindow
-    from toolbox_uploader.ui.tray import TrayController
-
-    window = MainWindow(EngineBridge())
-    window.ask_on_close = lambda: CloseChoice.QUIT  # a row "uploads": closing would ask
-    qtbot.addWidget(window)
-    tray = TrayController(window)
-    old = make_item(state=S.DONE, size=3000, file_url="http://s/api/v1/files/a", reason=Reason(
-        REMOVED_FROM_SERVER, "Deleted on the server since; sent again."))
-    new = make_item(state=S.UPLOADING, size=3000, bytes_sent=1000)
-    window.model.add_items([old, new])
-    tray.on_batch_progress(BatchProgress(2, 1, 0, 6000, 4000, 1000.0, 2.0))
-    assert "0 of 1 file · 1.0 kB of 3.0 kB" in tray.tooltip
-    window.model.update_items([make_item(id=new.id, state=S.DONE, size=3000,
-                                         bytes_sent=3000)])
-    with qtbot.waitSignal(tray.notified) as notice:
-        tray.on_batch_progress(BatchProgress(2, 2, 0, 6000, 6000, 0.0, None))
-    assert notice.args == ["Upload finished", "The file is on the server."]

@@ -348,8 +348,11 @@ class Engine:
         self._post(self._resume_all)
 
     def retry_failed(self) -> None:
+        """Failed items of the chosen server: one waiting for another server would only
+        leave "not sent" to wait for it again."""
         self._post(lambda: self._retry(
-            [i for i, r in self._records.items() if r.state is S.FAILED]))
+            [i for i, r in self._records.items()
+             if r.state is S.FAILED and r.server_key == self.server_key]))
 
     def clear_finished(self) -> None:
         self._post(lambda: self._remove(
@@ -1667,7 +1670,9 @@ class _Totals:
 
     def count(self, record: ItemRecord, sign: int) -> None:
         state = record.state
-        if state is S.CANCELLED:
+        if state is S.CANCELLED or record.reason_code == REMOVED_FROM_SERVER:
+            # A done file deleted on the server since is history: the row that sends it
+            # again counts it ("8 of 11 files" for 10 files, 7 of them sent, otherwise).
             return
         self.total += sign
         size = record.upload_size or 0

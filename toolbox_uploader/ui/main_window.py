@@ -666,7 +666,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ bridge slots
     def on_batch_progress(self, progress: BatchProgress) -> None:
-        progress = self.model.counted(progress)
         self._progress = progress
         share = progress.bytes_done / progress.bytes_total if progress.bytes_total else 0.0
         value = round(share * 1000)

@@ -21,7 +21,7 @@ from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
 from toolbox_uploader.core.categories import CATEGORIES
-from toolbox_uploader.core.events import BatchProgress, ItemSnapshot
+from toolbox_uploader.core.events import ItemSnapshot
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui import formatting as fmt
 from toolbox_uploader.ui import paint_cache
@@ -177,10 +177,9 @@ class QueueModel(QAbstractTableModel):
         self._retrying = 0
         self._away_working = 0
         self._away_retrying = 0
-        # Done rows whose file was deleted on the server since, and their bytes: history,
-        # not a file on the server (``state_name``, ``count_shown``, ``counted``).
+        # Done rows whose file was deleted on the server since: history, not a file on
+        # the server (``state_name``, ``count_shown``; the engine's totals leave them out).
         self._deleted = 0
-        self._deleted_bytes = 0
         self._server: str | None = None  # None: not known yet, every row counts as here
         self._colors = _Colors()
 
@@ -287,9 +286,7 @@ class QueueModel(QAbstractTableModel):
         self._counts[item.state] += sign
         retrying = waits_to_retry(item)
         self._retrying += sign * retrying
-        if item.removed_from_server:
-            self._deleted += sign
-            self._deleted_bytes += sign * (item.upload_size or 0)
+        self._deleted += sign * item.removed_from_server
         if self._server is not None and item.server != self._server:
             self._away_working += sign * (item.state in WORKING_STATES)
             self._away_retrying += sign * retrying
@@ -297,7 +294,7 @@ class QueueModel(QAbstractTableModel):
     def _recount(self) -> None:
         self._counts = Counter()
         self._retrying = self._away_working = self._away_retrying = 0
-        self._deleted = self._deleted_bytes = 0
+        self._deleted = 0
         for item in self._items:
             self._tally(item, 1)
 
@@ -324,19 +321,6 @@ class QueueModel(QAbstractTableModel):
             return len(self._items)
         states = frozenset(states)
         return self.count(states) - (self._deleted if ItemState.DONE in states else 0)
-
-    def counted(self, progress: BatchProgress) -> BatchProgress:
-        """The engine's totals without the done rows whose file was deleted on the server
-        since: the engine counts each as a file done, and the new row that sends the file
-        again counts it a second time ("8 of 11 files" for 10 files, 7 of them sent)."""
-        if not self._deleted:
-            return progress
-        return dataclasses.replace(
-            progress,
-            files_total=max(0, progress.files_total - self._deleted),
-            files_done=max(0, progress.files_done - self._deleted),
-            bytes_total=max(0, progress.bytes_total - self._deleted_bytes),
-            bytes_done=max(0, progress.bytes_done - self._deleted_bytes))
 
     def waiting_to_retry(self) -> int:
         """Failed rows the engine will try again by itself (see ``waits_to_retry``), for the

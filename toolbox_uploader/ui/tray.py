@@ -78,7 +78,6 @@ class TrayController(QObject):
 
     def on_batch_progress(self, progress: BatchProgress) -> None:
         # The window's rows are up to date: the bridge updates them before the totals.
-        progress = self._window.model.counted(progress)
         waiting = self._window.model.waiting_to_retry()
         working = self._window.unfinished_uploads - waiting
         finished = progress.files_done + progress.files_failed
