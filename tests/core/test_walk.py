@@ -218,3 +218,18 @@ def test_many_files_stream_lazily(tmp_path: Path) -> None:
     first = next(walker)
     assert first.relative_path == "Big/d0/f000.txt"
     assert len(list(walker)) == 299
+
+
+@pytest.mark.parametrize("folder", ["Week\n2", "Week \u202e2"])
+def test_a_folder_name_with_control_characters_refuses_its_files(tmp_path: Path,
+                                                                folder: str) -> None:
+    """Servers refuse such a path: said at the walk, the file is refused before it is sent,
+    not failed afterwards with a server's message about metadata."""
+    root = tmp_path / "Lessons"
+    _touch(root / folder / "a.txt")
+    _touch(root / "ok" / "b.txt")
+    entries = list(walk_paths([root]))
+    assert _rels(entries) == ["Lessons/ok/b.txt"]
+    (refused,) = [e for e in entries if e.error is not None]
+    assert refused.relative_path == f"Lessons/{folder}/a.txt"
+    assert refused.error is not None and refused.error.code == "control_characters"

@@ -27,7 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolbox_uploader.core.events import Reason
-from toolbox_uploader.core.validation.names import NOT_TEXT_CODE, NOT_TEXT_MESSAGE, printable_name
+from toolbox_uploader.core.validation.names import (
+    NOT_TEXT_CODE,
+    NOT_TEXT_MESSAGE,
+    has_control_characters,
+    printable_name,
+)
 
 JUNK_FILES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"})
 JUNK_PREFIXES = ("~$", "._")
@@ -185,6 +190,12 @@ def _place_in_drop(link: Path, root_key: tuple[int, int], root_name: str) -> str
 def _file_entry(path: Path, rel: str) -> WalkEntry:
     if printable_name(str(path)) != str(path):
         return WalkEntry(path, rel, Reason(NOT_TEXT_CODE, NOT_TEXT_MESSAGE))
+    folder = rel.rpartition("/")[0]
+    if has_control_characters(folder):  # the file's own name is the validator's to judge
+        # Servers refuse such a path; said here, the file is refused before it is sent.
+        return WalkEntry(path, rel, Reason(
+            "control_characters", "A folder in its path has invisible control characters "
+            "(a line break, or ones that reverse how it reads); rename the folder."))
     if not os.access(path, os.R_OK):
         return WalkEntry(path, rel, Reason(
             "unreadable", "You do not have permission to read this file."))

@@ -57,6 +57,10 @@ def printable_name(name: str) -> str:
             return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def has_control_characters(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
 def effective_extension(name: str) -> str:
     """The extension Windows would act on: trailing dots and spaces are ignored there."""
     stripped = name.rstrip(". ")
@@ -76,7 +80,7 @@ def check_name(filename: str, findings: Findings) -> str:
             f"The name {filename!r} points outside the upload folder (it contains '..' or an "
             "absolute path).",
         )
-    if _CONTROL.search(filename):
+    if has_control_characters(filename):
         findings.reject(
             "control_characters",
             "The name contains invisible control characters (such as NUL, or ones that "
