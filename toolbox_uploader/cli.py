@@ -13,21 +13,24 @@ module before ``main`` can catch a Ctrl+C, so everything heavier is imported ins
 
 from __future__ import annotations
 
-import signal
 import sys
-from collections.abc import Sequence
-from types import FrameType
-from typing import TYPE_CHECKING
 
-from toolbox_uploader import __version__
-
+#: ``typing`` itself is not imported: every module loaded before ``main`` runs widens the
+#: moment in which a Ctrl+C still ends in a traceback (type checkers know this name).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable, Sequence
+    from types import FrameType
+    from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+#: How soon a Ctrl+C that Python dropped (see ``_ctrl_c_kept_from``) is delivered again.
+_CTRL_C_AGAIN_AFTER = 0.02
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = ("gui", "serve", "user", "validate", "upload", "queue")
@@ -40,6 +43,8 @@ class UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     import argparse
     import importlib
+
+    from toolbox_uploader import __version__
 
     parser = argparse.ArgumentParser(
         prog="toolbox-uploader",
@@ -75,6 +80,8 @@ class _StopSignals:
         self._stopping = False
 
     def install(self) -> None:
+        import signal
+
         for name in ("SIGTERM", "SIGHUP"):
             number = getattr(signal, name, None)  # no SIGHUP on Windows
             if number is None or signal.getsignal(number) is not signal.SIG_DFL:
@@ -86,11 +93,15 @@ class _StopSignals:
             self._installed.append(number)
 
     def restore(self) -> None:
+        import signal
+
         for number in self._installed:
             signal.signal(number, signal.SIG_DFL)
         self._installed.clear()
 
     def _as_ctrl_c(self, _signum: int, frame: FrameType | None) -> None:
+        import signal
+
         if self._stopping:
             return
         self._stopping = True
@@ -105,9 +116,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; Ctrl+C at any moment, even while modules are still being
     imported, ends with "interrupted" and exit code 130, never a traceback."""
     stop_signals = _StopSignals()
+    unraisable_hook = sys.unraisablehook
     try:
-        stop_signals.install()
-        return _run(argv, stop_signals)
+        try:
+            sys.unraisablehook = _ctrl_c_kept_from(unraisable_hook)
+            stop_signals.install()
+            return _run(argv, stop_signals)
+        finally:
+            if argv is None:  # the process's own command line: it ends once we return
+                _ignore_stop_signals_while_exiting()  # in place of ours, too
+            else:
+                stop_signals.restore()
+            sys.unraisablehook = unraisable_hook
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -116,8 +136,48 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    finally:
-        stop_signals.restore()
+
+
+def _ctrl_c_kept_from(hook: Callable[[Any], object]) -> Callable[[Any], object]:
+    """``sys.unraisablehook`` that hands a Ctrl+C back to the main thread.
+
+    A ``KeyboardInterrupt`` that lands in a finalizer, a weakref callback or a ``gc``
+    callback (importlib drops its module locks that way, many times while a command
+    imports its modules) cannot propagate: Python printed "Exception ignored in ..." with
+    a traceback and the command went on to exit 0. ``interrupt_main`` delivers it again,
+    to whatever handles SIGINT at that moment (``asyncio.run`` cancels its task), from a
+    moment later on another thread: raised inside this hook, it would be dropped again."""
+
+    def keep(unraisable: Any) -> object:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type,
+                                                          KeyboardInterrupt):
+            import _thread
+            import threading
+
+            again = threading.Timer(_CTRL_C_AGAIN_AFTER, _thread.interrupt_main)
+            again.daemon = True
+            again.start()
+            return None
+        return hook(unraisable)
+
+    return keep
+
+
+def _ignore_stop_signals_while_exiting() -> None:
+    """Ctrl+C, SIGTERM and SIGHUP are ignored from here to the end of the process.
+
+    The command is over (its outcome printed, its work saved), but the interpreter still
+    takes 0.2-0.3 s to exit with some 700 modules loaded, and it puts back the default
+    handlers before that teardown: a Ctrl+C then killed the process by SIGINT (-2, no
+    message) instead of letting it end with the command's exit code. Only ``SIG_IGN``
+    survives the teardown. A signal that comes before this point still ends the command
+    with 130 ("interrupted"); ``signal.signal`` runs the pending handlers first."""
+    import signal
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)  # no SIGHUP on Windows
+        if number is not None:
+            signal.signal(number, signal.SIG_IGN)
 
 
 def interrupted_by_ctrl_c(exc: BaseException) -> bool:

@@ -247,9 +247,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             handle = embedded.start()
         except (RuntimeError, TimeoutError, OSError) as exc:
-            print(f"toolbox-uploader upload: cannot start the local server: {exc}",
-                  file=sys.stderr)
-            return EXIT_FAILED
+            return _not_started(f"cannot start the local server: {exc}", args.json)
         target = _Target(handle.url, None, args.token or handle.token, LOCAL_SERVER_KEY,
                          handle)
     try:
@@ -312,6 +310,7 @@ def _gone_before(stored: Iterable[ItemSnapshot], server_key: str,
 def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
                   category: str, out: ClosableStdout) -> int:
     from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
+    from toolbox_uploader.core.sqlite_db import StoreFailure
 
     engine = Engine(EngineConfig(
         server_url=target.server_url, tus_endpoint=target.tus_endpoint, token=target.token,
@@ -323,8 +322,11 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     try:
         engine.start()
     except EngineBusyError as exc:
-        print(f"toolbox-uploader upload: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _not_started(str(exc), args.json, out)
+    except StoreFailure as exc:  # a damaged queue file: ``cli`` says where it is
+        if args.json:
+            _print_not_started(str(exc), out)
+        raise
     belongs = _belongs(paths)
     key = engine.server_key
     gone = _gone_before(engine.snapshot(), key, belongs, paths)
@@ -374,10 +376,9 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     items, left = _outcome(engine.snapshot(), key, belongs, gone, local)
     if not items and queue_news and not queue_news[-1].saved:
         # The store refused the drop: nothing of PATHS was queued, let alone sent.
-        print(f"toolbox-uploader upload: nothing could be queued: the upload queue file "
-              f"{engine.config.store_path} cannot be written (is the disk full, or the file "
-              "read-only?)", file=sys.stderr)
-        return EXIT_FAILED
+        return _not_started(f"nothing could be queued: the upload queue file "
+                            f"{engine.config.store_path} cannot be written (is the disk "
+                            "full, or the file read-only?)", args.json, out)
     give_up_note = None
     if gave_up is not None:
         give_up_note = (f"no progress for {_duration(args.give_up_after)} ({gave_up}); "
@@ -386,6 +387,23 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     if give_up_note is not None:
         print(f"toolbox-uploader upload: {give_up_note}", file=sys.stderr)
     return code
+
+
+def _not_started(message: str, as_json: bool, out: ClosableStdout | None = None) -> int:
+    """Exit code 1 for a run that could not start its uploads, said on stderr and, with
+    ``--json``, in the ``summary`` line a script waits for (it used to get no line)."""
+    if as_json:
+        _print_not_started(message, out or closable_stdout())
+    print(f"toolbox-uploader upload: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _print_not_started(message: str, out: ClosableStdout) -> None:
+    if out.gone:  # ``... --json | head -1``: nobody reads it any more
+        return
+    print(json.dumps({"event": "summary", "uploaded": 0, "exit_code": EXIT_FAILED,
+                      "problems": [], "gone": [], "gave_up": False, "interrupted": False,
+                      "message": message}), file=out, flush=True)
 
 
 def _outcome(snapshot: Iterable[ItemSnapshot], server_key: str, belongs: Callable[[str], bool],
