@@ -57,3 +57,21 @@ def test_long_names_and_messages_stay_on_one_line(live_server: ServerHandle, tmp
     (refused,) = [line for line in lines if line.startswith("✗ ")]
     assert refused.startswith(f"✗ Maths/{table.name}: Student work does not take CSV tables;")
     assert refused.endswith("or Report (report) do.")
+
+
+def test_a_file_sent_again_after_its_deletion_on_the_server_is_said_once(
+        live_server: ServerHandle, tmp_path: Path, app_home: Path) -> None:
+    import httpx
+
+    folder = tmp_path / "Wk"
+    text_file(folder / "quiz.txt", 2000)
+    args = (str(folder), "--server", live_server.url, f"--token={live_server.token}")
+    assert _upload(*args, home=app_home).returncode == 0
+    headers = {"Authorization": f"Bearer {live_server.token}"}
+    (stored,) = httpx.get(f"{live_server.url}/api/v1/files", headers=headers,
+                          timeout=10).json()["files"]
+    assert httpx.delete(f"{live_server.url}/api/v1/files/{stored['id']}", headers=headers,
+                        timeout=10).status_code == 204
+    result = _upload(*args, home=app_home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines().count("✓ Wk/quiz.txt") == 1, result.stdout

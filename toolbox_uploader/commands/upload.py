@@ -811,6 +811,8 @@ class _TerminalView:
 
         if snap.id in self._reported and snap.state is not ItemState.FAILED:
             return
+        if snap.removed_from_server:  # the old row of a file sent again: that one is said
+            return
         self._reported.add(snap.id)
         name = shown(snap.relative_path)  # a name, never markup (``[draft] plan.txt``)
         if snap.state is ItemState.DONE:
