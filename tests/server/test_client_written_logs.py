@@ -10,38 +10,19 @@ the warnings registry, without bound).
 from __future__ import annotations
 
 import logging
-import socket
 import time
 import warnings
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.multipart import BadContentDispositionHeader, BadContentDispositionParam
 from aiohttp.test_utils import TestClient
 
+from tests.support.raw_http import exchange
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.app import create_app
 from toolbox_uploader.server.config import ServerConfig
 from toolbox_uploader.server.embedded import ServerHandle
-
-
-def _exchange(server: ServerHandle, request: bytes) -> bytes:
-    """Send ``request`` and read until the server closes the connection (at most 5 s)."""
-    parts = urlsplit(server.url)
-    received = b""
-    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
-        sock.sendall(request)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                data = sock.recv(65536)
-            except TimeoutError:
-                break
-            if not data:
-                break
-            received += data
-    return received
 
 
 @pytest.mark.parametrize("coding", ["gzip", "deflate"])
@@ -55,7 +36,7 @@ def test_an_undecodable_body_nobody_reads_leaves_no_traceback(
     ).encode() + body
     with caplog.at_level(logging.INFO):
         for _ in range(3):
-            assert b" 200 OK" in _exchange(live_server, request)
+            assert b" 200 OK" in exchange(live_server.url, request)
         time.sleep(0.1)  # a record is written right after the connection closes
     noisy = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     assert not noisy, [r.getMessage()[:200] for r in noisy]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import socket
 import time
-from urllib.parse import urlsplit
 
 import pytest
 
+from tests.support.raw_http import exchange
 from toolbox_uploader.server.embedded import ServerHandle
 
 UNREADABLE = [
@@ -24,26 +23,12 @@ UNREADABLE = [
 ]
 
 
-def _exchange(server: ServerHandle, request: bytes) -> bytes:
-    parts = urlsplit(server.url)
-    received = b""
-    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
-        sock.sendall(request)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:  # until the server closes the connection
-            data = sock.recv(65536)
-            if not data:
-                break
-            received += data
-    return received
-
-
 def test_unreadable_requests_are_400_without_tracebacks(
     live_server: ServerHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO):
         for request in UNREADABLE:
-            assert b" 400 Bad Request" in _exchange(live_server, request), request[:60]
+            assert b" 400 Bad Request" in exchange(live_server.url, request), request[:60]
         time.sleep(0.1)  # the last record is written right after the answer
     noisy = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     assert not noisy, [r.getMessage()[:200] for r in noisy]
@@ -56,6 +41,6 @@ def test_without_info_logging_they_leave_no_line(
     live_server: ServerHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        assert b" 400 Bad Request" in _exchange(live_server, UNREADABLE[1])
+        assert b" 400 Bad Request" in exchange(live_server.url, UNREADABLE[1])
         time.sleep(0.1)
     assert not [r for r in caplog.records if r.name == "aiohttp.server"]

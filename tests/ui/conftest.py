@@ -103,3 +103,19 @@ def wait_item(qtbot: QtBot) -> Callable[..., ItemSnapshot]:
         return found[0]
 
     return wait
+
+
+@pytest.fixture
+def down_server_url(tmp_path: Path) -> Iterator[str]:
+    """The address of a real server that was started once (so a token exists, kept in the
+    test keyring) and stopped: it cannot be reached."""
+    from toolbox_uploader.core import credentials
+    from toolbox_uploader.server.config import ServerConfig
+    from toolbox_uploader.server.embedded import EmbeddedServer
+
+    server = EmbeddedServer(ServerConfig(data_dir=tmp_path / "school", host="127.0.0.1",
+                                         port=0))
+    handle = server.start()
+    server.stop()
+    credentials.store_token(handle.url, handle.token)
+    yield handle.url

@@ -4,21 +4,17 @@ and the status bar must treat them as unfinished work, not as finished failures.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from toolbox_uploader.core import credentials
 from toolbox_uploader.core.engine import QUEUE_NOT_SAVED
 from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, QueueStatus, ServerStatus
 from toolbox_uploader.core.states import ItemState
-from toolbox_uploader.server.config import ServerConfig
-from toolbox_uploader.server.embedded import EmbeddedServer
 from toolbox_uploader.settings import Settings
 from toolbox_uploader.ui.bridge import EngineBridge
 from toolbox_uploader.ui.main_window import CloseChoice, MainWindow
@@ -26,17 +22,6 @@ from toolbox_uploader.ui.queue_model import QueueModel
 
 S = ItemState
 WaitItem = Callable[..., Any]
-
-
-@pytest.fixture
-def down_server_url(tmp_path: Path) -> Iterator[str]:
-    """The address of a real server that was started once (so a token exists) and stopped."""
-    server = EmbeddedServer(ServerConfig(data_dir=tmp_path / "school", host="127.0.0.1",
-                                         port=0))
-    handle = server.start()
-    server.stop()
-    credentials.store_token(handle.url, handle.token)
-    yield handle.url
 
 
 def waiting_row(app: Any, wait_item: WaitItem, tmp_path: Path) -> ItemSnapshot:

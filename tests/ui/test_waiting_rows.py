@@ -5,39 +5,24 @@ while they wait, and a copied report says what the dialog says. Real app, engine
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from tests.engine.engine_support import text_file
-from toolbox_uploader.core import credentials
 from toolbox_uploader.core.events import ItemSnapshot
 from toolbox_uploader.core.states import ItemState
-from toolbox_uploader.server.config import ServerConfig
-from toolbox_uploader.server.embedded import EmbeddedServer
 from toolbox_uploader.settings import Settings
 from toolbox_uploader.ui.filter_model import QueueFilter
 from toolbox_uploader.ui.queue_model import RowAction
 
 S = ItemState
 WaitItem = Callable[..., Any]
-
-
-@pytest.fixture
-def down_server_url(tmp_path: Path) -> Iterator[str]:
-    """A real server started once (so a token exists), then stopped: it cannot be reached."""
-    server = EmbeddedServer(ServerConfig(data_dir=tmp_path / "school", host="127.0.0.1",
-                                         port=0))
-    handle = server.start()
-    server.stop()
-    credentials.store_token(handle.url, handle.token)
-    yield handle.url
 
 
 def waiting_row(app: Any, wait_item: WaitItem, tmp_path: Path) -> ItemSnapshot:
