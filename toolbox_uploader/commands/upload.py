@@ -594,7 +594,9 @@ def _summarise(items: list[ItemSnapshot], gone: Sequence[ItemSnapshot], as_json:
             summary["message"] = gave_up
         print(json.dumps(summary), file=out, flush=True)
         return code
-    already = sum(1 for s in done if s.reason and s.reason.code == "already_uploaded")
+    from toolbox_uploader.core.events import ALREADY_UPLOADED
+
+    already = sum(1 for s in done if s.reason and s.reason.code == ALREADY_UPLOADED)
     line = f"{len(done)} of {len(items)} files uploaded"
     if already:
         line += f" ({already} were already on the server)"
@@ -807,6 +809,7 @@ class _TerminalView:
     def _report(self, snap: ItemSnapshot) -> None:
         from rich.text import Text
 
+        from toolbox_uploader.core.events import ALREADY_UPLOADED
         from toolbox_uploader.core.states import ItemState
 
         if snap.id in self._reported and snap.state is not ItemState.FAILED:
@@ -817,7 +820,7 @@ class _TerminalView:
         name = shown(snap.relative_path)  # a name, never markup (``[draft] plan.txt``)
         if snap.state is ItemState.DONE:
             note = " (already on the server)" if snap.reason and \
-                snap.reason.code == "already_uploaded" else ""
+                snap.reason.code == ALREADY_UPLOADED else ""
             line = Text.assemble(("✓", "green"), f" {name}{note}")
         else:
             why = snap.reason.message if snap.reason else snap.state.value

@@ -33,6 +33,7 @@ from toolbox_uploader import paths
 from toolbox_uploader.core import pipeline
 from toolbox_uploader.core.body_cache import BODY_MAX_BYTES, BodyCache
 from toolbox_uploader.core.events import (
+    ALREADY_UPLOADED,
     REMOVED_FROM_SERVER,
     BatchProgress,
     EngineEvent,
@@ -936,9 +937,9 @@ class Engine:
         self._set_state(
             record.id, S.DONE, file_url=twin.file_url, bytes_sent=record.upload_size or 0,
             account=twin.account or account,
-            reason_code="already_uploaded",
+            reason_code=ALREADY_UPLOADED,
             reason_message=f"{record.relative_path} is already on the server; not sent again.",
-            warnings=_merge(record.warnings, (Reason("already_uploaded",
+            warnings=_merge(record.warnings, (Reason(ALREADY_UPLOADED,
                                                      "Already uploaded earlier."),)),
         )
         self._check_still_there(self._records[record.id])  # the copy there may be deleted
@@ -1027,7 +1028,7 @@ class Engine:
                 "interrupted": False, "account": job.connection.target.account,
             }
             if isinstance(outcome, AlreadyUploaded):
-                changes.update(reason_code="already_uploaded", reason_message=outcome.message)
+                changes.update(reason_code=ALREADY_UPLOADED, reason_message=outcome.message)
             elif outcome.upload_url and not record.upload_url:
                 changes.update(upload_url=outcome.upload_url, upload_path=outcome.upload_path)
             done = self._set_state(item_id, S.DONE, **changes)

@@ -25,6 +25,9 @@ class Reason:
 #: The reason a done item carries once its file was found deleted on the server (it was
 #: dropped again, and a new item sends it again).
 REMOVED_FROM_SERVER = "removed_from_server"
+#: The reason a done item carries when its file was on the server already (found in the
+#: queue or by the server's duplicate check): nothing was stored again.
+ALREADY_UPLOADED = "already_uploaded"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import datetime as dt
 
 from toolbox_uploader.core import sizes
 from toolbox_uploader.core.categories import CATEGORIES
-from toolbox_uploader.core.events import ItemSnapshot
+from toolbox_uploader.core.events import ALREADY_UPLOADED, ItemSnapshot
 from toolbox_uploader.core.scheduler import without_countdown
 from toolbox_uploader.core.states import ItemState
 
@@ -65,11 +65,6 @@ def reason_text(item: ItemSnapshot) -> str:
         when = dt.datetime.fromtimestamp(item.next_attempt_at).strftime("%H:%M:%S")
         return f"{without_countdown(item.reason.message)} Next try at {when}."
     return item.reason.message
-
-
-#: The reason a done item carries when its file was found on the server already (a copy
-#: dropped from another folder): nothing was sent.
-ALREADY_UPLOADED = "already_uploaded"
 
 
 def already_uploaded(item: ItemSnapshot) -> bool:
