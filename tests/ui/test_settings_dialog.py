@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import keyring
 import pytest
+from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from PySide6.QtWidgets import QStyle
 from pytestqt.qtbot import QtBot
@@ -17,21 +20,72 @@ from toolbox_uploader.ui.settings_dialog import SettingsDialog
 URL = "https://files.school.example"
 
 
+def _wait_status(qtbot: QtBot, dialog: SettingsDialog, text: str) -> None:
+    """The keyring is asked on a worker thread: its answer arrives a moment later."""
+    qtbot.waitUntil(lambda: dialog.account_status.text() == text, timeout=5000)
+
+
+class _LockedKeyring(KeyringBackend):
+    """A keyring whose answer takes until ``unlocked`` is set, as a locked one waits for
+    its unlock prompt (at most 10 s)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unlocked = threading.Event()
+        self.asked = threading.Event()
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.asked.set()
+        self.unlocked.wait(10)
+        return "s3cret-token-for-tests"
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise NotImplementedError
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise NotImplementedError
+
+
+def test_a_keyring_waiting_to_be_unlocked_does_not_freeze_the_dialog(qtbot: QtBot) -> None:
+    locked = _LockedKeyring()
+    before = keyring.get_keyring()
+    keyring.set_keyring(locked)
+    try:
+        started = time.monotonic()
+        dialog = SettingsDialog(Settings(server_url=URL))
+        qtbot.addWidget(dialog)
+        assert time.monotonic() - started < 2  # the window was not waiting on the keyring
+        assert locked.asked.wait(5)
+        assert dialog.account_status.text() == "Checking the sign-in…"
+        assert not dialog.sign_out_button.isEnabled()
+        locked.unlocked.set()
+        _wait_status(qtbot, dialog, "Signed in.")
+        assert dialog.sign_out_button.isEnabled()
+    finally:
+        locked.unlocked.set()
+        keyring.set_keyring(before)
+
+
 def test_sign_in_and_out_use_the_keyring(qtbot: QtBot) -> None:
     assert "keyrings.alt" in type(keyring.get_keyring()).__module__  # never the real keychain
     dialog = SettingsDialog(Settings(server_url=URL))
     qtbot.addWidget(dialog)
-    assert dialog.account_status.text() == "Not signed in."
+    _wait_status(qtbot, dialog, "Not signed in.")
     dialog.token.setText("  s3cret-token-for-tests  ")
     with qtbot.waitSignal(dialog.signed_in) as blocker:
         dialog.sign_in_button.click()
     assert blocker.args == [URL]
     assert keyring.get_password(credentials.SERVICE, URL) == "s3cret-token-for-tests"
-    assert dialog.token.text() == "" and dialog.account_status.text() == "Signed in."
+    assert dialog.token.text() == ""
+    _wait_status(qtbot, dialog, "Signed in.")
+    assert dialog.sign_out_button.isEnabled()
     with qtbot.waitSignal(dialog.signed_out):
         dialog.sign_out_button.click()
     assert keyring.get_password(credentials.SERVICE, URL) is None
-    assert dialog.account_status.text() == "Not signed in."
+    _wait_status(qtbot, dialog, "Not signed in.")
+    assert not dialog.sign_out_button.isEnabled()
 
 
 def test_sign_in_without_a_token_explains(qtbot: QtBot) -> None:
@@ -127,7 +181,7 @@ def test_sign_in_and_out_without_a_keyring_explain(qtbot: QtBot, no_keyring: Non
     dialog = SettingsDialog(Settings(server_url=URL))
     qtbot.addWidget(dialog)
     dialog.show()
-    assert dialog.account_status.text() == "Not signed in."
+    _wait_status(qtbot, dialog, "Not signed in.")
     dialog.token.setText("s3cret-token-for-tests")
     with qtbot.assertNotEmitted(dialog.signed_in):
         dialog.sign_in_button.click()

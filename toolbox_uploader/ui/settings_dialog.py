@@ -1,11 +1,15 @@
 """The settings dialog: a form over ``toolbox_uploader.settings.Settings`` plus sign-in.
 
 Sign-in keeps the token in the system keyring through ``core.credentials`` (never in the
-settings file); signing out deletes it there. The local server needs no sign-in.
+settings file); signing out deletes it there. The local server needs no sign-in. Whether an
+address is signed in is asked on a worker thread: the keyring is a D-Bus round trip, and a
+locked one waits for its unlock prompt, which must not freeze the window meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import replace
 
 from keyring.errors import KeyringError
@@ -80,6 +84,7 @@ class SettingsDialog(QDialog):
 
     signed_in = Signal(str)
     signed_out = Signal(str)
+    _account_found = Signal(str, bool)  # keyring thread -> GUI thread (queued)
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,6 +113,8 @@ class SettingsDialog(QDialog):
         # address is complete (it may be a D-Bus round trip).
         self.server_url.textChanged.connect(lambda _text: self._refresh_account(lookup=False))
         self.server_url.editingFinished.connect(self._refresh_account)
+        self._looking_up: str | None = None  # the address whose answer is awaited
+        self._account_found.connect(self._show_account)
 
         self.category = QComboBox(self)
         for name, category in CATEGORIES.items():
@@ -235,11 +242,28 @@ class SettingsDialog(QDialog):
         elif url is None:
             self.account_status.setText("Enter a valid server address to sign in.")
         elif lookup:
-            signed = credentials.resolve_token(None, url) is not None
-            self.account_status.setText("Signed in." if signed else "Not signed in.")
-            self.sign_out_button.setEnabled(signed)
+            self.account_status.setText("Checking the sign-in…")
+            self.sign_out_button.setEnabled(False)
+            self._looking_up = url
+            threading.Thread(target=self._look_up, args=(url,), name="toolbox-keyring",
+                             daemon=True).start()
         else:
             self.account_status.setText("")
+        if not (lookup and url):
+            self._looking_up = None  # an answer still on its way is for another address
+
+    def _look_up(self, url: str) -> None:
+        """Keyring thread: is ``url`` signed in? (no usable keyring: not signed in)."""
+        signed = credentials.resolve_token(None, url) is not None
+        with contextlib.suppress(RuntimeError):  # the dialog is gone: nobody to tell
+            self._account_found.emit(url, signed)
+
+    def _show_account(self, url: str, signed: bool) -> None:
+        if url != self._looking_up:
+            return  # the answer for an address edited since
+        self._looking_up = None
+        self.account_status.setText("Signed in." if signed else "Not signed in.")
+        self.sign_out_button.setEnabled(signed)
 
     def on_sign_in(self) -> None:
         url = self._url_or_error()
