@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.fault_proxy import ThreadedFaultProxy
 from tests.support.payloads import blob
 from toolbox_uploader.server.storage import Storage
 
@@ -18,6 +19,9 @@ pytestmark = pytest.mark.interop
 HERE = Path(__file__).parent
 SCRIPT = HERE / "tus_js_upload.mjs"
 MiB = 1024 * 1024
+# A slow link between Node and the server. tus-js-client reports progress at most every
+# 100 ms; at loopback speed the whole PATCH could be sent before its abort.
+LINK_RATE = 20 * MiB
 
 
 @pytest.fixture
@@ -53,26 +57,29 @@ def test_tus_js_client_aborts_and_resumes(
     node: str, live_server, server_config, tmp_path: Path, abort: str, chunk: int,
     override: str,
 ) -> None:
-    # Big enough that the single PATCH is still being sent when it is aborted.
+    # Two seconds over the slow link: the single PATCH is still being sent when aborted.
     payload = blob((40 if abort == "abort-mid" else 6) * MiB + 321)
     source = tmp_path / "lesson-video.bin"
     source.write_bytes(payload)
     storage = tmp_path / "tus-urls.json"
-    endpoint = f"{live_server.url}/api/v1/storage/tus/"
-    common = (str(source), endpoint, live_server.token, str(storage))
+    link = ThreadedFaultProxy("127.0.0.1", live_server.port, rate=LINK_RATE)
+    with link:
+        endpoint = f"{link.url}/api/v1/storage/tus/"
+        common = (str(source), endpoint, live_server.token, str(storage))
 
-    aborted = run(node, *common, f"{abort}:{2 * MiB}", str(chunk), override)
-    assert aborted["event"] == "aborted"
-    url = str(aborted["url"])
-    head = httpx.head(url, headers={"Tus-Resumable": "1.0.0",
-                                    "Authorization": f"Bearer {live_server.token}"})
-    assert head.status_code == 200
-    offset = int(head.headers["Upload-Offset"])
-    assert offset < len(payload)
-    if abort == "abort-chunk":
-        assert offset >= 2 * MiB
+        aborted = run(node, *common, f"{abort}:{2 * MiB}", str(chunk), override)
+        assert aborted["event"] == "aborted"
+        url = str(aborted["url"])
+        assert url.startswith(link.url)  # the next run resumes over the same link
+        head = httpx.head(url, headers={"Tus-Resumable": "1.0.0",
+                                        "Authorization": f"Bearer {live_server.token}"})
+        assert head.status_code == 200
+        offset = int(head.headers["Upload-Offset"])
+        assert offset < len(payload)
+        if abort == "abort-chunk":
+            assert offset >= 2 * MiB
 
-    resumed = run(node, *common, "resume", str(chunk), override)
+        resumed = run(node, *common, "resume", str(chunk), override)
     assert resumed["event"] == "success"
     assert resumed["url"] == url  # the same upload was continued, not a new one
     assert int(str(resumed["firstProgress"])) >= min(offset, 2 * MiB) - chunk

@@ -102,8 +102,10 @@ class FaultProxy:
       (the server did the work; the client is still waiting to learn of it);
     - ``corrupt``: one body byte is flipped on its way (a 460 on checksum servers).
 
-    ``methods`` limits faults to those HTTP methods (e.g. ``{"PATCH"}``); ``max_faults``
-    caps their total; ``enabled = False`` lets everything through (e.g. for a final check).
+    ``rate`` (bytes per second) paces every request body, as a slow link would, so that a
+    client is still sending when it is told to stop. ``methods`` limits faults to those
+    HTTP methods (e.g. ``{"PATCH"}``); ``max_faults`` caps their total; ``enabled = False``
+    lets everything through (e.g. for a final check).
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class FaultProxy:
         lose_answer: float = 0.0,
         late_answer: float = 0.0,
         stall_seconds: float = 0.5,
+        rate: float | None = None,
         seed: int = 0,
         max_faults: int | None = None,
         methods: Iterable[str] | None = None,
@@ -133,6 +136,9 @@ class FaultProxy:
             Fault.LATE_RESPONSE: late_answer,
         }
         self.stall_seconds = min(stall_seconds, 10.0)
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
         self.max_faults = max_faults
         self.methods = frozenset(m.upper() for m in methods) if methods else None
         self.enabled = True
@@ -319,6 +325,8 @@ class FaultProxy:
             self.stats.body_bytes += len(data)
             upstream.write(data)
             await upstream.drain()
+            if self.rate is not None:
+                await asyncio.sleep(len(data) / self.rate)
 
     async def _responses(
         self,
