@@ -19,6 +19,8 @@ from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
 from tests.engine.engine_support import text_file
+from tests.support.locked_keyring import LONGEST, locked_keyring
+from toolbox_uploader.core import credentials
 from toolbox_uploader.core.engine import Engine, EngineConfig
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.embedded import ServerHandle
@@ -204,3 +206,56 @@ def test_settings_keep_the_drop_zones_category_unless_its_default_changed(
     app.apply_settings(dataclasses.replace(settings, bandwidth_limit_kib=512,
                                            default_category="temporary"))
     assert app.window.category == "temporary"  # the default itself changed: shown
+
+
+def test_switching_to_a_school_server_while_the_keyring_waits_does_not_freeze(
+        qtbot: QtBot, start_app: Any, live_server: ServerHandle) -> None:
+    """The keyring is asked for the school server's token off the GUI thread, and the
+    engine moves there once it answered, with that token."""
+    settings = Settings()
+    app = start_app(settings)
+    with locked_keyring({(credentials.SERVICE, live_server.url): live_server.token}) as locked:
+        with Heartbeat() as beat:
+            began = time.monotonic()
+            app.apply_settings(dataclasses.replace(settings, server_url=live_server.url))
+            took = time.monotonic() - began
+            assert locked.asked.wait(5)
+            qtbot.wait(300)
+        assert took < MAX_STALL, f"apply_settings took {took:.2f} s"
+        assert beat.max_gap < MAX_STALL, f"the GUI thread stalled {beat.max_gap:.2f} s"
+        assert app.switching and app.target.local  # nowhere to send without the token
+        with qtbot.waitSignal(app.settings_applied, timeout=30000):
+            locked.unlocked.set()
+    assert app.target.url == live_server.url and app.target.token == live_server.token
+    assert app.local_server is None
+    assert app.window.server_label.text() == f"Server: {live_server.url}"
+
+
+def test_quitting_while_the_keyring_waits_does_not_wait_for_it(
+        qtbot: QtBot, start_app: Any, live_server: ServerHandle) -> None:
+    settings = Settings()
+    app = start_app(settings)
+    with locked_keyring() as locked:
+        app.apply_settings(dataclasses.replace(settings, server_url=live_server.url))
+        assert locked.asked.wait(5)
+        began = time.monotonic()
+        with qtbot.waitSignal(app.stopped, timeout=10000):
+            app.shutdown()
+        assert time.monotonic() - began < LONGEST / 2  # not until the keyring gave up
+    assert app.engine is None and app.local_server is None and not app.switching
+
+
+def test_a_sign_in_carries_on_after_the_settings_are_closed(
+        qtbot: QtBot, start_app: Any, live_server: ServerHandle) -> None:
+    app = start_app(Settings(server_url=live_server.url))  # not signed in yet
+    with locked_keyring() as locked:
+        dialog = app.open_settings()
+        dialog.token.setText(live_server.token)
+        dialog.sign_in_button.click()
+        dialog.reject()  # straight away, while the keyring waits for its unlock prompt
+        qtbot.wait(100)
+        assert app.target.token is None
+        locked.unlocked.set()
+        qtbot.waitUntil(lambda: app.target.token == live_server.token, timeout=5000)
+        assert locked.passwords == {(credentials.SERVICE, live_server.url): live_server.token}
+    assert app.window.server_label.text() == f"Server: {live_server.url}"

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from PySide6.QtWidgets import QStyle
 from pytestqt.qtbot import QtBot
 
+from tests.support.locked_keyring import locked_keyring
 from toolbox_uploader.core import credentials
 from toolbox_uploader.settings import Settings
 from toolbox_uploader.ui.settings_dialog import SettingsDialog
@@ -25,34 +24,9 @@ def _wait_status(qtbot: QtBot, dialog: SettingsDialog, text: str) -> None:
     qtbot.waitUntil(lambda: dialog.account_status.text() == text, timeout=5000)
 
 
-class _LockedKeyring(KeyringBackend):
-    """A keyring whose answer takes until ``unlocked`` is set, as a locked one waits for
-    its unlock prompt (at most 10 s)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.unlocked = threading.Event()
-        self.asked = threading.Event()
-
-    def get_password(self, service: str, username: str) -> str | None:
-        self.asked.set()
-        self.unlocked.wait(10)
-        return "s3cret-token-for-tests"
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        raise NotImplementedError
-
-    def delete_password(self, service: str, username: str) -> None:
-        raise NotImplementedError
-
-
 def test_a_keyring_waiting_to_be_unlocked_does_not_freeze_the_dialog(qtbot: QtBot) -> None:
-    locked = _LockedKeyring()
-    before = keyring.get_keyring()
-    keyring.set_keyring(locked)
-    try:
+    signed = {(credentials.SERVICE, URL): "s3cret-token-for-tests"}
+    with locked_keyring(signed) as locked:
         started = time.monotonic()
         dialog = SettingsDialog(Settings(server_url=URL))
         qtbot.addWidget(dialog)
@@ -63,9 +37,35 @@ def test_a_keyring_waiting_to_be_unlocked_does_not_freeze_the_dialog(qtbot: QtBo
         locked.unlocked.set()
         _wait_status(qtbot, dialog, "Signed in.")
         assert dialog.sign_out_button.isEnabled()
-    finally:
-        locked.unlocked.set()
-        keyring.set_keyring(before)
+
+
+@pytest.mark.parametrize("action", ["sign in", "sign out"])
+def test_signing_in_or_out_while_the_keyring_waits_does_not_freeze_the_dialog(
+        qtbot: QtBot, action: str) -> None:
+    with locked_keyring({(credentials.SERVICE, URL): "old-token-for-tests"}) as locked:
+        locked.unlocked.set()  # the look-up on opening answers at once
+        dialog = SettingsDialog(Settings(server_url=URL))
+        qtbot.addWidget(dialog)
+        dialog.show()
+        _wait_status(qtbot, dialog, "Signed in.")
+        locked.unlocked.clear()
+        dialog.token.setText("new-token-for-tests")
+        button = dialog.sign_in_button if action == "sign in" else dialog.sign_out_button
+        started = time.monotonic()
+        button.click()
+        assert time.monotonic() - started < 1
+        busy = "Signing in…" if action == "sign in" else "Signing out…"
+        assert dialog.account_status.text() == busy
+        assert not dialog.sign_in_button.isEnabled() and not dialog.sign_out_button.isEnabled()
+        qtbot.wait(100)  # the window goes on painting meanwhile
+        assert dialog.account_status.text() == busy
+        done = dialog.signed_in if action == "sign in" else dialog.signed_out
+        with qtbot.waitSignal(done, timeout=5000):
+            locked.unlocked.set()
+        expected = "new-token-for-tests" if action == "sign in" else None
+        assert locked.passwords.get((credentials.SERVICE, URL)) == expected
+        _wait_status(qtbot, dialog, "Signed in." if expected else "Not signed in.")
+        assert dialog.sign_in_button.isEnabled()
 
 
 def test_sign_in_and_out_use_the_keyring(qtbot: QtBot) -> None:
@@ -183,16 +183,17 @@ def test_sign_in_and_out_without_a_keyring_explain(qtbot: QtBot, no_keyring: Non
     dialog.show()
     _wait_status(qtbot, dialog, "Not signed in.")
     dialog.token.setText("s3cret-token-for-tests")
-    with qtbot.assertNotEmitted(dialog.signed_in):
+    with qtbot.assertNotEmitted(dialog.signed_in, wait=300):
         dialog.sign_in_button.click()
-    assert dialog.error.isVisible()
+        qtbot.waitUntil(dialog.error.isVisible, timeout=5000)
     assert "password store" in dialog.error.text()
     assert credentials.TOKEN_ENV not in dialog.error.text()  # it would go to every server
     assert dialog.token.text() == "s3cret-token-for-tests"  # kept for another try
+    assert dialog.sign_in_button.isEnabled()  # so is the button
     dialog.sign_out_button.setEnabled(True)
-    with qtbot.assertNotEmitted(dialog.signed_out):
+    with qtbot.assertNotEmitted(dialog.signed_out, wait=300):
         dialog.sign_out_button.click()
-    assert "could not be removed" in dialog.error.text()
+        qtbot.waitUntil(lambda: "could not be removed" in dialog.error.text(), timeout=5000)
 
 
 def test_an_address_error_goes_once_the_address_changes(qtbot: QtBot) -> None:

@@ -6,9 +6,11 @@ single-instance listener. Nothing is global; tests create one per test. ``run`` 
 ``toolbox-uploader gui`` calls.
 
 Upload settings (concurrency, bandwidth, images) go straight to the running engine. A
-switch to or from the built-in server starts or stops that server on a worker thread:
-stopping it waits for the request bodies it is receiving, seconds in which the window must
-not freeze. The engine itself is never restarted for a setting.
+switch of server happens on a worker thread: the keyring is asked for the school server's
+token (a locked one waits for its unlock prompt), and the built-in server is started or
+stopped (stopping waits for the request bodies it is receiving): seconds in which the
+window must not freeze. The engine itself is never restarted for a setting. Once the window
+is shown, every keyring call goes through ``ui.accounts`` for the same reason.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from toolbox_uploader.core.events import EngineEvent
 from toolbox_uploader.core.upload_job import Target
 from toolbox_uploader.settings import Settings
 from toolbox_uploader.ui import icons
+from toolbox_uploader.ui.accounts import Accounts
 from toolbox_uploader.ui.background_priority import background_threads
 from toolbox_uploader.ui.bridge import EngineBridge
 from toolbox_uploader.ui.main_window import MainWindow
@@ -49,6 +52,9 @@ log = logging.getLogger(__name__)
 
 #: How long quitting waits for a settings change still stopping or starting things.
 _SWITCH_JOIN_SECONDS = 60.0
+#: How long quitting waits for a folder dropped just before to be read, so that its files
+#: are in the queue at the next start.
+_DROPS_GRACE_SECONDS = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +99,24 @@ def _make_engine(s: Settings, t: ServerTarget, store_path: Path) -> Engine:
                                server_key=t.server_key, **engine_options(s)))
 
 
+def remote_target(url: str) -> ServerTarget:
+    """A school server and its token. Asks the keyring: not on the GUI thread once the
+    window is shown."""
+    return ServerTarget(url, credentials.resolve_token(None, url), None, local=False)
+
+
 @dataclass(eq=False)
 class _Switch:
-    """A change of server on its way: the built-in server to stop or start, and the result.
+    """A change of server on its way, done in steps on a worker thread (``run``):
 
-    ``run`` does the slow part on a worker thread: the old local server stops (the engine
-    already sends elsewhere), or a new one starts (the engine moves to it afterwards).
+    - to a school server: the keyring is asked for its token (a locked keyring waits for
+      its unlock prompt); then, once the engine sends there, the built-in server stops;
+    - to the built-in server: it starts, and the engine moves to it afterwards.
     """
 
-    target: ServerTarget | None  # None: the local server this switch starts
+    url: str  # "": the built-in server
+    target: ServerTarget | None = None  # known once the keyring answered or the server runs
+    left_local: bool = False  # the engine was moved away from the built-in server
     old_server: EmbeddedServer | None = None
     cancelled: bool = False  # set when the app quits meanwhile: start nothing new
     server: EmbeddedServer | None = None
@@ -109,14 +124,17 @@ class _Switch:
     thread: threading.Thread | None = None
 
     @property
-    def in_background(self) -> bool:
-        return bool(self.old_server or self.target is None)
+    def starts_or_stops_a_server(self) -> bool:
+        return self.old_server is not None or not self.url
 
     def run(self) -> None:
         try:
+            if self.url and self.target is None:
+                self.target = remote_target(self.url)
+                return
             if self.old_server is not None:
                 self.old_server.stop()
-            if self.target is None and not self.cancelled:
+            if not self.url and not self.cancelled:
                 self.server = start_local_server()
                 self.target = _local_target(self.server)
         except Exception as exc:  # shown by the app when it takes the result
@@ -147,6 +165,8 @@ class UploaderApp(QObject):
         self.target: ServerTarget | None = None
         self.engine: Engine | None = None
         self._switch: _Switch | None = None
+        self.accounts = Accounts(self)  # every keyring call once the window is shown
+        self._token_ticket = 0  # the look-up whose answer is awaited
         self._links: ServerHandle | None = None  # where the local server listens now
         self._unsubscribe = None
         self._stopped = False
@@ -167,6 +187,9 @@ class UploaderApp(QObject):
         self.bridge.batch_progress.connect(self.tray.on_batch_progress)
         self._switch_finished.connect(self._on_switch_finished,
                                       Qt.ConnectionType.QueuedConnection)
+        self.accounts.signed_in.connect(self._on_credentials_changed)
+        self.accounts.signed_out.connect(self._on_credentials_changed)
+        self.accounts.found.connect(self._on_token_found)
         if self.instance is not None:
             self.instance.paths_received.connect(self.on_handed_over)
 
@@ -182,8 +205,8 @@ class UploaderApp(QObject):
             log.warning("could not listen for other launches on %s", self.instance.name)
         with background_threads():
             url = self._wanted_url()
-            if url:
-                self.target = self._remote_target(url)
+            if url:  # before the window shows: a keyring prompt may come first
+                self.target = remote_target(url)
             else:
                 self._use_local_server(start_local_server())
             assert self.target is not None
@@ -199,9 +222,6 @@ class UploaderApp(QObject):
     def _wanted_url(self) -> str:
         """The server the settings ask for; ``""`` is the local server."""
         return self.server_override or self.settings.server_url
-
-    def _remote_target(self, url: str) -> ServerTarget:
-        return ServerTarget(url, credentials.resolve_token(None, url), None, local=False)
 
     def _use_local_server(self, server: EmbeddedServer) -> None:
         self.local_server = server
@@ -242,7 +262,7 @@ class UploaderApp(QObject):
             self._unsubscribe = None
         self.window.engine = None
         if engine is not None:
-            engine.stop()
+            engine.stop(drops_grace=_DROPS_GRACE_SECONDS)
 
     def _stop_local_server(self) -> None:
         if self.local_server is not None:
@@ -257,7 +277,8 @@ class UploaderApp(QObject):
         job, self._switch = self._switch, None
         if job is not None:  # let it finish, then stop whatever it started
             job.cancelled = True
-            if job.thread is not None:
+            # A keyring still waiting for its unlock prompt is left to itself.
+            if job.thread is not None and job.starts_or_stops_a_server:
                 job.thread.join(_SWITCH_JOIN_SECONDS)
                 if job.thread.is_alive():
                     log.warning("a settings change was still running when the app quit")
@@ -297,20 +318,24 @@ class UploaderApp(QObject):
         self.tray.notify("Still uploading", "ToolBox Uploader keeps going in the tray.")
 
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.settings, self.window)
+        dialog = SettingsDialog(self.settings, self.window, accounts=self.accounts)
         dialog.setObjectName("settingsDialog")
-        dialog.signed_in.connect(self._on_credentials_changed)
-        dialog.signed_out.connect(self._on_credentials_changed)
         dialog.accepted.connect(lambda: self.apply_settings(dialog.settings()))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 
     def _on_credentials_changed(self, url: str) -> None:
+        """Signed in or out: the token of the server in use is asked for again."""
         current = self.target
-        if current is None or current.local or current.url != url:
-            return
-        token = credentials.resolve_token(None, url)
+        if current is not None and not current.local and current.url == url:
+            self._token_ticket = self.accounts.look_up(url)
+
+    def _on_token_found(self, ticket: int, url: str, token: str | None) -> None:
+        current = self.target
+        if ticket != self._token_ticket or current is None or current.local \
+                or current.url != url:
+            return  # an answer to an older question, or for a server left since
         if token != current.token:
             self.target = ServerTarget(url, token, None, False)
             if self.engine is not None:
@@ -344,16 +369,10 @@ class UploaderApp(QObject):
         url = self._wanted_url()
         if self._switch is not None or url == ("" if self.target.local else self.target.url):
             return
-        job = _Switch(self._remote_target(url) if url else None)
-        if url:
-            # The engine leaves the local server first (its uploads there stop, resumable),
-            # then the server stops in the background.
-            job.old_server, self.local_server = self.local_server, None
-            self._use_target(job.target)
-        self._switch = job
-        if not job.in_background:
-            self._on_switch_finished(job)
-            return
+        self._switch = _Switch(url)
+        self._start_switch_step(self._switch)
+
+    def _start_switch_step(self, job: _Switch) -> None:
         job.thread = threading.Thread(target=self._run_switch, args=(job,),
                                       name="toolbox-settings", daemon=True)
         with background_threads():  # the server it starts inherits the priority
@@ -376,6 +395,15 @@ class UploaderApp(QObject):
     def _on_switch_finished(self, job: _Switch) -> None:
         if job is not self._switch:
             return  # the app quit meanwhile and took care of what it started
+        if job.url and job.error is None and not job.left_local:
+            # The token is known. The engine leaves the built-in server first (its
+            # uploads there stop, resumable), then that server stops in the background.
+            job.left_local = True
+            job.old_server, self.local_server = self.local_server, None
+            self._use_target(job.target)
+            if job.old_server is not None:
+                self._start_switch_step(job)
+                return
         self._switch = None
         if job.server is not None:
             self.local_server = job.server

@@ -1,18 +1,16 @@
 """The settings dialog: a form over ``toolbox_uploader.settings.Settings`` plus sign-in.
 
 Sign-in keeps the token in the system keyring through ``core.credentials`` (never in the
-settings file); signing out deletes it there. The local server needs no sign-in. Whether an
-address is signed in is asked on a worker thread: the keyring is a D-Bus round trip, and a
-locked one waits for its unlock prompt, which must not freeze the window meanwhile.
+settings file); signing out deletes it there. The local server needs no sign-in. Every
+keyring call (is this address signed in? sign in, sign out) goes through ``ui.accounts``
+on a worker thread: the keyring is a D-Bus round trip, and a locked one waits for its
+unlock prompt, which must not freeze the window meanwhile.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from dataclasses import replace
 
-from keyring.errors import KeyringError
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -40,6 +38,7 @@ from toolbox_uploader.settings import (
     SettingsError,
     check_server_url,
 )
+from toolbox_uploader.ui.accounts import Accounts
 
 _AUTO_QUALITY = QUALITY_RANGE[0] - 1  # the spin box's "Automatic" value
 
@@ -80,16 +79,26 @@ def kb_to_kib(kb: int) -> int | None:
 
 
 class SettingsDialog(QDialog):
-    """Signals: ``signed_in(str server_url)``, ``signed_out(str server_url)``."""
+    """Signals: ``signed_in(str server_url)``, ``signed_out(str server_url)`` once a sign-in
+    or sign-out pressed here is done. The app listens to its ``Accounts`` instead, which
+    outlives the dialog."""
 
     signed_in = Signal(str)
     signed_out = Signal(str)
-    _account_found = Signal(str, bool)  # keyring thread -> GUI thread (queued)
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None, *,
+                 accounts: Accounts | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._original = settings
+        self.accounts = accounts or Accounts(self)
+        self._looking_up = 0  # the ticket of the look-up whose answer is awaited
+        # The address a sign-in or sign-out pressed here is changing, and what it says.
+        self._changing: tuple[str, str] | None = None
+        self.accounts.found.connect(self._show_account)
+        self.accounts.signed_in.connect(self._on_signed_in)
+        self.accounts.signed_out.connect(self._on_signed_out)
+        self.accounts.not_kept.connect(self._on_not_kept)
 
         self.server_url = QLineEdit(settings.server_url, self)
         self.server_url.setPlaceholderText("Empty: keep files on this computer (local server)")
@@ -113,8 +122,6 @@ class SettingsDialog(QDialog):
         # address is complete (it may be a D-Bus round trip).
         self.server_url.textChanged.connect(lambda _text: self._refresh_account(lookup=False))
         self.server_url.editingFinished.connect(self._refresh_account)
-        self._looking_up: str | None = None  # the address whose answer is awaited
-        self._account_found.connect(self._show_account)
 
         self.category = QComboBox(self)
         for name, category in CATEGORIES.items():
@@ -237,33 +244,28 @@ class SettingsDialog(QDialog):
             url = None
         for widget in (self.token, self.sign_in_button, self.sign_out_button):
             widget.setEnabled(bool(url))
-        if url == "":
+        self._looking_up = 0  # an answer still on its way is for an earlier question
+        if self._changing is not None and url == self._changing[0]:
+            self.account_status.setText(self._changing[1])
+            self.sign_in_button.setEnabled(False)
+            self.sign_out_button.setEnabled(False)
+        elif url == "":
             self.account_status.setText("The local server signs you in automatically.")
         elif url is None:
             self.account_status.setText("Enter a valid server address to sign in.")
         elif lookup:
             self.account_status.setText("Checking the sign-in…")
             self.sign_out_button.setEnabled(False)
-            self._looking_up = url
-            threading.Thread(target=self._look_up, args=(url,), name="toolbox-keyring",
-                             daemon=True).start()
+            self._looking_up = self.accounts.look_up(url)
         else:
             self.account_status.setText("")
-        if not (lookup and url):
-            self._looking_up = None  # an answer still on its way is for another address
 
-    def _look_up(self, url: str) -> None:
-        """Keyring thread: is ``url`` signed in? (no usable keyring: not signed in)."""
-        signed = credentials.resolve_token(None, url) is not None
-        with contextlib.suppress(RuntimeError):  # the dialog is gone: nobody to tell
-            self._account_found.emit(url, signed)
-
-    def _show_account(self, url: str, signed: bool) -> None:
-        if url != self._looking_up:
-            return  # the answer for an address edited since
-        self._looking_up = None
-        self.account_status.setText("Signed in." if signed else "Not signed in.")
-        self.sign_out_button.setEnabled(signed)
+    def _show_account(self, ticket: int, _url: str, token: str | None) -> None:
+        if ticket != self._looking_up:
+            return  # the answer for an address edited since, or to another window
+        self._looking_up = 0
+        self.account_status.setText("Signed in." if token else "Not signed in.")
+        self.sign_out_button.setEnabled(token is not None)
 
     def on_sign_in(self) -> None:
         url = self._url_or_error()
@@ -277,26 +279,40 @@ class SettingsDialog(QDialog):
         if problem is not None:
             self._show_error(problem)
             return
-        try:
-            credentials.store_token(url, token)
-        except KeyringError as exc:
-            self._show_error(no_keyring_text("kept", exc))
-            return
-        self.token.clear()
-        self._refresh_account()
-        self.signed_in.emit(url)
+        self._changing = (url, "Signing in…")
+        self._refresh_account(lookup=False)
+        self.accounts.sign_in(url, token)
 
     def on_sign_out(self) -> None:
         url = self._url_or_error()
         if not url:
             return
-        try:
-            credentials.delete_token(url)
-        except KeyringError as exc:
-            self._show_error(no_keyring_text("removed", exc))
-            return
-        self._refresh_account()
-        self.signed_out.emit(url)
+        self._changing = (url, "Signing out…")
+        self._refresh_account(lookup=False)
+        self.accounts.sign_out(url)
+
+    def _done_changing(self, url: str) -> bool:
+        """Was ``url`` the address this dialog was signing in or out?"""
+        if self._changing is None or url != self._changing[0]:
+            return False
+        self._changing = None
+        return True
+
+    def _on_signed_in(self, url: str) -> None:
+        if self._done_changing(url):
+            self.token.clear()
+            self._refresh_account()
+            self.signed_in.emit(url)
+
+    def _on_signed_out(self, url: str) -> None:
+        if self._done_changing(url):
+            self._refresh_account()
+            self.signed_out.emit(url)
+
+    def _on_not_kept(self, url: str, action: str, error: Exception) -> None:
+        if self._done_changing(url):
+            self._refresh_account()
+            self._show_error(no_keyring_text(action, error))
 
     # ------------------------------------------------------------------ result
     def settings(self) -> Settings:

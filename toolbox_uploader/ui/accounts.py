@@ -1,0 +1,102 @@
+"""Sign-in, sign-out and token look-ups for the window, each on a worker thread.
+
+The keyring is a D-Bus round trip to the desktop's password store, and a locked store
+waits for its unlock prompt: seconds, or as long as the teacher leaves the prompt open.
+The window must not freeze meanwhile, so every keyring call of the app goes through one
+``Accounts`` object, which answers by signals on the GUI thread. The app owns it, not the
+settings dialog: a sign-in finishes and reaches the engine even when the teacher closes the
+dialog straight after pressing Sign in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+
+from keyring.errors import KeyringError
+from PySide6.QtCore import QObject, Signal, SignalInstance
+
+from toolbox_uploader.core import credentials
+
+log = logging.getLogger(__name__)
+
+
+class Accounts(QObject):
+    """Signals, all on the GUI thread:
+
+    - ``signed_in(url)`` / ``signed_out(url)``: the keyring now holds (no longer holds) a token;
+    - ``not_kept(url, action, error)``: the keyring refused; ``action`` is ``"kept"`` for a
+      sign-in, ``"removed"`` for a sign-out, ``error`` the ``KeyringError``;
+    - ``found(ticket, url, token)``: the answer to ``look_up`` (token None: not signed in).
+    """
+
+    signed_in = Signal(str)
+    signed_out = Signal(str)
+    not_kept = Signal(str, str, object)
+    found = Signal(int, str, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._tickets = itertools.count(1)
+        self._busy: dict[str, int] = {}  # url -> sign-ins and sign-outs on their way
+        # Connected first, so the count is down before any other receiver runs.
+        self.signed_in.connect(self._settle)
+        self.signed_out.connect(self._settle)
+        self.not_kept.connect(self._settle)
+
+    def busy(self, url: str) -> bool:
+        """A sign-in or sign-out for ``url`` has not finished yet."""
+        return self._busy.get(url, 0) > 0
+
+    def sign_in(self, url: str, token: str) -> None:
+        self._change(url, "kept", lambda: credentials.store_token(url, token))
+
+    def sign_out(self, url: str) -> None:
+        self._change(url, "removed", lambda: credentials.delete_token(url))
+
+    def look_up(self, url: str) -> int:
+        """Ask which token ``url`` has (flag, environment, keyring); ``found`` answers
+        with the ticket returned here, so that a caller can ignore answers it no longer
+        waits for."""
+        ticket = next(self._tickets)
+        self._start(lambda: self._answer(ticket, url, credentials.resolve_token(None, url)))
+        return ticket
+
+    def _change(self, url: str, action: str, call: Callable[[], None]) -> None:
+        self._busy[url] = self._busy.get(url, 0) + 1
+
+        def work() -> None:
+            try:
+                call()
+            except KeyringError as exc:
+                self._emit(self.not_kept, url, action, exc)
+                return
+            except Exception as exc:  # a broken backend: said, never a dead thread
+                log.exception("the keyring failed")
+                self._emit(self.not_kept, url, action, KeyringError(str(exc)))
+                return
+            self._emit(self.signed_in if action == "kept" else self.signed_out, url)
+
+        self._start(work)
+
+    def _settle(self, url: str, *_rest: object) -> None:
+        left = self._busy.get(url, 0) - 1
+        if left > 0:
+            self._busy[url] = left
+        else:
+            self._busy.pop(url, None)
+
+    def _answer(self, ticket: int, url: str, token: str | None) -> None:
+        self._emit(self.found, ticket, url, token)
+
+    @staticmethod
+    def _emit(signal: SignalInstance, *args: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the app is gone: nobody to tell
+            signal.emit(*args)
+
+    @staticmethod
+    def _start(work: Callable[[], None]) -> None:
+        threading.Thread(target=work, name="toolbox-keyring", daemon=True).start()
