@@ -192,6 +192,8 @@ class Engine:
         self._drainer: Connection | None = None  # the connection now deleting given-up uploads
         self._drain_again = False
         self._prepare_tasks: set[asyncio.Task[Any]] = set()
+        self._walks: set[asyncio.Future[Any]] = set()  # dropped paths still being read
+        self._drops_grace = 0.0  # how long stopping waits for them (``stop``)
         self._server_status: ServerStatus | None = None
         self._queue_problem: QueueStatus | None = None  # the store refused a write
         # Asked for while the store refused writes: done again later (``_retry_refused``).
@@ -240,10 +242,14 @@ class Engine:
             self._lock.release()
             raise
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop cleanly: running uploads are interrupted, every unfinished item stays resumable."""
+    def stop(self, timeout: float = 10.0, *, drops_grace: float = 0.0) -> None:
+        """Stop cleanly: running uploads are interrupted, every unfinished item stays
+        resumable. ``drops_grace``: seconds to wait first for dropped folders still being
+        read, so that their files are queued (and come back at the next start) instead of
+        lost; the app gives a few, a command that is run again with its paths none."""
         if not self._loop_thread.running:
             return
+        self._drops_grace = drops_grace
         self._loop_thread.stop(lambda: self._shutdown(timeout * 0.8), timeout)
         if self._store is not None:
             self._store.close()
@@ -478,6 +484,8 @@ class Engine:
         self._kick()
 
     async def _shutdown(self, timeout: float) -> None:
+        if self._walks:
+            await self._finish_drops(min(self._drops_grace, timeout / 2))
         self._stopping = True
         # First: a retry falling due while requests wind down would turn a waiting row
         # into a ready one, losing its wait (and what ``upload --give-up-after`` reported).
@@ -1193,6 +1201,8 @@ class Engine:
         with self._idle:
             self._pending_commands += 1
         future = self._loop.run_in_executor(self._pool, _walk, paths_)
+        self._walks.add(future)
+        future.add_done_callback(self._walks.discard)
 
         def done(fut: asyncio.Future[list[tuple[Path, str, Reason | None]]]) -> None:
             try:
@@ -1214,6 +1224,17 @@ class Engine:
                     self._idle.notify_all()
 
         future.add_done_callback(done)
+
+    async def _finish_drops(self, grace: float) -> None:
+        """Queue what the folders still being read hold, within ``grace`` seconds (their
+        files are added as the reading of each ends). Those still unread are given up,
+        said in the log: nothing of them was queued yet."""
+        unread: set[asyncio.Future[Any]] = set(self._walks)
+        if grace > 0:
+            _, unread = await asyncio.wait(set(self._walks), timeout=grace)
+        if unread:
+            log.warning("%d dropped folder(s) were still being read when the queue stopped; "
+                        "their files were not added: drop them again", len(unread))
 
     def _refused_later(self) -> None:
         """A drop or a removal the store refused is done again later, with a growing
