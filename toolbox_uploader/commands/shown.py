@@ -1,4 +1,4 @@
-"""File names as people read them on a terminal.
+"""File names (and durations) as people read them on a terminal.
 
 A name is data, not instructions: ``title\\x1b]0;HACKED\\x07.txt`` must not set the terminal's
 title, ``a\\nb.txt`` must not look like two lines, and ``[draft] plan.txt`` must not be read
@@ -30,3 +30,10 @@ def shown(text: str) -> str:
     """``text`` safe to print: control characters as ``\\x1b``/``\\n``, bytes that are not
     UTF-8 as ``\\xNN``; everything else exactly as it is."""
     return _CONTROL.sub(_escape, printable_name(text))
+
+
+def duration(seconds: float) -> str:
+    """``300`` as ``5 min``, ``90`` as ``90 s``: how long the command waited."""
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"

@@ -15,8 +15,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, BinaryIO, cast
 
-from toolbox_uploader.commands.shown import shown
-from toolbox_uploader.core.stream_upload import stream_upload
+from toolbox_uploader.commands.shown import duration, shown
+from toolbox_uploader.core.stream_upload import GAVE_UP, stream_upload
 from toolbox_uploader.core.transfer_errors import TransferError
 
 #: After Ctrl+C, how long the upload may take to delete what it had sent (a pipe cannot be
@@ -33,9 +33,9 @@ _READ_POLL = 0.1
 
 def upload_stdin(server_url: str | None, endpoint: str | None, token: str | None, *,
                  name: str, category: str, as_json: bool, bandwidth_limit: int | None = None,
-                 max_chunk_size: int | None = None) -> int:
-    """0 when stored, 1 with the server's message otherwise; ``--bandwidth-limit`` and
-    ``--max-chunk-size`` hold for a pipe as for files.
+                 max_chunk_size: int | None = None, give_up_after: float | None = None) -> int:
+    """0 when stored, 1 with the server's message otherwise; ``--bandwidth-limit``,
+    ``--max-chunk-size`` and ``--give-up-after`` hold for a pipe as for files.
 
     Standard input is read unbuffered: Ctrl+C while the reader thread waits on a slow pipe
     would otherwise abort the interpreter at exit (a daemon thread inside a buffered read)."""
@@ -46,9 +46,10 @@ def upload_stdin(server_url: str | None, endpoint: str | None, token: str | None
         result = asyncio.run(_with_short_clean_up(stream_upload(
             cast(BinaryIO, source), server_url=server_url, endpoint=endpoint, token=token,
             name=name, category=category, bandwidth_limit=bandwidth_limit,
-            max_chunk_size=max_chunk_size), on_interrupt=source.stop))
+            max_chunk_size=max_chunk_size, give_up_after=give_up_after),
+            on_interrupt=source.stop))
     except TransferError as error:
-        return _failed(name, error, as_json)
+        return _failed(name, error, as_json, give_up_after)
     except KeyboardInterrupt:
         if as_json:  # the last line a script reads, after Ctrl+C too, as for files
             print(json.dumps({"event": "summary", "uploaded": 0, "exit_code": 130,
@@ -112,13 +113,17 @@ async def _with_short_clean_up(upload: Coroutine[Any, Any, dict[str, object]], *
         raise
 
 
-def _failed(name: str, error: TransferError, as_json: bool) -> int:
+def _failed(name: str, error: TransferError, as_json: bool,
+            give_up_after: float | None) -> int:
+    message = error.message
+    gave_up = error.code == GAVE_UP and bool(give_up_after)
+    if gave_up:  # as for files, but a pipe cannot be sent again by a second run
+        message = f"no progress for {duration(give_up_after or 0)} ({message})"
     if as_json:
         print(json.dumps({"event": "summary", "uploaded": 0, "exit_code": 1,
-                          "interrupted": False,
+                          "interrupted": False, "gave_up": gave_up,
                           "error": {"code": error.code or error.kind.value,
-                                    "message": error.message}}))
+                                    "message": message}}))
     else:
-        print(f"toolbox-uploader upload: {shown(name)}: {shown(error.message)}",
-              file=sys.stderr)
+        print(f"toolbox-uploader upload: {shown(name)}: {shown(message)}", file=sys.stderr)
     return 1

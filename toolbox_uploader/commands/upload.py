@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolbox_uploader.commands.closable_stdout import ClosableStdout
-from toolbox_uploader.commands.shown import shown
+from toolbox_uploader.commands.shown import duration, shown
 from toolbox_uploader.commands.validate import path_problem, path_text
 
 if TYPE_CHECKING:
@@ -261,7 +261,8 @@ def run(args: argparse.Namespace) -> int:
                 code = upload_stdin(target.server_url, target.tus_endpoint, target.token,
                                     name=_stdin_name(args.name), category=category,
                                     as_json=args.json, bandwidth_limit=args.bandwidth_limit,
-                                    max_chunk_size=args.max_chunk_size)
+                                    max_chunk_size=args.max_chunk_size,
+                                    give_up_after=args.give_up_after)
         else:
             code = _upload_paths(args, target, paths, category, out)
         out.flush()
@@ -381,7 +382,7 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
                             "full, or the file read-only?)", args.json, out)
     give_up_note = None
     if gave_up is not None:
-        give_up_note = (f"no progress for {_duration(args.give_up_after)} ({gave_up}); "
+        give_up_note = (f"no progress for {duration(args.give_up_after)} ({gave_up}); "
                         "run the same command again to carry on.")
     code = _summarise(items, left, args.json, out, gave_up=give_up_note)
     if give_up_note is not None:
@@ -422,12 +423,6 @@ def _outcome(snapshot: Iterable[ItemSnapshot], server_key: str, belongs: Callabl
     left = [s for s in _current(s for s in stored if s.source_path in gone)
             if s.state is not ItemState.DONE]
     return items, left
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{int(seconds // 60)} min"
-    return f"{seconds:g} s"
 
 
 def _waiting_why(reason: Reason | None) -> str:

@@ -4,9 +4,12 @@ Standard input is copied to a spool file in the cache folder by a reader thread 
 tus upload with ``Upload-Defer-Length`` sends the file as it grows (the tus client waits
 for more bytes while ``more_coming()`` is true). The spool is needed because a pipe cannot
 be re-read after a cut connection; it is deleted at the end, and holds at most the
-category's size limit (``upload - < /dev/zero`` must not fill the disk). Transient failures resume
-from the server's offset; this upload is not in the session store, since the bytes of a
-pipe are gone once the command ends. ``--bandwidth-limit`` and ``--max-chunk-size`` apply
+category's size limit (``upload - < /dev/zero`` must not fill the disk). Transient failures
+(of the creation, a PATCH or the HEAD after it) are retried with the engine's backoff and
+resume from the server's offset, until ``give_up_after`` seconds pass without a byte going
+through, as ``upload --give-up-after`` does for files: a server restarted meanwhile just
+carries on. This upload is not in the session store, since the bytes of a pipe are gone
+once the command ends. ``--bandwidth-limit`` and ``--max-chunk-size`` apply
 as to queued files: the same ``upload_job.Connection`` makes the limiter and chunk sizer.
 """
 
@@ -17,6 +20,7 @@ import contextlib
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -29,8 +33,9 @@ from toolbox_uploader.core.toolbox_api import upload_id
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError
 from toolbox_uploader.core.upload_job import Connection, Target
 
-MAX_ATTEMPTS = 8
 _PIECE = 1024 * 1024
+#: The code of the error that ends a stream whose server made no progress for too long.
+GAVE_UP = "gave_up"
 #: How long a refused upload's DELETE may take before the command gives up on it.
 _DELETE_TIMEOUT = 10.0
 #: After Ctrl+C, how long the command waits to learn of the upload and delete it.
@@ -98,10 +103,13 @@ def too_large(limit: int) -> TransferError:
 async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: str | None,
                         token: str | None, name: str, category: str,
                         limit: int | None = None, bandwidth_limit: int | None = None,
-                        max_chunk_size: int | None = None) -> dict[str, object]:
+                        max_chunk_size: int | None = None,
+                        give_up_after: float | None = None) -> dict[str, object]:
     """Send everything readable from ``source``, at most ``limit`` bytes (default: the
     category's), at most ``bandwidth_limit`` bytes a second, in PATCHes of at most
     ``max_chunk_size`` bytes; returns ``{"url", "upload_url", "size", "sha256"}``.
+    Transient failures are retried until ``give_up_after`` seconds pass without progress
+    (None or 0: for as long as it takes); then a ``TransferError`` with code ``gave_up``.
 
     An upload that fails for good (refused, too large, interrupted) is deleted on the
     server: a pipe cannot be sent again, so a partial upload there would only take space."""
@@ -122,13 +130,15 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             tus = connection.tus
             hasher = HashState()
             metadata = {"filename": name, "relativePath": name, "category": category}
+            patience = Patience(give_up_after)
             # Shielded: Ctrl+C while the server creates the upload must still learn its
             # address, or the upload would stay there, unfinished, until it expires.
-            creating = asyncio.ensure_future(tus.create(length=None, metadata=metadata))
+            creating = asyncio.ensure_future(
+                _create(connection, metadata, patience))
             try:
                 url, offset = await asyncio.shield(creating)
                 offset = await _send(connection, url, offset, spool_path, spool, hasher,
-                                     over)
+                                     over, patience)
                 if spool.over:
                     raise _TooLarge
             except (TransferError, _TooLarge, asyncio.CancelledError) as error:
@@ -139,6 +149,7 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
                             _INTERRUPTED_GRACE if interrupted else _DELETE_TIMEOUT):
                         url, _offset = await creating  # the creation's own error: none
                         await tus.terminate(url)
+                creating.cancel()  # still trying to reach the server: no more tries
                 if isinstance(error, _TooLarge):
                     raise too_large(limit) from None
                 raise
@@ -157,22 +168,70 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             spool_dir.rmdir()
 
 
+class Patience:
+    """How long a stream waits for a server that fails: retries with the engine's backoff
+    (``scheduler.decide``) until ``give_up_after`` seconds have passed since the first
+    failure after the last progress; the last try comes at that moment. A pipe that is
+    merely quiet (a paused recording) does not use up this time."""
+
+    def __init__(self, give_up_after: float | None) -> None:
+        self.give_up_after = give_up_after or None
+        self._failing_since: float | None = None
+        self._failures = 0
+
+    def moved(self) -> None:
+        self._failing_since = None
+        self._failures = 0
+
+    async def wait_after(self, error: TransferError) -> None:
+        """Sleep before the next try, or raise (``error`` itself when it is not one to
+        retry, a ``gave_up`` error when the time is up)."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        self._failures += 1
+        decision = decide(error, attempts=self._failures, restarts=1)
+        if decision.action is not Action.RETRY:
+            raise error
+        delay = decision.delay or 0.0
+        if self.give_up_after is not None:
+            left = self._failing_since + self.give_up_after - now
+            if left <= 0:  # the message is why it waited; the command says for how long
+                raise TransferError(ErrorKind.FATAL, error.message, status=error.status,
+                                    code=GAVE_UP) from error
+            delay = min(delay, left)
+        await asyncio.sleep(delay)
+
+
+async def _create(connection: Connection, metadata: dict[str, str],
+                  patience: Patience) -> tuple[str, int]:
+    while True:
+        try:
+            created = await connection.tus.create(length=None, metadata=metadata)
+        except TransferError as error:
+            await patience.wait_after(error)
+            continue
+        patience.moved()
+        return created
+
+
 async def _send(connection: Connection, url: str, offset: int, spool_path: Path,
-                spool: _Spool, hasher: HashState, over: asyncio.Event) -> int:
+                spool: _Spool, hasher: HashState, over: asyncio.Event,
+                patience: Patience) -> int:
     """PATCH the spool as it grows; transient failures resume from the server's offset."""
     tus = connection.tus
     sizer = connection.chunk_sizer()  # one per upload, kept across retries as a job's is
-    attempt = 0
     while True:
         try:
             return await tus.upload_file(
                 url, spool_path, offset=offset, length=None, hasher=hasher,
-                on_progress=lambda _n: None, more_coming=spool.more_coming, cancel=over,
-                limiter=connection.limiter, chunk_sizer=sizer)
+                on_progress=lambda _n: patience.moved(), more_coming=spool.more_coming,
+                cancel=over, limiter=connection.limiter, chunk_sizer=sizer)
         except TransferError as error:
-            attempt += 1
-            decision = decide(error, attempts=attempt, restarts=1)
-            if decision.action is not Action.RETRY or attempt >= MAX_ATTEMPTS:
-                raise
-            await asyncio.sleep(decision.delay or 0)
-            offset = (await tus.head(url)).offset
+            await patience.wait_after(error)
+        while True:  # where to carry on from; the server may still be away
+            try:
+                offset = (await tus.head(url)).offset
+                break
+            except TransferError as error:
+                await patience.wait_after(error)
