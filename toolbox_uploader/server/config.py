@@ -12,6 +12,10 @@ DEFAULT_PORT = 8765
 DEFAULT_MAX_SIZE = 8 * 1024**3  # largest single upload (Tus-Max-Size)
 DEFAULT_QUOTA = 20 * 1024**3
 DEFAULT_EXPIRATION = 24 * 3600.0  # an unfinished upload lives this long after its last write
+#: Unfinished uploads one account may hold at once. The app keeps a handful (one per upload
+#: running or paused); a client creating uploads it never finishes would otherwise fill the
+#: database and the disk's inodes with empty ones for a day each.
+DEFAULT_MAX_UNFINISHED = 1000
 
 
 @dataclass(slots=True)
@@ -25,6 +29,7 @@ class ServerConfig:
     max_size: int = DEFAULT_MAX_SIZE
     default_quota: int | None = DEFAULT_QUOTA
     upload_expiration: float = DEFAULT_EXPIRATION
+    max_unfinished_uploads: int = DEFAULT_MAX_UNFINISHED
     cleanup_interval: float = 600.0
     #: Checks a completed file before it is stored; see ``toolbox_uploader.server.finalize``.
     #: ``None`` uses the project's validation (``core.validation``) when it is importable.

@@ -6,6 +6,8 @@ so that nobody learns which ids exist.
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from toolbox_uploader.core.sizes import human_size, sizes_apart
@@ -84,6 +86,27 @@ def check_size(request: web.Request, account: Account, length: int, category_max
             f"The upload needs {needed} but only {left} are left in the quota "
             f"({human_size(length - available)} short).",
         )
+
+
+#: When a client told there are too many unfinished uploads may try again (seconds).
+UNFINISHED_RETRY_AFTER = 60
+
+
+def check_room_for_unfinished(request: web.Request, account: Account) -> None:
+    """429 when the account already holds as many unfinished uploads as the server keeps.
+
+    429 with ``Retry-After``, not a refusal for good: a client that waits finds room once
+    its running uploads finish, are cancelled, or expire."""
+    most = request.app[keys.CONFIG].max_unfinished_uploads
+    if upload_store(request.app).unfinished_count(account.id, time.time()) < most:
+        return
+    raise ApiError(
+        429, "too_many_unfinished_uploads",
+        f"This account already has {most:,} unfinished uploads, the most this server keeps. "
+        "Finish or cancel some of them (unfinished uploads are deleted after a day without "
+        "new data), then try again.",
+        {"Retry-After": str(UNFINISHED_RETRY_AFTER)},
+    )
 
 
 def reply(status: int, headers: dict[str, str] | None = None) -> web.Response:

@@ -23,6 +23,7 @@ from toolbox_uploader.server.storage import new_id
 from toolbox_uploader.server.tus.access import (
     DUPLICATE_OF,
     TUS_PREFIX,
+    check_room_for_unfinished,
     check_size,
     content_type,
     created_location,
@@ -96,7 +97,8 @@ async def create(request: web.Request) -> web.Response:
         raise ApiError(413, "quota_exceeded", "The quota is full: there is no room left.")
     upload = Upload(new_id(), account.id, length, 0, metadata, kind=kind)
     whole = with_body and sent_whole(request, upload)
-    if not whole:
+    if not whole:  # one that completes in this request is never left unfinished
+        check_room_for_unfinished(request, account)
         create_part_file(request.app[keys.STORAGE].upload_path(upload.id))
         upload_store(request.app).insert(upload)
     location = upload_url(request, upload.id)

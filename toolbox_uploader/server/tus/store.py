@@ -104,6 +104,14 @@ class UploadStore:
             ),
         )
 
+    def unfinished_count(self, owner: str, now: float) -> int:
+        """The owner's uploads still receiving and not yet expired. Finals are left out:
+        each needs partial uploads of its own, which are counted."""
+        row = self.db.fetchone(
+            "SELECT COUNT(*) FROM uploads WHERE owner = ? AND status = 'receiving'"
+            " AND kind != 'final' AND expires_at > ?", (owner, now))
+        return int(row[0]) if row else 0
+
     def get(self, owner: str, upload_id: str) -> Upload | None:
         row = self.db.fetchone(
             f"{_WITH_ALIAS} WHERE uploads.id = ? AND uploads.owner = ?", (upload_id, owner)
