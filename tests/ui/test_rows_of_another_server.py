@@ -118,3 +118,33 @@ def test_the_report_of_a_row_waiting_for_its_server_says_so(qtbot: QtBot,
     assert "next try" not in report and "Retry" not in report
     assert "next try" not in status(window, retry, Qt.ItemDataRole.ToolTipRole)
     dialog.close()
+
+
+def test_links_of_the_built_in_server_are_not_offered_while_it_is_not_running(
+        qtbot: QtBot, make_item: Make) -> None:
+    """The built-in server runs only while it is chosen: a copied link would be dead in the
+    message it was pasted into. A school server's links work whichever server is chosen."""
+    window = MainWindow(EngineBridge())
+    qtbot.addWidget(window)
+    local = make_item(state=S.DONE, server="local",
+                      file_url="http://127.0.0.1:8765/api/v1/files/abc/content")
+    school = make_item(state=S.DONE, server=SCHOOL,
+                       file_url=f"{SCHOOL}/api/v1/files/def/content")
+    window.model.add_items([local, school])
+    window.model.set_current_server("local")
+    linked = (RowAction.COPY_LINK, RowAction.OPEN, RowAction.REMOVE)
+    assert window.model.actions(local) == linked and window.model.actions(school) == linked
+
+    window.model.set_current_server(SCHOOL)
+    assert window.model.actions(local) == (RowAction.REMOVE,)
+    assert window.model.actions(school) == linked
+    row = window.model.row_of(local.id)
+    assert window.model.index(row, Column.ACTIONS).data(ActionsRole) == (RowAction.REMOVE,)
+    assert [entry.action for entry in menu_entries(local, [local], window.model.actions)
+            if entry.action in (RowAction.COPY_LINK, RowAction.OPEN)] == []
+    report = window.show_details(local).browser.toPlainText()
+    assert "works while the built-in server is chosen" in report
+    assert "built-in server" not in window.show_details(school).browser.toPlainText()
+
+    window.model.set_current_server("local")  # chosen again: the link works again
+    assert window.model.actions(local) == linked

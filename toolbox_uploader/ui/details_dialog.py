@@ -30,9 +30,10 @@ _HEADLINES: dict[ItemState, str] = {
 }
 
 
-def report_text(item: ItemSnapshot, awaited_server: str | None = None) -> str:
+def report_text(item: ItemSnapshot, awaited_server: str | None = None, *,
+                link_works: bool = True) -> str:
     """The report as plain text (what "Copy report" puts on the clipboard); it says what
-    the dialog says (``awaited_server`` as for ``report_html``)."""
+    the dialog says (``awaited_server`` and ``link_works`` as for ``report_html``)."""
     lines = [
         f"File: {item.relative_path}",
         f"From: {item.source_path}",
@@ -55,6 +56,8 @@ def report_text(item: ItemSnapshot, awaited_server: str | None = None) -> str:
         lines.append(f"Next automatic try: {when}")
     if item.file_url:
         lines.append(f"{_link_label(item)}: {item.file_url}")
+        if not link_works:
+            lines.append(f"Note: {DEAD_LINK_NOTE}")
     if item.server:
         lines.append(f"Server: {item.server}")
     return "\n".join(lines)
@@ -62,11 +65,16 @@ def report_text(item: ItemSnapshot, awaited_server: str | None = None) -> str:
 
 #: The status of a row whose server is not the chosen one (as the queue's status column).
 WAITING_FOR_SERVER = "Waiting for its server"
+#: Why a done row of the built-in server offers no link while a school server is chosen.
+DEAD_LINK_NOTE = ("This link works while the built-in server is chosen in Settings; it is "
+                  "not running now.")
 
 
-def report_html(item: ItemSnapshot, awaited_server: str | None = None) -> str:
+def report_html(item: ItemSnapshot, awaited_server: str | None = None, *,
+                link_works: bool = True) -> str:
     """``awaited_server``: the server the row waits for, when it is not the chosen one
-    (its last failure and countdown are history then, and Retry would change nothing)."""
+    (its last failure and countdown are history then, and Retry would change nothing).
+    ``link_works``: False while the row's link leads nowhere (``QueueModel.link_works``)."""
     esc = html.escape
     rows = [
         ("File", item.relative_path),
@@ -85,6 +93,8 @@ def report_html(item: ItemSnapshot, awaited_server: str | None = None) -> str:
     parts = ["<table cellspacing='4'>"]
     parts += [f"<tr><td><b>{esc(k)}</b></td><td>{esc(v)}</td></tr>" for k, v in rows]
     parts.append("</table>")
+    if item.file_url and not link_works:
+        parts.append(f"<p>{esc(DEAD_LINK_NOTE)}</p>")
     if awaited_server is not None:
         parts.append(f"<h3>Why</h3><p>It is sent to {esc(awaited_server)} when that server is "
                      "chosen again in Settings; nothing is sent elsewhere meanwhile.</p>")
@@ -155,7 +165,7 @@ class DetailsDialog(QDialog):
     passes on the item's later snapshots), so a row that finishes meanwhile shows its link."""
 
     def __init__(self, item: ItemSnapshot, parent: QWidget | None = None,
-                 awaited_server: str | None = None) -> None:
+                 awaited_server: str | None = None, *, link_works: bool = True) -> None:
         super().__init__(parent)
         self.item = item
         self.resize(560, 420)
@@ -179,17 +189,20 @@ class DetailsDialog(QDialog):
         layout.addWidget(self.browser, 1)
         layout.addWidget(buttons)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.set_item(item, awaited_server)
+        self.set_item(item, awaited_server, link_works=link_works)
 
-    def set_item(self, item: ItemSnapshot, awaited_server: str | None = None) -> None:
-        """Show a newer snapshot of the file (``awaited_server`` as for ``report_html``).
+    def set_item(self, item: ItemSnapshot, awaited_server: str | None = None, *,
+                 link_works: bool = True) -> None:
+        """Show a newer snapshot of the file (``awaited_server``, ``link_works`` as for
+        ``report_html``).
         The report is only set again when its text changed (progress alone does not change
         it), keeping the reader's scroll position."""
         self.item = item
         self.awaited_server = awaited_server
+        self.link_works = link_works
         self.setWindowTitle(f"Details — {item.display_name}")
         self.headline.setText(headline_text(item, awaited_server))
-        html_text = report_html(item, awaited_server)
+        html_text = report_html(item, awaited_server, link_works=link_works)
         if html_text != self._html:
             self._html = html_text
             scroll = self.browser.verticalScrollBar()
@@ -198,4 +211,5 @@ class DetailsDialog(QDialog):
             scroll.setValue(position)
 
     def copy_report(self) -> None:
-        QGuiApplication.clipboard().setText(report_text(self.item, self.awaited_server))
+        QGuiApplication.clipboard().setText(
+            report_text(self.item, self.awaited_server, link_works=self.link_works))

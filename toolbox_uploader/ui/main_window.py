@@ -560,13 +560,14 @@ class MainWindow(QMainWindow):
         """Open the row's report, or bring its open one forward; it follows the row."""
         dialog = self._details.get(item.id)
         away = self.model.awaited_server(item)
+        works = self.model.link_works(item)
         if dialog is None:
-            dialog = DetailsDialog(item, self, away)
+            dialog = DetailsDialog(item, self, away, link_works=works)
             dialog.setObjectName("detailsDialog")
             dialog.finished.connect(lambda _=0, i=item.id: self._details.pop(i, None))
             self._details[item.id] = dialog
         else:
-            dialog.set_item(item, away)
+            dialog.set_item(item, away, link_works=works)
         dialog.show()
         dialog.raise_()
         return dialog
@@ -577,7 +578,8 @@ class MainWindow(QMainWindow):
         for item in items:
             dialog = self._details.get(item.id)
             if dialog is not None:
-                dialog.set_item(item, self.model.awaited_server(item))
+                dialog.set_item(item, self.model.awaited_server(item),
+                                link_works=self.model.link_works(item))
 
     def on_row_action(self, item_id: int, action: str) -> None:
         row = self.model.row_of(item_id)

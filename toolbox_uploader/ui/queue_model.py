@@ -103,13 +103,15 @@ _STATE_ORDER = {state: n for n, state in enumerate((
 ))}
 
 
-def row_actions(item: ItemSnapshot, *, waits_for_server: bool = False
-                ) -> tuple[RowAction, ...]:
+def row_actions(item: ItemSnapshot, *, waits_for_server: bool = False,
+                link_works: bool = True) -> tuple[RowAction, ...]:
     """The buttons a row shows, most useful first; REMOVE is always last.
 
     ``waits_for_server``: the row has work ahead for a server other than the chosen one
     (``QueueModel.waits_for_server``). A failed row there is tried again by itself once its
-    server is chosen, and a Retry now would change nothing the teacher can see."""
+    server is chosen, and a Retry now would change nothing the teacher can see.
+    ``link_works``: False for a done row of the built-in server while it is not running
+    (``QueueModel.link_works``): its link would open nothing, or be pasted into a message."""
     state = item.state
     if state in _RUNNING:
         return (RowAction.PAUSE, RowAction.REMOVE)
@@ -123,7 +125,8 @@ def row_actions(item: ItemSnapshot, *, waits_for_server: bool = False
         return (RowAction.WHY, RowAction.REMOVE)
     if state is ItemState.CANCELLED:
         return (RowAction.RETRY, RowAction.REMOVE)
-    if state is ItemState.DONE and item.file_url and not item.removed_from_server:
+    if state is ItemState.DONE and item.file_url and not item.removed_from_server \
+            and link_works:
         return (RowAction.COPY_LINK, RowAction.OPEN, RowAction.REMOVE)
     return (RowAction.REMOVE,)
 
@@ -133,8 +136,12 @@ WORKING_STATES = frozenset({ItemState.QUEUED, ItemState.VALIDATING, ItemState.OP
                             ItemState.READY, ItemState.UPLOADING, ItemState.VERIFYING})
 
 
+#: The server key of the built-in server (``server.embedded.LOCAL_SERVER_KEY``).
+LOCAL_SERVER = "local"
+
+
 def server_name(key: str) -> str:
-    return "the built-in server" if key == "local" else key
+    return "the built-in server" if key == LOCAL_SERVER else key
 
 
 def waits_to_retry(item: ItemSnapshot) -> bool:
@@ -274,9 +281,16 @@ class QueueModel(QAbstractTableModel):
         """The name of the server the row waits for (``waits_for_server``), else None."""
         return server_name(item.server) if self.waits_for_server(item) else None
 
+    def link_works(self, item: ItemSnapshot) -> bool:
+        """The built-in server runs only while it is the chosen one: its links are dead
+        while a school server is. A school server's links work whichever is chosen."""
+        return not (item.server == LOCAL_SERVER and self._server is not None
+                    and self._server != LOCAL_SERVER)
+
     def actions(self, item: ItemSnapshot) -> tuple[RowAction, ...]:
         """The row's buttons (``row_actions``) as things stand with the chosen server."""
-        return row_actions(item, waits_for_server=self.waits_for_server(item))
+        return row_actions(item, waits_for_server=self.waits_for_server(item),
+                           link_works=self.link_works(item))
 
     def failed_to_retry(self) -> int:
         """Failed rows a "Retry failed" would change: not those waiting for their server."""
