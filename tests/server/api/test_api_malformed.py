@@ -158,3 +158,17 @@ async def test_cut_off_upload_leaves_nothing_behind_and_server_lives_on(api: Api
     assert list(tmp.iterdir()) == []
     r = await api.client.get("/api/v1/files", headers=api.headers)
     assert (await r.json())["total"] == 0
+
+
+async def test_a_part_with_an_invalid_header_line_is_bad_multipart(api: Api) -> None:
+    """A control character in a part's header is a malformed form (as docs/server.md
+    says), answered in one readable line, not aiohttp's raw multi-line text."""
+    body = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"a\x01.txt\"\r\n\r\nabc\r\n--{BOUNDARY}--\r\n").encode()
+    async with api.client.post("/api/v1/files/upload", data=body, headers={
+            **api.headers, "Content-Type": MULTIPART_TYPE}) as r:
+        assert r.status == 400
+        answer = await r.json()
+    assert error_of(answer) == "bad_multipart"
+    assert "\n" not in answer["message"] and "invalid header line" in answer["message"]
+    assert list(api.app[keys.STORAGE].tmp_dir.iterdir()) == []

@@ -28,7 +28,7 @@ from typing import BinaryIO, TypeVar
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.client_exceptions import ClientPayloadError
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import HttpProcessingError, InvalidHeader
 from aiohttp.web_protocol import RequestPayloadError
 
 from toolbox_uploader.server.body_pace import BodyPace
@@ -88,10 +88,20 @@ def multipart_errors() -> Iterator[None]:
         raise ApiError(400, "incomplete_body", "The request body ended early.") from None
     except (ValueError, AssertionError, RuntimeError, LookupError) as exc:
         raise ApiError(400, "bad_multipart", f"The multipart body is malformed: {exc}") from None
+    except InvalidHeader as exc:  # a part's own header lines, parsed by the multipart reader
+        raise ApiError(400, "bad_multipart", "The multipart body is malformed: a part has an "
+                       f"invalid header line ({_one_line(exc)}).") from None
     except (ClientPayloadError, HttpProcessingError, RequestPayloadError) as exc:
         raise ApiError(
-            400, "bad_body", f"The request body could not be read: {exc}"
+            400, "bad_body", f"The request body could not be read: {_one_line(exc)}"
         ) from None
+
+
+def _one_line(exc: Exception) -> str:
+    """aiohttp's ``400, message:\\n  Invalid HTTP header: …`` as one line, for a JSON message."""
+    if isinstance(exc, HttpProcessingError) and exc.message:
+        return " ".join(str(exc.message).split())
+    return " ".join(str(exc).split())
 
 
 async def open_multipart(request: web.Request) -> MultipartReader:

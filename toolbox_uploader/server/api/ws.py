@@ -11,7 +11,6 @@ progress event (expired, removed) still closes the socket.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from typing import Any
 
@@ -125,8 +124,13 @@ async def _relay(
     ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, Any] | None],
     app: web.Application, account: Account, file_id: str,
 ) -> None:
-    """Forward events until a final one, the client leaves, or the upload vanishes."""
+    """Forward events until a final one, the client leaves, or the upload vanishes.
+
+    Both helper tasks end with the relay, however it ends (a client that closed, the
+    handler cancelled when its connection dropped): one left waiting on the queue stays
+    pending for good, and asyncio logs an error when it is collected."""
     closed = asyncio.ensure_future(_until_closed(ws))
+    getter: asyncio.Future[dict[str, Any] | None] | None = None
     try:
         while not closed.done():
             getter = asyncio.ensure_future(queue.get())
@@ -134,7 +138,6 @@ async def _relay(
                 {getter, closed}, timeout=RECHECK_SECONDS, return_when=asyncio.FIRST_COMPLETED
             )
             if getter not in done:
-                getter.cancel()
                 if closed.done():
                     return
                 state = _state(app, account, file_id)
@@ -143,6 +146,7 @@ async def _relay(
                         file_id, 0, None, "terminated", "The upload is gone."
                     ))
                     return
+                getter.cancel()
                 continue
             event = getter.result()
             if event is None:
@@ -151,9 +155,12 @@ async def _relay(
             if _is_final(event):
                 return
     finally:
-        closed.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await closed
+        helpers = [task for task in (closed, getter) if task is not None]
+        for task in helpers:
+            task.cancel()
+        # Wait for them to finish cancelling; not cancellable itself, so that a second
+        # cancellation of the handler cannot leave them half-way.
+        await asyncio.shield(asyncio.gather(*helpers, return_exceptions=True))
 
 
 async def _until_closed(ws: web.WebSocketResponse) -> None:

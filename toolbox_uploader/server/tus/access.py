@@ -92,21 +92,38 @@ def check_size(request: web.Request, account: Account, length: int, category_max
 UNFINISHED_RETRY_AFTER = 60
 
 
+def room_for_unfinished(app: web.Application, account: Account) -> bool:
+    """May the account hold one more unfinished upload? Also asked by a creation that
+    was to complete in its request and did not (``whole.py``): what it would keep to be
+    resumed counts like any other unfinished upload."""
+    most = app[keys.CONFIG].max_unfinished_uploads
+    return upload_store(app).unfinished_count(account.id, time.time()) < most
+
+
 def check_room_for_unfinished(request: web.Request, account: Account) -> None:
     """429 when the account already holds as many unfinished uploads as the server keeps.
 
     429 with ``Retry-After``, not a refusal for good: a client that waits finds room once
     its running uploads finish, are cancelled, or expire."""
-    most = request.app[keys.CONFIG].max_unfinished_uploads
-    if upload_store(request.app).unfinished_count(account.id, time.time()) < most:
+    if room_for_unfinished(request.app, account):
         return
+    config = request.app[keys.CONFIG]
     raise ApiError(
         429, "too_many_unfinished_uploads",
-        f"This account already has {most:,} unfinished uploads, the most this server keeps. "
-        "Finish or cancel some of them (unfinished uploads are deleted after a day without "
-        "new data), then try again.",
+        f"This account already has {config.max_unfinished_uploads:,} unfinished uploads, the "
+        "most this server keeps. Finish or cancel some of them (unfinished uploads are "
+        f"deleted after {_lifetime(config.upload_expiration)} without new data), then try "
+        "again.",
         {"Retry-After": str(UNFINISHED_RETRY_AFTER)},
     )
+
+
+def _lifetime(seconds: float) -> str:
+    if seconds == 24 * 3600:
+        return "a day"
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 def reply(status: int, headers: dict[str, str] | None = None) -> web.Response:

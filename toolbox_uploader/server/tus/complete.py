@@ -149,9 +149,9 @@ async def complete_final_if_ready(app: web.Application, account: Account, final:
         return False
     total, max_size = sum(int(p.length or 0) for p in ready), app[keys.CONFIG].max_size
     if total > max_size:  # parts whose lengths were deferred are only added up now
-        _drop_parts(app, ready)
         error = ApiError(413, "too_large", f"The joined upload would be {human_size(total)}, "
                          f"past the server's limit of {human_size(max_size)}.")
+        _drop_parts(app, ready, "failed", error.message)
         mark_failed(app, final, error)
         raise error
     sources = [(storage.upload_path(p.id), int(p.length or 0)) for p in ready]
@@ -175,14 +175,20 @@ async def complete_final_if_ready(app: web.Application, account: Account, final:
     if final.length is None:
         store.set_length(final, size)
     store.commit_offset(final, size)  # from here the final counts against the quota
-    _drop_parts(app, ready)  # their bytes now live in the final upload
+    _drop_parts(app, ready, "completed")  # their bytes now live in the final upload
     await complete_upload(app, account, final, sha256)
     return True
 
 
-def _drop_parts(app: web.Application, parts: Sequence[Upload]) -> None:
+def _drop_parts(
+    app: web.Application, parts: Sequence[Upload], status: str, message: str | None = None
+) -> None:
+    """Remove the partial uploads of a final one, ending their progress with ``status``:
+    the hub follows each upload until a final status, and a WebSocket watching a part
+    hears how it ended instead of "gone" at its next re-check."""
     store, storage = upload_store(app), app[keys.STORAGE]
     for part in parts:
         store.delete(part.id)
         app[STATE].forget(part.id)
         storage.upload_path(part.id).unlink(missing_ok=True)
+        app[keys.PROGRESS].publish(part.id, part.offset, part.length, status, message)

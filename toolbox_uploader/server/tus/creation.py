@@ -115,7 +115,9 @@ async def create(request: web.Request) -> web.Response:
     except ApiError as exc:
         if client_gone(request):
             _discard(request.app, upload)
-        exc.headers.setdefault("Location", location)
+        # A body sent whole that could not be kept (no room, see whole.py) left no upload.
+        if not whole or upload_store(request.app).get(account.id, upload.id) is not None:
+            exc.headers.setdefault("Location", location)
         raise
     except asyncio.CancelledError:  # the server stopping, or the client gone
         _discard(request.app, upload)

@@ -12,6 +12,10 @@ benchmark that took 15–25% off the server's CPU time per file.
 Anything but a whole, verified body ends as the streaming path would have left it: the
 bytes that arrived become an ordinary resumable upload (none of them if
 ``Upload-Checksum`` did not match) and the same error is returned with its Location.
+Such an upload is unfinished like any other, so it is kept only while the account is
+below ``max_unfinished_uploads``; past it nothing is kept and the error comes without a
+Location (the client sends the file again), or a client could pile up any number of
+unfinished uploads by getting each creation's checksum wrong.
 
 While the body is in memory the upload has no row, so its length is not yet reserved in
 the quota: a second upload that squeezes in meanwhile is refused at completion (413)
@@ -28,7 +32,9 @@ from aiohttp import web
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.body_pace import BodyPace
+from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.storage import write_new_file
+from toolbox_uploader.server.tus.access import room_for_unfinished
 from toolbox_uploader.server.tus.checksum import ChunkChecksum
 from toolbox_uploader.server.tus.complete import complete_upload, upload_store
 from toolbox_uploader.server.tus.receive import (
@@ -64,19 +70,20 @@ async def receive_whole(
     try:
         outcome = await _read(request, upload.length, pieces)
     except asyncio.CancelledError:  # the client went away and aiohttp cancelled us
-        _keep(request, upload, [] if checksum is not None else pieces)
+        _keep(request, account, upload, [] if checksum is not None else pieces)
         raise
     if checksum is not None and outcome.received_all:
         for piece in pieces:
             checksum.hasher.update(piece)
         if not checksum.matches():
-            _keep(request, upload, [])
-            raise checksum_mismatch(checksum)
+            if _keep(request, account, upload, []):
+                raise checksum_mismatch(checksum)
+            raise _nothing_kept(request, checksum_mismatch(checksum))
     if not outcome.received_all:
-        _keep(request, upload, [] if checksum is not None else pieces)
-        error = body_error(outcome, upload, Limit.length(upload.length))
+        kept = _keep(request, account, upload, [] if checksum is not None else pieces)
+        error = body_error(outcome, upload, Limit.length(upload.length), resumable=kept)
         assert error is not None
-        raise error
+        raise error if kept else _nothing_kept(request, error)
     upload.offset = upload.length
     await complete_upload(request.app, account, upload, content=pieces)
 
@@ -109,12 +116,17 @@ async def _read(request: web.Request, length: int, pieces: list[bytes]) -> Outco
     return outcome
 
 
-def _keep(request: web.Request, upload: Upload, pieces: list[bytes]) -> None:
-    """Make the upload an ordinary, resumable one holding ``pieces``.
+def _keep(request: web.Request, account: Account, upload: Upload, pieces: list[bytes]) -> bool:
+    """Make the upload an ordinary, resumable one holding ``pieces``; ``False`` (nothing
+    kept) when the account already holds as many unfinished uploads as the server keeps.
 
     On the loop, not in a worker: it also runs while the handler is being cancelled, and
-    at most ``WHOLE_MAX`` bytes go to the page cache (well under a millisecond).
+    at most ``WHOLE_MAX`` bytes go to the page cache (well under a millisecond). The room
+    is checked and the row written with no ``await`` between, so parallel creations
+    cannot all squeeze into the last free place.
     """
+    if not room_for_unfinished(request.app, account):
+        return False
     path = request.app[keys.STORAGE].upload_path(upload.id)
     try:
         upload.offset = write_new_file(path, pieces)
@@ -124,3 +136,15 @@ def _keep(request: web.Request, upload: Upload, pieces: list[bytes]) -> None:
         upload.offset = 0
     upload_store(request.app).insert(upload)
     request.app[keys.PROGRESS].publish(upload.id, upload.offset, upload.length, "uploading")
+    return True
+
+
+def _nothing_kept(request: web.Request, error: ApiError) -> ApiError:
+    """A refusal whose bytes were not kept: same status and code, no upload to resume."""
+    most = request.app[keys.CONFIG].max_unfinished_uploads
+    return ApiError(
+        error.status, error.code,
+        f"{error.message} This account already has {most:,} unfinished uploads, the most "
+        "this server keeps, so no upload was made to resume: send the file again.",
+        error.headers,
+    )

@@ -116,35 +116,32 @@ async def write_body(
     await after_write(request, account, upload)
 
 
-def body_error(outcome: Outcome, upload: Upload, limit: Limit) -> ApiError | None:
-    """Why a body that did not arrive whole is refused; ``upload.offset`` bytes are kept."""
+def body_error(
+    outcome: Outcome, upload: Upload, limit: Limit, resumable: bool = True
+) -> ApiError | None:
+    """Why a body that did not arrive whole is refused; ``upload.offset`` bytes are kept,
+    or none (``resumable`` false: a creation that had no room to keep them)."""
+    kept = f"{upload.offset} bytes are kept" if resumable else "nothing was kept"
+    resume = f"{kept}, resume from there" if resumable else kept
     if outcome.over_quota:
         return ApiError(
-            413, "quota_exceeded",
-            f"The data goes past what is left of the quota; {upload.offset} bytes are kept.",
+            413, "quota_exceeded", f"The data goes past what is left of the quota; {kept}.",
         )
     if outcome.too_large:
-        return ApiError(
-            413, limit.code,
-            f"The data goes past {limit.what}; {upload.offset} bytes are kept.",
-        )
+        return ApiError(413, limit.code, f"The data goes past {limit.what}; {kept}.")
     if outcome.shutting_down:
         return ApiError(
-            503, "shutting_down",
-            f"The server is stopping; {upload.offset} bytes are kept, resume from there.",
-            {"Retry-After": "10"},
+            503, "shutting_down", f"The server is stopping; {resume}.", {"Retry-After": "10"},
         )
     if outcome.too_slow:
         return ApiError(
             408, "too_slow",
-            f"The request body arrived too slowly ({outcome.cut_reason}); "
-            f"{upload.offset} bytes are kept, resume from there.",
+            f"The request body arrived too slowly ({outcome.cut_reason}); {resume}.",
         )
     if not outcome.received_all:
         return ApiError(
             400, "incomplete_body",
-            f"The request body ended early ({outcome.cut_reason}); "
-            f"{upload.offset} bytes are kept, resume from there.",
+            f"The request body ended early ({outcome.cut_reason}); {resume}.",
         )
     return None
 
