@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.engine.engine_support import free_port, server_files, text_file
@@ -195,3 +196,39 @@ def test_a_stream_over_the_limit_is_cut_and_deleted(live_server: ServerHandle,
     uploads = server_config.data_dir / "uploads"
     assert not uploads.exists() or not [p for p in uploads.iterdir() if p.is_file()]
     assert server_files(live_server.url, live_server.token) == []
+
+
+def test_an_upload_removed_mid_stream_says_so(live_server: ServerHandle,
+                                             server_config: ServerConfig,
+                                             app_home: Path) -> None:
+    """The server dropped the upload (deleted there, or expired) while the pipe was still
+    being sent: the message says what happened, not only the server's "no such upload"."""
+    proc = subprocess.Popen(
+        _command("-", "--name", "rec.bin", "--category", "temporary", "--server",
+                 live_server.url, f"--token={live_server.token}", "--give-up-after", "20",
+                 "--max-chunk-size", "1M"),
+        env=_env(app_home), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(os.urandom(3 * 1024 * 1024))  # pieces of 1M go out
+        proc.stdin.flush()
+        deadline = time.monotonic() + 30
+        while not (parts := _left_on_server(server_config)) or not parts[0].stat().st_size:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        removed = httpx.delete(f"{live_server.url}/api/v1/storage/tus/{parts[0].stem}",
+                               headers={"Tus-Resumable": "1.0.0",
+                                        "Authorization": f"Bearer {live_server.token}"})
+        assert removed.status_code == 204
+        _out, err = proc.communicate(os.urandom(300_000), timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = err.decode()
+    assert proc.returncode == 1, text
+    assert "Traceback" not in text and len(text.strip().splitlines()) == 1
+    assert "rec.bin: The upload was removed from the server while it was being sent" in text
+    assert server_files(live_server.url, live_server.token) == []
+    assert not list((app_home / "cache").rglob("*.part"))  # the spool is gone too

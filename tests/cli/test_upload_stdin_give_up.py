@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -154,3 +155,31 @@ def test_a_refusal_is_not_waited_on(live_server: ServerHandle) -> None:
         asyncio.run(asyncio.wait_for(run(), timeout=30))
     assert time.monotonic() - started < 10
     assert failure.value.code != GAVE_UP and failure.value.status == 401
+
+
+def test_many_quick_failures_do_not_end_a_stream_that_never_gives_up(
+        live_server: ServerHandle, app_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--give-up-after 0`` is never: the engine's cap of 12 tries for a busy server is
+    not a second, hidden limit on a pipe (nor, with a time limit, an end before it)."""
+    from tests.support.fault_proxy import ThreadedFaultProxy
+    from toolbox_uploader.core.scheduler import MAX_TRANSIENT_ATTEMPTS
+
+    monkeypatch.setattr(random, "uniform", lambda low, _high: low)  # no backoff: quick
+    cuts = MAX_TRANSIENT_ATTEMPTS + 3
+    data = b"row,mark\n" * 500
+    read_end, write_end = os.pipe()
+    os.write(write_end, data)
+    os.close(write_end)
+
+    async def run(url: str, give_up_after: float) -> dict[str, object]:
+        with open(read_end, "rb", buffering=0) as source:
+            return await stream_upload(source, server_url=url, endpoint=None,
+                                       token=live_server.token, name="marks.csv",
+                                       category="temporary", give_up_after=give_up_after)
+
+    host, port = live_server.url.rsplit(":", 1)
+    with ThreadedFaultProxy(host.removeprefix("http://"), int(port), reset=1.0,
+                            methods={"POST"}, max_faults=cuts) as proxy:
+        result = asyncio.run(asyncio.wait_for(run(proxy.url, 0), timeout=60))
+        assert proxy.stats.resets == cuts
+    assert result["sha256"] == hashlib.sha256(data).hexdigest()

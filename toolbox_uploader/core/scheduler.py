@@ -9,7 +9,8 @@ one slot, so 300 worksheets are never stuck behind one 4 GB lesson video.
 Retries follow the ``ErrorKind`` the transfer layer gives (never message text):
 transient and offline errors come back after a full-jitter exponential delay (1 s doubling
 to a 60 s cap; ``Retry-After`` wins when the server sends one); offline keeps trying for
-as long as the server is unreachable, transient gives up after ``MAX_TRANSIENT_ATTEMPTS``;
+as long as the server is unreachable, transient gives up after ``MAX_TRANSIENT_ATTEMPTS``
+(not a 429 with ``Retry-After``: the server set that wait);
 an auth error pauses the queue until the teacher signs in; a vanished upload starts the
 file over once; anything fatal stops with the server's message.
 """
@@ -94,11 +95,21 @@ class RetryDecision:
     retryable: bool = False
 
 
-def waiting_message(kind: ErrorKind, delay: float) -> str:
+def waiting_message(kind: ErrorKind, delay: float, why: str | None = None) -> str:
+    """``why``: the server's own reason for the wait, said instead of "busy"."""
     seconds = max(1, math.ceil(delay))
     if kind is ErrorKind.OFFLINE:
         return f"Waiting for network, next try in {seconds} s."
+    if why:
+        return f"{why.strip().rstrip('.')}, next try in {seconds} s."
     return f"The server is busy, next try in {seconds} s."
+
+
+def _asked_to_wait(error: TransferError) -> bool:
+    """A 429 with ``Retry-After``: the server says when to come back (e.g. an account at
+    its cap of unfinished uploads, which frees up as they finish or expire). That is a
+    wait, not a failing server, so it is not counted against ``MAX_TRANSIENT_ATTEMPTS``."""
+    return error.status == 429 and error.retry_after is not None
 
 
 _COUNTDOWN = re.compile(r",? next try in \d+ s\.?$")
@@ -115,7 +126,8 @@ def decide(error: TransferError, *, attempts: int, restarts: int) -> RetryDecisi
     """What to do after the ``attempts``-th failed attempt (1-based) with ``error``."""
     kind = error.kind
     if kind in (ErrorKind.TRANSIENT, ErrorKind.OFFLINE):
-        if kind is ErrorKind.TRANSIENT and attempts >= MAX_TRANSIENT_ATTEMPTS:
+        asked = _asked_to_wait(error)
+        if kind is ErrorKind.TRANSIENT and attempts >= MAX_TRANSIENT_ATTEMPTS and not asked:
             return RetryDecision(
                 Action.FAIL,
                 Reason(error.code or "gave_up",
@@ -125,7 +137,9 @@ def decide(error: TransferError, *, attempts: int, restarts: int) -> RetryDecisi
         # attempt 1 waits up to 1 s, then 2, 4 ... 60 s; never less than Retry-After.
         delay = retry_delay(error, attempts - 1, base=BACKOFF_BASE, cap=BACKOFF_CAP)
         code = "offline" if kind is ErrorKind.OFFLINE else (error.code or "transient")
-        return RetryDecision(Action.RETRY, Reason(code, waiting_message(kind, delay)),
+        # A toolbox server's reason (it has a machine code) says more than "busy".
+        why = error.message if asked and error.code else None
+        return RetryDecision(Action.RETRY, Reason(code, waiting_message(kind, delay, why)),
                              delay=delay, retryable=True)
     if kind is ErrorKind.AUTH:
         return RetryDecision(

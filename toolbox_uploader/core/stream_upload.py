@@ -28,7 +28,7 @@ from typing import BinaryIO
 from toolbox_uploader import paths
 from toolbox_uploader.core.categories import get_category
 from toolbox_uploader.core.hashing import HashState
-from toolbox_uploader.core.scheduler import Action, decide
+from toolbox_uploader.core.scheduler import MAX_TRANSIENT_ATTEMPTS, Action, decide
 from toolbox_uploader.core.toolbox_api import upload_id
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError
 from toolbox_uploader.core.upload_job import Connection, Target
@@ -172,7 +172,9 @@ class Patience:
     """How long a stream waits for a server that fails: retries with the engine's backoff
     (``scheduler.decide``) until ``give_up_after`` seconds have passed since the first
     failure after the last progress; the last try comes at that moment. A pipe that is
-    merely quiet (a paused recording) does not use up this time."""
+    merely quiet (a paused recording) does not use up this time. The engine's cap on tries
+    against a busy server (``MAX_TRANSIENT_ATTEMPTS``) does not apply: ``give_up_after``
+    is the only limit, and 0 means none, as ``--give-up-after`` says."""
 
     def __init__(self, give_up_after: float | None) -> None:
         self.give_up_after = give_up_after or None
@@ -190,7 +192,9 @@ class Patience:
         if self._failing_since is None:
             self._failing_since = now
         self._failures += 1
-        decision = decide(error, attempts=self._failures, restarts=1)
+        # Counted no further than the cap: past it ``decide`` would fail a busy server.
+        attempts = min(self._failures, MAX_TRANSIENT_ATTEMPTS - 1)
+        decision = decide(error, attempts=attempts, restarts=1)
         if decision.action is not Action.RETRY:
             raise error
         delay = decision.delay or 0.0
@@ -228,10 +232,25 @@ async def _send(connection: Connection, url: str, offset: int, spool_path: Path,
                 on_progress=lambda _n: patience.moved(), more_coming=spool.more_coming,
                 cancel=over, limiter=connection.limiter, chunk_sizer=sizer)
         except TransferError as error:
-            await patience.wait_after(error)
+            await patience.wait_after(_said_gone(error))
         while True:  # where to carry on from; the server may still be away
             try:
                 offset = (await tus.head(url)).offset
                 break
             except TransferError as error:
-                await patience.wait_after(error)
+                await patience.wait_after(_said_gone(error))
+
+
+def _said_gone(error: TransferError) -> TransferError:
+    """``error``, or for an upload the server no longer has (404/410: deleted there, or
+    expired) one that says so: a bare "There is no such upload." from the server does not
+    tell a scripter that the stream was cut and that a pipe cannot be sent again."""
+    if error.kind is not ErrorKind.RESTART or error.status not in (404, 410):
+        return error
+    said = TransferError(
+        ErrorKind.FATAL, "The upload was removed from the server while it was being sent "
+        f"({error.message.strip().rstrip('.')}); what was read from standard input cannot "
+        "be sent again: run the command again with the whole input.",
+        status=error.status, code=error.code)
+    said.__cause__ = error
+    return said
