@@ -183,3 +183,30 @@ def test_many_quick_failures_do_not_end_a_stream_that_never_gives_up(
         result = asyncio.run(asyncio.wait_for(run(proxy.url, 0), timeout=60))
         assert proxy.stats.resets == cuts
     assert result["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_ctrl_c_while_waiting_for_the_server_ends_at_once(app_home: Path) -> None:
+    """Between two tries nothing is in flight and nothing was created: Ctrl+C needs no
+    grace for a clean-up (it used to wait out 1.5 s for a creation that was asleep)."""
+    proc = subprocess.Popen(
+        _command("--name", "notes.txt", "--server", f"http://127.0.0.1:{free_port()}", TOKEN,
+                 "--give-up-after", "60"),
+        env=_env(app_home), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"Monday: fractions\n")
+        proc.stdin.flush()
+        time.sleep(2.5)  # the first tries failed (nothing listens); now between two tries
+        began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        took = time.monotonic() - began
+        err = proc.stderr.read().decode() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.strip() == "interrupted"
+    assert took < 1.2, took  # it was 1.6-1.7 s

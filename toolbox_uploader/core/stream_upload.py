@@ -144,11 +144,13 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             except (TransferError, _TooLarge, asyncio.CancelledError) as error:
                 # Refused, too large, or Ctrl+C: a pipe cannot be resumed by anyone.
                 interrupted = isinstance(error, asyncio.CancelledError)
-                with contextlib.suppress(TransferError, TimeoutError):  # else it expires there
-                    async with asyncio.timeout(
-                            _INTERRUPTED_GRACE if interrupted else _DELETE_TIMEOUT):
-                        url, _offset = await creating  # the creation's own error: none
-                        await tus.terminate(url)
+                # A creation waiting for its next try has made nothing to delete.
+                if not (interrupted and patience.between_tries and not creating.done()):
+                    with contextlib.suppress(TransferError, TimeoutError):  # else it expires
+                        async with asyncio.timeout(
+                                _INTERRUPTED_GRACE if interrupted else _DELETE_TIMEOUT):
+                            url, _offset = await creating  # the creation's own error: none
+                            await tus.terminate(url)
                 creating.cancel()  # still trying to reach the server: no more tries
                 if isinstance(error, _TooLarge):
                     raise too_large(limit) from None
@@ -178,6 +180,7 @@ class Patience:
 
     def __init__(self, give_up_after: float | None) -> None:
         self.give_up_after = give_up_after or None
+        self.between_tries = False  # sleeping until the next try: no request in flight
         self._failing_since: float | None = None
         self._failures = 0
 
@@ -204,7 +207,11 @@ class Patience:
                 raise TransferError(ErrorKind.FATAL, error.message, status=error.status,
                                     code=GAVE_UP) from error
             delay = min(delay, left)
-        await asyncio.sleep(delay)
+        self.between_tries = True
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self.between_tries = False
 
 
 async def _create(connection: Connection, metadata: dict[str, str],
