@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -259,3 +260,22 @@ def test_a_sign_in_carries_on_after_the_settings_are_closed(
         qtbot.waitUntil(lambda: app.target.token == live_server.token, timeout=5000)
         assert locked.passwords == {(credentials.SERVICE, live_server.url): live_server.token}
     assert app.window.server_label.text() == f"Server: {live_server.url}"
+
+
+def test_quitting_right_after_signing_in_keeps_the_token(
+        qtbot: QtBot, start_app: Any, live_server: ServerHandle) -> None:
+    """The keyring's unlock prompt is still open when the teacher quits: quitting waits a
+    little for it, or the token just given would be lost with the process."""
+    app = start_app(Settings(server_url=live_server.url))
+    with locked_keyring() as locked:
+        dialog = app.open_settings()
+        dialog.token.setText(live_server.token)
+        dialog.sign_in_button.click()
+        unlock = threading.Timer(0.5, locked.unlocked.set)  # the teacher types the password
+        unlock.start()
+        try:
+            with qtbot.waitSignal(app.stopped, timeout=10000):
+                app.shutdown()
+        finally:
+            unlock.cancel()
+        assert locked.passwords == {(credentials.SERVICE, live_server.url): live_server.token}

@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from keyring.errors import KeyringError
@@ -22,6 +23,18 @@ from PySide6.QtCore import QObject, Signal, SignalInstance
 from toolbox_uploader.core import credentials
 
 log = logging.getLogger(__name__)
+
+
+def token_of(url: str) -> str | None:
+    """The token for ``url`` (flag, environment, keyring), None when not signed in. A
+    keyring backend that fails with something other than a ``KeyringError`` (a D-Bus error
+    from the password store) counts as "not signed in" too: the app starts, the Settings
+    dialog answers, and signing in says what is wrong."""
+    try:
+        return credentials.resolve_token(None, url)
+    except Exception:
+        log.exception("the keyring failed")
+        return None
 
 
 class Accounts(QObject):
@@ -41,15 +54,23 @@ class Accounts(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._tickets = itertools.count(1)
-        self._busy: dict[str, int] = {}  # url -> sign-ins and sign-outs on their way
-        # Connected first, so the count is down before any other receiver runs.
-        self.signed_in.connect(self._settle)
-        self.signed_out.connect(self._settle)
-        self.not_kept.connect(self._settle)
+        # url -> the sign-ins ("kept") and sign-outs ("removed") on their way, oldest first
+        self._busy: dict[str, list[str]] = {}
+        self._changes: set[threading.Thread] = set()  # sign-ins and sign-outs running
+        # Connected first, so the list is up to date before any other receiver runs.
+        self.signed_in.connect(lambda url: self._settle(url, "kept"))
+        self.signed_out.connect(lambda url: self._settle(url, "removed"))
+        self.not_kept.connect(lambda url, action, _error: self._settle(url, action))
 
     def busy(self, url: str) -> bool:
         """A sign-in or sign-out for ``url`` has not finished yet."""
-        return self._busy.get(url, 0) > 0
+        return url in self._busy
+
+    def changing(self, url: str) -> str | None:
+        """The latest change for ``url`` still on its way (``"kept"``: a sign-in,
+        ``"removed"``: a sign-out), or None."""
+        pending = self._busy.get(url)
+        return pending[-1] if pending else None
 
     def sign_in(self, url: str, token: str) -> None:
         self._change(url, "kept", lambda: credentials.store_token(url, token))
@@ -62,11 +83,11 @@ class Accounts(QObject):
         with the ticket returned here, so that a caller can ignore answers it no longer
         waits for."""
         ticket = next(self._tickets)
-        self._start(lambda: self._answer(ticket, url, credentials.resolve_token(None, url)))
+        self._start(lambda: self._answer(ticket, url, token_of(url)))
         return ticket
 
     def _change(self, url: str, action: str, call: Callable[[], None]) -> None:
-        self._busy[url] = self._busy.get(url, 0) + 1
+        self._busy.setdefault(url, []).append(action)
 
         def work() -> None:
             try:
@@ -80,13 +101,23 @@ class Accounts(QObject):
                 return
             self._emit(self.signed_in if action == "kept" else self.signed_out, url)
 
-        self._start(work)
+        self._changes.add(self._start(work))
 
-    def _settle(self, url: str, *_rest: object) -> None:
-        left = self._busy.get(url, 0) - 1
-        if left > 0:
-            self._busy[url] = left
-        else:
+    def finish_changes(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for sign-ins and sign-outs still on their way
+        (the app quits: a token the teacher just gave must not be lost with the process).
+        True when none is left. Look-ups are not waited for: nobody needs their answer."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._changes):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._changes = {t for t in self._changes if t.is_alive()}
+        return not self._changes
+
+    def _settle(self, url: str, action: str) -> None:
+        pending = self._busy.get(url, [])
+        with contextlib.suppress(ValueError):
+            pending.remove(action)
+        if not pending:
             self._busy.pop(url, None)
 
     def _answer(self, ticket: int, url: str, token: str | None) -> None:
@@ -98,5 +129,7 @@ class Accounts(QObject):
             signal.emit(*args)
 
     @staticmethod
-    def _start(work: Callable[[], None]) -> None:
-        threading.Thread(target=work, name="toolbox-keyring", daemon=True).start()
+    def _start(work: Callable[[], None]) -> threading.Thread:
+        thread = threading.Thread(target=work, name="toolbox-keyring", daemon=True)
+        thread.start()
+        return thread

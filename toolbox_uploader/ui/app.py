@@ -31,17 +31,16 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from toolbox_uploader import paths
 from toolbox_uploader import settings as settings_io
-from toolbox_uploader.core import credentials
 from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
 from toolbox_uploader.core.events import EngineEvent
 from toolbox_uploader.core.upload_job import Target
 from toolbox_uploader.settings import Settings
 from toolbox_uploader.ui import icons
-from toolbox_uploader.ui.accounts import Accounts
+from toolbox_uploader.ui.accounts import Accounts, token_of
 from toolbox_uploader.ui.background_priority import background_threads
 from toolbox_uploader.ui.bridge import EngineBridge
 from toolbox_uploader.ui.main_window import MainWindow
-from toolbox_uploader.ui.settings_dialog import SettingsDialog
+from toolbox_uploader.ui.settings_dialog import SettingsDialog, no_keyring_text
 from toolbox_uploader.ui.single_instance import InstanceServer, hand_over
 from toolbox_uploader.ui.tray import TrayController
 
@@ -55,6 +54,8 @@ _SWITCH_JOIN_SECONDS = 60.0
 #: How long quitting waits for a folder dropped just before to be read, so that its files
 #: are in the queue at the next start.
 _DROPS_GRACE_SECONDS = 4.0
+#: How long quitting waits for a sign-in or sign-out still waiting for the keyring.
+_SIGN_IN_GRACE_SECONDS = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +102,8 @@ def _make_engine(s: Settings, t: ServerTarget, store_path: Path) -> Engine:
 
 def remote_target(url: str) -> ServerTarget:
     """A school server and its token. Asks the keyring: not on the GUI thread once the
-    window is shown."""
-    return ServerTarget(url, credentials.resolve_token(None, url), None, local=False)
+    window is shown. A failing keyring means "not signed in", never an app that cannot start."""
+    return ServerTarget(url, token_of(url), None, local=False)
 
 
 @dataclass(eq=False)
@@ -190,6 +191,7 @@ class UploaderApp(QObject):
         self.accounts.signed_in.connect(self._on_credentials_changed)
         self.accounts.signed_out.connect(self._on_credentials_changed)
         self.accounts.found.connect(self._on_token_found)
+        self.accounts.not_kept.connect(self._on_not_kept)
         if self.instance is not None:
             self.instance.paths_received.connect(self.on_handed_over)
 
@@ -285,6 +287,8 @@ class UploaderApp(QObject):
             self.local_server = self.local_server or job.server
         self._stop_engine()
         self._stop_local_server()
+        if not self.accounts.finish_changes(_SIGN_IN_GRACE_SECONDS):
+            log.warning("a sign-in or sign-out was still waiting for the keyring at quit")
         self.tray.hide()
         if self.instance is not None:
             self.instance.close()
@@ -330,6 +334,11 @@ class UploaderApp(QObject):
         current = self.target
         if current is not None and not current.local and current.url == url:
             self._token_ticket = self.accounts.look_up(url)
+
+    def _on_not_kept(self, url: str, action: str, error: Exception) -> None:
+        """The keyring refused a sign-in or sign-out, maybe after its dialog was closed:
+        said in the window too, or the teacher would wait for uploads that wait for them."""
+        self.window.statusBar().showMessage(f"{url}: {no_keyring_text(action, error)}", 60000)
 
     def _on_token_found(self, ticket: int, url: str, token: str | None) -> None:
         current = self.target
@@ -408,7 +417,8 @@ class UploaderApp(QObject):
         if job.server is not None:
             self.local_server = job.server
             self._links = job.server.handle
-        self._use_target(job.target)
+        if not job.left_local:  # else in use already, maybe with a token signed in since
+            self._use_target(job.target)
         if self.target is not None and not self.target.local:
             self._on_credentials_changed(self.target.url)  # signed in meanwhile?
         if job.error is not None:  # no second try on its own: it would fail again

@@ -366,6 +366,10 @@ class MainWindow(QMainWindow):
         self.bridge.flushed.connect(self._update_buttons)
         self.bridge.items_added.connect(self._update_details)
         self.bridge.items_changed.connect(self._update_details)
+        # An open report says whether its link works and what its row waits for: both
+        # change with the chosen server, with no new snapshot of the row.
+        self.model.current_server_changed.connect(
+            lambda: self._update_details([d.item for d in self._details.values()]))
 
     # ------------------------------------------------------------------ settings and state
     def set_default_category(self, category: str) -> None:

@@ -168,10 +168,13 @@ def folder_of(item: ItemSnapshot) -> str:
 class QueueModel(QAbstractTableModel):
     """Signals: ``category_change_requested(int item_id, str category)`` when the teacher picks
     another category for a row (the window forwards it to the engine); ``counts_changed()``
-    when the number of rows in some state changed (for the filter buttons)."""
+    when the number of rows in some state changed (for the filter buttons);
+    ``current_server_changed()`` after ``set_current_server`` chose another server (what a
+    row waits for and whether its link works changed, with no new snapshot of the row)."""
 
     category_change_requested = Signal(int, str)
     counts_changed = Signal()
+    current_server_changed = Signal()
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -271,6 +274,7 @@ class QueueModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, Column.STATUS),
                                   self.index(len(self._items) - 1, Column.ACTIONS))
         self.counts_changed.emit()
+        self.current_server_changed.emit()
 
     def waits_for_server(self, item: ItemSnapshot) -> bool:
         """Work ahead, but for a server other than the chosen one: nothing moves meanwhile."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -93,8 +94,10 @@ class SettingsDialog(QDialog):
         self._original = settings
         self.accounts = accounts or Accounts(self)
         self._looking_up = 0  # the ticket of the look-up whose answer is awaited
-        # The address a sign-in or sign-out pressed here is changing, and what it says.
-        self._changing: tuple[str, str] | None = None
+        # The address a sign-in or sign-out pressed here is changing, and the token sent
+        # (None: a sign-out). What the status line says comes from ``accounts``, which also
+        # knows the changes pressed in a dialog closed since.
+        self._changing: tuple[str, str | None] | None = None
         self.accounts.found.connect(self._show_account)
         self.accounts.signed_in.connect(self._on_signed_in)
         self.accounts.signed_out.connect(self._on_signed_out)
@@ -237,16 +240,21 @@ class SettingsDialog(QDialog):
         self.error.setText(message)
         self.error.show()
 
-    def _refresh_account(self, lookup: bool = True) -> None:
+    def _shown_url(self) -> str | None:
+        """The address in the field, checked; None while it is not a valid one."""
         try:
-            url = check_server_url(self.server_url.text())
+            return check_server_url(self.server_url.text())
         except SettingsError:
-            url = None
+            return None
+
+    def _refresh_account(self, lookup: bool = True) -> None:
+        url = self._shown_url()
         for widget in (self.token, self.sign_in_button, self.sign_out_button):
             widget.setEnabled(bool(url))
         self._looking_up = 0  # an answer still on its way is for an earlier question
-        if self._changing is not None and url == self._changing[0]:
-            self.account_status.setText(self._changing[1])
+        pending = self.accounts.changing(url) if url else None
+        if pending is not None:  # its end refreshes this line
+            self.account_status.setText("Signing in…" if pending == "kept" else "Signing out…")
             self.sign_in_button.setEnabled(False)
             self.sign_out_button.setEnabled(False)
         elif url == "":
@@ -279,40 +287,66 @@ class SettingsDialog(QDialog):
         if problem is not None:
             self._show_error(problem)
             return
-        self._changing = (url, "Signing in…")
-        self._refresh_account(lookup=False)
+        self._changing = (url, token)
         self.accounts.sign_in(url, token)
+        self._refresh_account(lookup=False)
 
     def on_sign_out(self) -> None:
         url = self._url_or_error()
         if not url:
             return
-        self._changing = (url, "Signing out…")
-        self._refresh_account(lookup=False)
+        self._changing = (url, None)
         self.accounts.sign_out(url)
+        self._refresh_account(lookup=False)
 
-    def _done_changing(self, url: str) -> bool:
-        """Was ``url`` the address this dialog was signing in or out?"""
+    def _done_changing(self, url: str) -> tuple[bool, str | None]:
+        """Was ``url`` the address this dialog was signing in or out, and with which token?"""
         if self._changing is None or url != self._changing[0]:
-            return False
+            return False, None
+        sent = self._changing[1]
         self._changing = None
-        return True
+        return True, sent
+
+    def _settled(self, url: str) -> None:
+        """A change of ``url`` ended (pressed here or in a dialog closed since): the line
+        about the address shown is asked again, never left at a stale answer."""
+        if url == self._shown_url():
+            self._refresh_account()
 
     def _on_signed_in(self, url: str) -> None:
-        if self._done_changing(url):
-            self.token.clear()
-            self._refresh_account()
+        mine, sent = self._done_changing(url)
+        if mine and sent is not None and self.token.text().strip() == sent:
+            self.token.clear()  # a token typed since for another address stays
+        self._settled(url)
+        if mine:
             self.signed_in.emit(url)
 
     def _on_signed_out(self, url: str) -> None:
-        if self._done_changing(url):
-            self._refresh_account()
+        mine, _sent = self._done_changing(url)
+        self._settled(url)
+        if mine:
             self.signed_out.emit(url)
 
     def _on_not_kept(self, url: str, action: str, error: Exception) -> None:
-        if self._done_changing(url):
-            self._refresh_account()
-            self._show_error(no_keyring_text(action, error))
+        mine, _sent = self._done_changing(url)
+        self._settled(url)
+        if mine:
+            text = no_keyring_text(action, error)
+            if url != self._shown_url():  # the address was edited since: say which one
+                text = f"{url}: {text}"
+            self._show_error(text)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter in the token field signs in. Otherwise the dialog's default button (OK)
+        would save and close, dropping the pasted token: the teacher believes they are
+        signed in, and the uploads wait for a sign-in."""
+        enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if enter and self.token.hasFocus() and self.token.text().strip():
+            if self.sign_in_button.isEnabled():
+                self.on_sign_in()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     # ------------------------------------------------------------------ result
     def settings(self) -> Settings:
