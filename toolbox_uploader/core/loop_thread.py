@@ -59,8 +59,11 @@ class LoopThread:
         try:
             loop.run_forever()
         finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+            try:
+                _cancel_left_over(loop)
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
 
     def stop(self, shutdown: Step | None = None, timeout: float = 15.0) -> None:
         """Run ``shutdown`` on the loop, then stop the loop and join the thread."""
@@ -79,3 +82,22 @@ class LoopThread:
             asyncio.run_coroutine_threadsafe(finish(), loop)
         thread.join(timeout)
         self._thread = self.loop = None
+
+
+#: How long tasks still pending when the loop stops get to end once cancelled.
+_LEFT_OVER_GRACE = 1.0
+
+
+def _cancel_left_over(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what the shutdown step left running, as ``asyncio.run`` does: e.g. the
+    handler of a connection the server was still closing. A task left pending is logged
+    as "Task was destroyed but it is pending!" when it is collected."""
+    tasks = asyncio.all_tasks(loop)
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.wait(tasks, timeout=_LEFT_OVER_GRACE))
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" at exit
