@@ -52,3 +52,43 @@ def test_no_speed_while_nothing_is_sending(make_engine: Callable[..., Engine],
     with lock:
         seen.clear()
     wait_for(lambda: any(state is S.UPLOADING and b.speed > 0 for state, b in list(seen)), 10)
+
+
+def test_a_file_found_already_uploaded_adds_nothing_to_the_speed(
+        make_engine: Callable[..., Engine], live_server: ServerHandle, tmp_path: Path) -> None:
+    """Its bytes were not sent now: counted as speed, an 8 MB copy found on the server made
+    a 0.5 MB/s upload look like 2 MB/s for seconds, and the time left four times too short."""
+    first = random_file(tmp_path / "first" / "Term" / "video.bin", 8 * MB)
+    engine = make_engine(server_url=live_server.url, token=live_server.token)
+    engine.add_paths([first.parent], category="temporary")
+    wait_for(lambda: (s := item(engine, "video.bin")) and s.state is S.DONE, 60,
+             describe=engine.snapshot)
+
+    limit = MB // 2
+    engine.update_config(bandwidth_limit=limit)
+    slow = random_file(tmp_path / "slow.bin", 8 * MB)
+    lock = threading.Lock()
+    speeds: list[float] = []
+
+    def listener(batch: list[EngineEvent]) -> None:
+        with lock:
+            speeds.extend(e.speed for e in batch if isinstance(e, BatchProgress))
+
+    engine.subscribe(listener)
+    engine.add_paths([slow], category="temporary")
+    wait_for(lambda: (s := item(engine, "slow.bin")) and s.bytes_sent > MB, 30,
+             describe=engine.snapshot)
+    again = tmp_path / "again" / "Term"
+    again.mkdir(parents=True)
+    (again / "video.bin").write_bytes(first.read_bytes())  # the same file, the same path
+    engine.add_paths([again], category="temporary")
+    wait_for(lambda: sum(1 for s in engine.snapshot()
+                         if s.display_name == "video.bin" and s.state is S.DONE) == 2, 30,
+             describe=engine.snapshot)
+    with lock:
+        speeds.clear()
+    wait_for(lambda: len(speeds) >= 20, 10)  # two seconds of batches after it
+    assert item(engine, "slow.bin").state is S.UPLOADING  # type: ignore[union-attr]
+    with lock:
+        fastest = max(speeds)
+    assert fastest < 2 * limit, f"{fastest / MB:.1f} MB/s with a {limit / MB} MB/s limit"

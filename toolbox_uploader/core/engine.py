@@ -161,7 +161,9 @@ class Engine:
         self._records: dict[int, ItemRecord] = {}
         self._waiting: dict[ItemState, OrderedIds] = {S.QUEUED: OrderedIds(),
                                                       S.READY: OrderedIds()}
-        self._done_bytes = 0  # bytes of finished items, for the overall speed
+        # Bytes that left in this run, for the overall speed: not the offsets a resumed
+        # upload starts from, nor a file found already on the server.
+        self._sent_now = 0
         self._totals = _Totals()  # the batch totals of the stored records, kept up to date
         self._jobs: dict[int, UploadJob] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -441,7 +443,8 @@ class Engine:
         self._records.clear()
         for ids in self._waiting.values():
             ids.clear()
-        self._done_bytes = 0
+        self._sent_now = 0
+        self._total_meter.reset()
         self._totals = _Totals()
         self._preparing.clear()
         self._bodies.clear()
@@ -557,10 +560,6 @@ class Engine:
         moved = old is None or old.state is not record.state
         if moved and old is not None and old.state in self._waiting:
             self._waiting[old.state].discard(record.id)
-        if old is not None and old.state is S.DONE:
-            self._done_bytes -= old.upload_size or 0
-        if record.state is S.DONE:
-            self._done_bytes += record.upload_size or 0
         self._records[record.id] = record
         if moved and record.state in self._waiting:
             self._waiting[record.state].add(record.id)
@@ -577,8 +576,6 @@ class Engine:
         old = self._records.pop(item_id, None)
         if old is not None:
             self._totals.count(old, -1)
-        if old is not None and old.state is S.DONE:
-            self._done_bytes -= old.upload_size or 0
         if old is not None and old.state in self._waiting:
             self._waiting[old.state].discard(item_id)
 
@@ -726,7 +723,7 @@ class Engine:
 
     def _refresh_progress(self) -> None:
         if self._live:
-            self._total_meter.record(sum(self._live.values()) + self._done_bytes)
+            self._total_meter.record(self._sent_now)
         now = time.monotonic()
         dirty, self._dirty = self._dirty, set()
         for item_id in dirty:
@@ -761,6 +758,7 @@ class Engine:
         self._dirty.add(item_id)
 
     def _on_progress(self, item_id: int, sent: int) -> None:
+        self._sent_now += max(0, sent - self._live.get(item_id, sent))
         self._live[item_id] = sent
         meter = self._meters.get(item_id)
         if meter is None:
