@@ -44,6 +44,7 @@ import httpx
 from toolbox_uploader.core.hashing import HashState
 from toolbox_uploader.core.http_transport import HttpSession
 from toolbox_uploader.core.rate_limit import RateLimiter
+from toolbox_uploader.core.sizes import sizes_apart
 from toolbox_uploader.core.source_files import open_fd
 from toolbox_uploader.core.strategy import ChunkSizer
 from toolbox_uploader.core.transfer_errors import (
@@ -81,12 +82,18 @@ class ServerInfo:
 
     @property
     def checksum_algorithm(self) -> str | None:
-        """sha256, else sha1, if the server checks per-request checksums at all."""
+        """sha256, else sha1, spelled as the server lists it, if it checks checksums at all.
+
+        The server's own spelling ("SHA256", "sha-256") goes back in ``Upload-Checksum``: the
+        spec lets a server answer 400 to a name it does not list, which would fail the upload
+        at its first PATCH.
+        """
         if "checksum" not in self.extensions:
             return None
-        for name in ("sha256", "sha1"):
-            if name in self.checksum_algorithms:
-                return name
+        for wanted in ("sha256", "sha1"):
+            for name in self.checksum_algorithms:
+                if _hash_name(name) == wanted:
+                    return name
         return None
 
 
@@ -97,6 +104,11 @@ class UploadStatus:
     offset: int
     length: int | None
     metadata: dict[str, str]
+
+
+def _hash_name(algorithm: str) -> str:
+    """hashlib's name for a tus algorithm name ("SHA-256" → "sha256")."""
+    return algorithm.lower().replace("-", "")
 
 
 def encode_metadata(metadata: Mapping[str, str]) -> str:
@@ -128,8 +140,14 @@ def decode_metadata(header: str | None) -> dict[str, str]:
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:
+    """A non-negative integer header, or None when absent or not one.
+
+    ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
     value = response.headers.get(name)
-    if value is None or not value.strip().isdigit():
+    if value is None:
+        return None
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()):
         return None
     return int(value)
 
@@ -145,7 +163,7 @@ def _chunk_digest(fd: int, start: int, size: int, algorithm: str, state: HashSta
     With ``state`` (a fresh file hash, for the first chunk under sha256) the chunk's digest
     *is* the file's prefix digest, so one hash serves both.
     """
-    chunk_hash = None if state is not None else hashlib.new(algorithm)
+    chunk_hash = None if state is not None else hashlib.new(_hash_name(algorithm))
     position, end = start, start + size
     while position < end:
         data = os.pread(fd, min(PIECE_MAX, end - position), position)
@@ -208,7 +226,8 @@ async def _prepare(
     """
     if algorithm is None or size <= 0:
         return _Prepared(offset, size, declare, None)
-    state = HashState() if hashing and offset == 0 and algorithm == "sha256" else None
+    state = (HashState() if hashing and offset == 0 and _hash_name(algorithm) == "sha256"
+             else None)
     digest = await asyncio.to_thread(_chunk_digest, fd, offset, size, algorithm, state)
     checksum = f"{algorithm} {base64.b64encode(digest).decode()}"
     return _Prepared(offset, size, declare, checksum, state)
@@ -294,6 +313,16 @@ class TusClient:
                         ErrorKind.FATAL, f"No tus server answers at {self.endpoint}.",
                         status=response.status_code,
                     )
+                moved = response.headers.get("Location")
+                if response.status_code in (301, 302, 303, 307, 308) and moved:
+                    # Not followed: a tus body cannot be sent twice, and every later request
+                    # would meet the same redirect. The admin needs the address to use.
+                    raise TransferError(
+                        ErrorKind.FATAL,
+                        f"The tus server at {self.endpoint} moved to "
+                        f"{urljoin(self.endpoint, moved)}; use that address instead.",
+                        status=response.status_code,
+                    )
                 if response.status_code not in (200, 204):
                     raise classify_response(response)
                 versions = _csv_header(response, "Tus-Version")
@@ -307,9 +336,7 @@ class TusClient:
                     version=TUS_VERSION,
                     extensions=frozenset(_csv_header(response, "Tus-Extension")),
                     max_size=_int_header(response, "Tus-Max-Size"),
-                    checksum_algorithms=tuple(
-                        name.lower() for name in _csv_header(response, "Tus-Checksum-Algorithm")
-                    ),
+                    checksum_algorithms=_csv_header(response, "Tus-Checksum-Algorithm"),
                 )
             return self._info
 
@@ -321,11 +348,21 @@ class TusClient:
         offset = _int_header(response, "Upload-Offset")
         if offset is None:
             raise TransferError(
-                ErrorKind.TRANSIENT, "The server's answer lacked an Upload-Offset.", status=200
+                ErrorKind.TRANSIENT, "The server's answer lacked a valid Upload-Offset.",
+                status=response.status_code,
+            )
+        length = _int_header(response, "Upload-Length")
+        if length is not None and offset > length:
+            # Resuming from there would read past the file or skip bytes: start over.
+            raise TransferError(
+                ErrorKind.RESTART,
+                f"The server reports an Upload-Offset ({offset}) past the upload's length "
+                f"({length}); the file is sent again.",
+                status=response.status_code,
             )
         return UploadStatus(
             offset=offset,
-            length=_int_header(response, "Upload-Length"),
+            length=length,
             metadata=decode_metadata(response.headers.get("Upload-Metadata")),
         )
 
@@ -365,9 +402,10 @@ class TusClient:
         """
         info = await self.server_info()
         if length is not None and info.max_size is not None and length > info.max_size:
+            shown, limit = sizes_apart(length, info.max_size)
             raise TransferError(
                 ErrorKind.FATAL,
-                f"The file is larger than the server accepts ({info.max_size} bytes).",
+                f"The file ({shown}) is larger than this server accepts (at most {limit}).",
                 status=413,
             )
         if length is None and not info.supports("creation-defer-length"):
@@ -431,6 +469,13 @@ class TusClient:
         offset = _int_header(response, "Upload-Offset")
         if offset is None:
             offset = (await self.head(url)).offset
+        if offset > upload_bytes:  # bytes never sent: see ``upload_file``
+            raise TransferError(
+                ErrorKind.RESTART,
+                f"The server reports more bytes ({offset}) than were sent ({upload_bytes}); "
+                "the file is sent again.",
+                status=response.status_code,
+            )
         if hasher is not None:
             hasher.rollback(offset, source)
             hasher.checkpoint()
@@ -635,6 +680,15 @@ class TusClient:
                     new_offset = _int_header(response, "Upload-Offset")
                     if new_offset is None:
                         new_offset = (await self.head(url)).offset
+                    if new_offset > end:
+                        # Bytes that were never sent: continuing from there would leave a
+                        # hole of unknown content in the stored file, reported as done.
+                        raise TransferError(
+                            ErrorKind.RESTART,
+                            f"The server reports more bytes ({new_offset}) than were sent "
+                            f"({end}); the file is sent again.",
+                            status=status,
+                        )
                     if new_offset > offset:
                         recoveries = 0
                         checksum_failures = 0

@@ -352,7 +352,9 @@ class UploadJob:
                 if finished is None:
                     raise
                 return finished
-            if status.length is not None and status.length != size:
+            # A server that claims more than the file has (its length left out) cannot be
+            # resumed from: reading on from there would fail on the file's end.
+            if (status.length is not None and status.length != size) or status.offset > size:
                 return _changed("length")
             offset = status.offset
             self._on_offset(offset)
