@@ -29,6 +29,45 @@ from pypdf.generic import (
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
+# ---------------------------------------------------------------- old Office (OLE2)
+
+_END, _FREE, _FATSECT, _NONE = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+
+
+def _ole_entry(name: str, kind: int, *, left: int = _NONE, right: int = _NONE,
+               child: int = _NONE) -> bytes:
+    raw = (name + "\0").encode("utf-16-le") if name else b""
+    return (raw.ljust(64, b"\0") + struct.pack("<HBB", len(raw), kind, 1)
+            + struct.pack("<III", left, right, child) + b"\0" * 36
+            + struct.pack("<IQ", _END, 0))
+
+
+def make_ole_document(folder: Path, name: str = "plan.doc", *, main: str = "WordDocument",
+                      vba_storage: str | None = "Macros") -> Path:
+    """A minimal compound file (512-byte sectors) as Word ("WordDocument") or Excel
+    ("Workbook") write it; ``vba_storage`` holds ``VBA/_VBA_PROJECT`` when given (Word uses
+    ``Macros``, Excel ``_VBA_PROJECT_CUR``). Streams are empty: only the directory matters."""
+    entries = [_ole_entry("Root Entry", 5, child=1)]
+    if vba_storage:
+        entries += [_ole_entry(main, 2, left=2), _ole_entry(vba_storage, 1, child=3),
+                    _ole_entry("VBA", 1, child=4), _ole_entry("_VBA_PROJECT", 2)]
+    else:
+        entries.append(_ole_entry(main, 2))
+    while len(entries) % 4:
+        entries.append(_ole_entry("", 0))
+    directory = b"".join(entries)
+    sectors = len(directory) // 512  # directory sectors 1..n follow the FAT in sector 0
+    fat = [_FATSECT, *range(2, sectors + 1), _END]
+    fat += [_FREE] * (128 - len(fat))
+    header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16
+              + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6
+              + struct.pack("<9I", 0, 1, 1, 0, 4096, _END, 0, _END, 0)
+              + struct.pack("<109I", 0, *([_FREE] * 108)))
+    path = folder / name
+    path.write_bytes(header + struct.pack("<128I", *fat) + directory)
+    return path
+
+
 # ---------------------------------------------------------------- images
 
 

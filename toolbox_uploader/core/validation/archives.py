@@ -10,7 +10,9 @@ embedded charts is not mistaken for a bomb.
 
 from __future__ import annotations
 
+import os
 import shutil
+import struct
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import IO
 
 from toolbox_uploader.core.source_files import open_source
 from toolbox_uploader.core.validation.names import EXECUTABLE_EXTENSIONS, effective_extension
+from toolbox_uploader.core.validation.ole import report_macros
 from toolbox_uploader.core.validation.report import Findings
 
 MAX_RATIO = 100
@@ -60,6 +63,42 @@ class _Totals:
 
 def is_zip(head: bytes) -> bool:
     return head.startswith((b"PK\x03\x04", b"PK\x05\x06"))
+
+
+_END_RECORD = b"PK\x05\x06"
+_END_RECORD_SIZE = 22
+_CENTRAL_ENTRY = b"PK\x01\x02"
+_ZIP64_LOCATOR = b"PK\x06\x07"
+
+
+def has_zip_at_end(path: Path) -> bool:
+    """Whether a ZIP archive ends this file: its end record (plus its comment) is the last
+    thing in it and points back at a central directory.
+
+    ZIP readers find an archive from its end, so a PDF, a photo or anything else with a
+    ZIP joined after it opens as an archive too (a polyglot: the GIF that was also a Java
+    program, a PDF that unzips to a program). Only the last 64 KiB are read. A ZIP stored
+    inside a document (an attachment) is followed by the document's own data, so it does
+    not end the file and is not taken for one."""
+    with open_source(path) as handle:  # one open: never the path again (a pipe swapped in)
+        size = os.fstat(handle.fileno()).st_size
+        start = max(0, size - _END_RECORD_SIZE - 0xFFFF)
+        handle.seek(start)
+        tail = handle.read()
+        found = tail.rfind(_END_RECORD)
+        while found >= 0:
+            record = tail[found : found + _END_RECORD_SIZE]
+            entries, directory_size = struct.unpack_from("<HI", record.ljust(22, b"\0"), 10)
+            (comment,) = struct.unpack_from("<H", record.ljust(22, b"\0"), 20)
+            if found + _END_RECORD_SIZE + comment == len(tail) and entries:
+                if directory_size == 0xFFFFFFFF:  # ZIP64: sizes are in another record
+                    return tail[max(0, found - 20) : found].startswith(_ZIP64_LOCATOR)
+                directory = start + found - directory_size
+                if 0 <= directory < size:
+                    handle.seek(directory)
+                    return handle.read(4) == _CENTRAL_ENTRY
+            found = tail.rfind(_END_RECORD, 0, found)
+    return False
 
 
 def check_zip(path: Path, filename: str, mime: str, findings: Findings, *,
@@ -110,12 +149,7 @@ def _package_type(archive: zipfile.ZipFile, names: list[str], filename: str, mim
     elif "mimetype" in lowered:  # OpenDocument: Basic macros live under Basic/
         macro = any(n.startswith("basic/") and n.endswith(".xml") for n in lowered)
     if macro:
-        message = ("The document contains macros (a VBA project), which can run code on "
-                   "students' computers; save it as .docx/.xlsx/.pptx without macros.")
-        if student_facing:
-            findings.reject("macro_document", message)
-        else:
-            findings.warn("macro_document", "The document contains macros (a VBA project).")
+        report_macros(findings, student_facing=student_facing)
     if ooxml and main:
         return (_OOXML_MACRO if macro else _OOXML_MAIN)[main]
     return mime

@@ -8,8 +8,10 @@ alone, before any pixel is decoded.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
@@ -28,6 +30,7 @@ MAX_EXIF_BYTES = 64 * 1024
 MAX_EXIF_FIELD_BYTES = 32 * 1024
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769
+_TAIL_BYTES = 4096
 
 
 def heif_available() -> bool:
@@ -62,6 +65,35 @@ def _oversized_exif(image: Image.Image, exif: Image.Exif) -> bool:
     )
 
 
+def _ends_with(handle: BinaryIO, marker: bytes) -> bool:
+    """Whether the file's last bytes, less the zero/space padding some writers add, are
+    ``marker``: the cheap proof that a JPEG or GIF was written to its end."""
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(max(0, size - _TAIL_BYTES))
+    return handle.read().rstrip(b"\0 \r\n").endswith(marker)
+
+
+def _check_complete(handle: BinaryIO, image: Image.Image) -> None:
+    """Raise when the picture data stops short (a half-copied photo shows a grey band).
+
+    ``verify()`` decodes nothing for JPEG and GIF, unlike PNG (CRCs) and WebP, so a cut
+    JPEG or GIF passed. A file that ends with its end marker (JPEG ``FFD9``, which cannot
+    occur inside the compressed data, or GIF's ``;``) is complete, which costs one read of
+    the tail; only the others are decoded to find out, a JPEG at 1/8 scale (libjpeg still
+    reads every coefficient, so a cut is found at an eighth of the memory)."""
+    if image.format in {"JPEG", "MPO"}:
+        if _ends_with(handle, b"\xff\xd9"):
+            return
+        width, height = image.size
+        image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
+        image.load()
+    elif image.format == "GIF" and not _ends_with(handle, b";"):
+        for frame in range(getattr(image, "n_frames", 1)):
+            image.seek(frame)
+            image.load()
+
+
 def check_image(path: Path, mime: str, findings: Findings) -> None:
     if mime in HEIF_TYPES and not heif_available():
         findings.reject(
@@ -88,6 +120,7 @@ def check_image(path: Path, mime: str, findings: Findings) -> None:
                 exif = image.getexif()
                 location = has_location(exif)
                 oversized = _oversized_exif(image, exif)
+                _check_complete(handle, image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         findings.reject(
             "image_bomb",

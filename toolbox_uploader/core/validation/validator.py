@@ -26,6 +26,7 @@ from toolbox_uploader.core.validation import (
     markup,
     media,
     names,
+    ole,
     pdf,
     sniff,
     type_names,
@@ -91,13 +92,33 @@ def _read_head(path: Path, findings: Findings) -> tuple[int, bytes] | None:
     try:
         with open_source(path) as handle:  # never hangs on a pipe swapped in meanwhile
             return os.fstat(handle.fileno()).st_size, handle.read(sniff.HEAD_BYTES)
-    except NotRegularFileError:
-        findings.reject("not_a_file", "This is not a regular file (a folder, device or pipe).")
-    except FileNotFoundError:
-        findings.reject("missing_file", "The file no longer exists.")
     except OSError as exc:
-        findings.reject("unreadable", f"The file cannot be read ({exc.strerror or exc}).")
+        _unreadable(exc, findings)
     return None
+
+
+def _unreadable(exc: OSError, findings: Findings) -> None:
+    if isinstance(exc, NotRegularFileError):
+        findings.reject("not_a_file", "This is not a regular file (a folder, device or pipe).")
+    elif isinstance(exc, FileNotFoundError):
+        findings.reject("missing_file", "The file no longer exists.")
+    else:
+        findings.reject("unreadable", f"The file cannot be read ({exc.strerror or exc}).")
+
+
+def _check_zip_at_end(path: Path, mime: str, findings: Findings) -> None:
+    try:
+        hidden = archives.has_zip_at_end(path)
+    except OSError as exc:  # replaced since its head was read: said as _read_head says it
+        _unreadable(exc, findings)
+        return
+    if hidden:
+        findings.reject(
+            "hidden_archive",
+            f"The file is {type_names.one_of(mime)} with a ZIP archive joined to its end, so "
+            "it also opens as an archive (a way to slip files past these checks); save it "
+            "again from the program that made it.",
+        )
 
 
 def _check_content(path: Path, head: bytes, size: int, display: str, rules: Category,
@@ -122,6 +143,8 @@ def _check_content(path: Path, head: bytes, size: int, display: str, rules: Cate
         return mime
     try:
         mime = _inspect(path, head, size, display, mime, rules, findings)
+        if not archives.is_zip(head):
+            _check_zip_at_end(path, mime, findings)
     except Exception as exc:
         # A parser's own failure on a malformed or hostile file (each check catches the
         # errors it knows): what could not be checked is not let through, and the caller
@@ -163,8 +186,10 @@ def _inspect(path: Path, head: bytes, size: int, display: str, mime: str, rules:
     ):
         mime = archives.check_zip(path, display, mime, findings,
                                   student_facing=rules.student_facing)
-    elif mime in _OLE_CONTAINERS and declared in _OLE_DOCUMENTS:
-        mime = declared  # libmagic sometimes names only the OLE2 container of .doc/.xls/.ppt
+    elif mime in _OLE_CONTAINERS or mime in _OLE_DOCUMENTS:
+        if mime in _OLE_CONTAINERS and declared in _OLE_DOCUMENTS:
+            mime = declared  # libmagic sometimes names only the OLE2 container of .doc/.xls
+        ole.check_macros(path, findings, student_facing=rules.student_facing)
     elif mime.startswith(("audio/", "video/")) or mime == "application/octet-stream":
         mime = media.check_media(head, mime, declared, findings)
     return mime
