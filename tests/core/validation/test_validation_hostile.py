@@ -146,3 +146,13 @@ def test_a_zip_attached_inside_a_pdf_is_not_a_polyglot(tmp_path: Path) -> None:
     with path.open("wb") as handle:
         writer.write(handle)
     assert validate_file(path, "educational_content").verdict is Verdict.ACCEPT
+
+
+def test_a_picture_past_the_pixel_limit_says_the_limit(tmp_path: Path) -> None:
+    """A 10,000 × 9,000 scan is not a "bomb" to the teacher who made it: the refusal says
+    how many megapixels are checked, so they know what to make smaller."""
+    path = corpus.make_png_bomb(tmp_path, "panorama.png", side=10_000)
+    report = validate_file(path, "educational_content")
+    assert codes(report) == ["image_bomb"]
+    assert "89 megapixels" in report.reasons[0].message
+    assert "Make it smaller" in report.reasons[0].message

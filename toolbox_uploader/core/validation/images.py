@@ -122,9 +122,12 @@ def check_image(path: Path, mime: str, findings: Findings) -> None:
                 oversized = _oversized_exif(image, exif)
                 _check_complete(handle, image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        megapixels = Image.MAX_IMAGE_PIXELS / 1e6 if Image.MAX_IMAGE_PIXELS else 0
         findings.reject(
             "image_bomb",
-            "The image claims far more pixels than any photo has (a decompression bomb).",
+            f"The image has more than {megapixels:.0f} megapixels, more than is checked safely "
+            "(a picture that size may be a decompression bomb). Make it smaller and add it "
+            "again.",
             stop=True,
         )
         return
