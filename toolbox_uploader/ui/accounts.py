@@ -62,10 +62,6 @@ class Accounts(QObject):
         self.signed_out.connect(lambda url: self._settle(url, "removed"))
         self.not_kept.connect(lambda url, action, _error: self._settle(url, action))
 
-    def busy(self, url: str) -> bool:
-        """A sign-in or sign-out for ``url`` has not finished yet."""
-        return url in self._busy
-
     def changing(self, url: str) -> str | None:
         """The latest change for ``url`` still on its way (``"kept"``: a sign-in,
         ``"removed"``: a sign-out), or None."""

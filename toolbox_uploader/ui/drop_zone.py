@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -27,6 +27,34 @@ def local_paths(mime: QMimeData | None) -> list[Path]:
             local = url.toLocalFile()
             if local:
                 out.append(Path(local))
+    return out
+
+
+def pasted_paths(mime: QMimeData | None) -> list[Path]:
+    """What a paste adds: copied files (``local_paths``), or else paths copied as text,
+    one per line ("Copy as path" in Windows Explorer quotes each; a file manager's path
+    bar or a terminal gives them bare, or as ``file://`` URLs).
+
+    Only a text made of absolute paths counts: a relative one would be read from wherever
+    the app was started, and a sentence that mentions a path is not a list of files.
+    Nothing is looked up on the disk here; the engine says which paths do not exist."""
+    found = local_paths(mime)
+    if found or mime is None or not mime.hasText():
+        return found
+    out: list[Path] = []
+    for line in mime.text().splitlines():
+        text = line.strip()
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+            text = text[1:-1].strip()
+        if not text:
+            continue
+        if text.startswith("file:"):
+            url = QUrl(text)
+            text = url.toLocalFile() if url.isLocalFile() else ""
+        path = Path(text)
+        if not text or not path.is_absolute():
+            return []
+        out.append(path)
     return out
 
 

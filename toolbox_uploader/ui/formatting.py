@@ -58,12 +58,16 @@ def category_label(name: str) -> str:
 
 def reason_text(item: ItemSnapshot) -> str:
     """Why the row is where it is, with the time of an automatic retry as a clock time
-    (the engine's "next try in N s" was true when it was written, not when it is read)."""
+    (the engine's "next try in N s" was true when it was written, not when it is read;
+    a row paused or cancelled since waits for no try at all)."""
     if item.reason is None:
         return ""
     if item.state is ItemState.FAILED and item.next_attempt_at is not None:
         when = dt.datetime.fromtimestamp(item.next_attempt_at).strftime("%H:%M:%S")
         return f"{without_countdown(item.reason.message)} Next try at {when}."
+    if "next try in" in item.reason.message:
+        # Paused or cancelled while waiting to retry: that countdown stopped with it.
+        return without_countdown(item.reason.message)
     return item.reason.message
 
 

@@ -68,7 +68,7 @@ from toolbox_uploader.ui.bridge import EngineBridge
 from toolbox_uploader.ui.category_delegate import CategoryDelegate
 from toolbox_uploader.ui.cell_delegate import CellDelegate
 from toolbox_uploader.ui.details_dialog import DetailsDialog
-from toolbox_uploader.ui.drop_zone import DropZone, local_paths
+from toolbox_uploader.ui.drop_zone import DropZone, pasted_paths
 from toolbox_uploader.ui.elided_label import ElidedLabel
 from toolbox_uploader.ui.filter_model import (
     FILTER_LABELS,
@@ -442,7 +442,7 @@ class MainWindow(QMainWindow):
             self.add_paths([Path(folder)])
 
     def on_paste(self) -> None:
-        found = local_paths(QGuiApplication.clipboard().mimeData())
+        found = pasted_paths(QGuiApplication.clipboard().mimeData())
         if found:
             self.add_paths(found)
         else:
