@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from toolbox_uploader.core.events import ALREADY_UPLOADED, ItemSnapshot, Reason
+from toolbox_uploader.core.events import ItemSnapshot
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui import formatting as fmt
 
@@ -48,7 +48,7 @@ def report_text(item: ItemSnapshot, awaited_server: str | None = None, *,
                      "chosen again in Settings)")
     elif item.reason is not None:
         lines.append(f"Reason: {fmt.reason_text(item)} [{item.reason.code}]")
-    lines.extend(f"Note: {w.message} [{w.code}]" for w in _notes(item))
+    lines.extend(f"Note: {w.message} [{w.code}]" for w in fmt.notes(item))
     if item.attempts:
         lines.append(f"Attempts: {item.attempts}")
     if item.next_attempt_at is not None and awaited_server is None:
@@ -110,7 +110,7 @@ def report_html(item: ItemSnapshot, awaited_server: str | None = None, *,
             parts.append(f"<p>{paused_advice(item.reason.code)}</p>")
         elif item.retryable or item.state is ItemState.FAILED:
             parts.append("<p>Press <b>Retry</b> to try again.</p>")
-    notes = _notes(item)
+    notes = fmt.notes(item)
     if notes:
         parts.append("<h3>Good to know</h3><ul>")
         parts += [f"<li>{esc(w.message)}</li>" for w in notes]
@@ -142,14 +142,6 @@ def refusal_advice(code: str) -> str:
     if code == "empty_file":
         return "Check that the file was saved completely, then add it again."
     return "Fix the file (or its name) and add it again."
-
-
-def _notes(item: ItemSnapshot) -> tuple[Reason, ...]:
-    """The row's warnings, less "Already uploaded earlier." where the headline, the status
-    and the reason already say so: four times the same fact buries the real notes."""
-    if item.reason is None or item.reason.code != ALREADY_UPLOADED:
-        return item.warnings
-    return tuple(w for w in item.warnings if w.code != ALREADY_UPLOADED)
 
 
 def _link_label(item: ItemSnapshot) -> str:

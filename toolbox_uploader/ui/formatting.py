@@ -9,7 +9,7 @@ import datetime as dt
 
 from toolbox_uploader.core import sizes
 from toolbox_uploader.core.categories import CATEGORIES
-from toolbox_uploader.core.events import ALREADY_UPLOADED, ItemSnapshot
+from toolbox_uploader.core.events import ALREADY_UPLOADED, ItemSnapshot, Reason
 from toolbox_uploader.core.scheduler import without_countdown
 from toolbox_uploader.core.states import ItemState
 
@@ -115,3 +115,12 @@ def batch_text(files_done: int, files_total: int, bytes_done: int, bytes_total: 
     if eta is not None and eta > 0 and files_done < files_total and bytes_done < bytes_total:
         parts.append(f"{human_duration(eta)} left")
     return " · ".join(parts)
+
+
+def notes(item: ItemSnapshot) -> tuple[Reason, ...]:
+    """The row's warnings worth a note (amber, "Good to know"). "Already uploaded earlier."
+    is left out where the row's reason says it: it is good news, and the headline, the
+    status and the reason already tell it."""
+    if item.reason is None or item.reason.code != ALREADY_UPLOADED:
+        return item.warnings
+    return tuple(w for w in item.warnings if w.code != ALREADY_UPLOADED)

@@ -530,7 +530,7 @@ class QueueModel(QAbstractTableModel):
             away = self.awaited_server(item)
             if item.reason is not None and away is None:  # its countdown stopped meanwhile
                 lines.append(fmt.reason_text(item))
-            lines.extend(f"Note: {w.message}" for w in item.warnings)
+            lines.extend(f"Note: {w.message}" for w in fmt.notes(item))
             if away is not None:
                 lines.append(f"It is sent to {away} when that server is chosen again in "
                              "Settings.")
@@ -545,7 +545,7 @@ class QueueModel(QAbstractTableModel):
         """The text colour of a cell (errors red, warnings amber, done green), or None."""
         if self._shown_as_error(item):
             return self._colors.error if column in (Column.NAME, Column.STATUS) else None
-        if item.warnings and column in (Column.STATUS, Column.SIZE):
+        if fmt.notes(item) and column in (Column.STATUS, Column.SIZE):
             return self._colors.warning
         if column == Column.STATUS and item.state is ItemState.DONE:
             return None if item.removed_from_server else self._colors.success
