@@ -74,6 +74,9 @@ from toolbox_uploader.core.validation.names import printable_name
 
 __all__ = ["LIVE_FIELDS", "Engine", "EngineBusyError", "EngineConfig"]
 
+_CHANGED_WHILE_SENDING = ("The file changed while it was being sent; it is sent again from "
+                          "the start.")
+
 log = logging.getLogger(__name__)
 S = ItemState
 
@@ -1084,8 +1087,9 @@ class Engine:
         self._set_state(
             item_id, S.FAILED, retryable=True, next_attempt_at=None,
             reason_code="source_missing",
-            reason_message=f"{record.source_path} is no longer there (moved, deleted or on a "
-                           "drive that was unplugged); put it back and retry to carry on.",
+            reason_message=f"{record.source_path} is no longer there or cannot be reached "
+                           "(moved, deleted, or on a drive or share that went away); put it "
+                           "back and retry to carry on.",
             interrupted=job.still_unsure(record))
 
     def _start_over(self, item_id: int, job: UploadJob | None, message: str) -> None:
@@ -1155,6 +1159,17 @@ class Engine:
             # checked: a cancel is too late then, the error is handled as it is).
             self._after_stop(item_id, job.stop_reason, job)
             return
+        if error.kind in (ErrorKind.RESTART, ErrorKind.FATAL):
+            # A file cut short mid-chunk ("became shorter"), or a read that failed because
+            # its share went away: the file's doing, not the server's. Not a restart spent
+            # (that one is for a server losing the upload) nor a failure for good.
+            changed = pipeline.source_changed(record)
+            if changed == "missing":
+                self._source_missing(item_id, job)
+                return
+            if changed is not None:
+                self._start_over(item_id, job, _CHANGED_WHILE_SENDING)
+                return
         self._save_progress(item_id)
         attempts = record.attempts + 1
         decision = decide(error, attempts=attempts, restarts=record.restarts)

@@ -128,10 +128,15 @@ def optimize_copy(path: Path, out_dir: Path, *, max_edge: int, quality: int | No
 
 
 def source_changed(record: ItemRecord) -> str | None:
-    """Why the file to send differs from what was queued, or ``None`` when it is the same."""
+    """Why the file to send differs from what was queued, or ``None`` when it is the same.
+
+    Any error reaching the file counts as "missing", not only "not found": a share that
+    went away answers ESTALE, ENOTCONN or EIO, a folder replaced by a file ENOTDIR. Raised,
+    such an error ended the upload's watcher silently (the upload went on from the open
+    descriptor) and then failed the file for good instead of "put it back and retry"."""
     try:
         size, mtime = file_stat(Path(record.source_path))
-    except FileNotFoundError:
+    except OSError:
         return "missing"
     if record.size is not None and size != record.size:
         return "size"
