@@ -68,6 +68,10 @@ def test_bad_input(store: SessionStore, capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         main(["queue"])
     assert "Traceback" not in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc_info:
+        main(["queue", "retry", "\u00b2"])  # a digit to str.isdigit, not to int
+    assert exc_info.value.code == 2
+    assert "'\u00b2' is not an item number" in capsys.readouterr().err
 
 
 def test_refuses_while_an_engine_holds_the_queue(store: SessionStore,

@@ -137,6 +137,17 @@ def test_one_engine_per_store(tmp_path: Path, make_engine) -> None:
         second.start()
 
 
+def test_one_engine_per_store_whatever_its_name(tmp_path: Path, make_engine) -> None:
+    """The same queue reached through a symlink is the same queue: one lock for both."""
+    make_engine(server_url="http://127.0.0.1:9")  # tmp_path / "queue.sqlite3"
+    link = tmp_path / "elsewhere" / "queue-link.sqlite3"
+    link.parent.mkdir()
+    link.symlink_to(tmp_path / "queue.sqlite3")
+    second = Engine(EngineConfig(store_path=link))
+    with pytest.raises(EngineBusyError):
+        second.start()
+
+
 def test_fatal_error_is_not_retried(tmp_path: Path, make_engine) -> None:
     config = ServerConfig(data_dir=tmp_path / "srv", port=0, default_quota=2000)
     with EmbeddedServer(config) as server:

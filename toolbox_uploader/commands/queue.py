@@ -29,7 +29,7 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def _item_id(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²" is a digit to ``isdigit``, not to ``int``
         raise argparse.ArgumentTypeError(f"{text!r} is not an item number")
     return int(text)
 

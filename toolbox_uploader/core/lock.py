@@ -19,7 +19,9 @@ class EngineBusyError(RuntimeError):
 
 class StoreLock:
     def __init__(self, store_path: Path) -> None:
-        self.path = Path(str(store_path) + ".lock")
+        # Next to the real file: a queue reached through a symlink and by its own name is
+        # one queue, and must have one lock.
+        self.path = Path(str(Path(store_path).resolve()) + ".lock")
         self._handle: IO[bytes] | None = None
 
     def acquire(self) -> None:
