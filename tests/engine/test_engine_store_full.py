@@ -128,3 +128,34 @@ def test_adding_or_removing_while_the_queue_cannot_be_saved_waits_for_it(
     wait_for(lambda: told[-1] == QueueStatus(True), 10, describe=lambda: told)
     assert "sent.txt" in [f["filename"] for f in server_files(live_server.url,
                                                                live_server.token)]
+
+
+def test_a_queue_file_locked_by_another_program_is_said_and_waited_out(
+        live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
+    """Another program (a backup tool, an admin's sqlite3 shell) holds the queue file
+    locked: each write used to wait SQLite's 30 s on the engine's loop, freezing every
+    upload, and the teacher was told to look for a full disk."""
+    import sqlite3
+
+    from toolbox_uploader.core.engine import QUEUE_LOCKED
+
+    engine = make_engine(server_url=live_server.url, token=live_server.token)
+    news: list[QueueStatus] = []
+    engine.subscribe(lambda batch: news.extend(e for e in batch if isinstance(e, QueueStatus)))
+    other = sqlite3.connect(engine.config.store_path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        sheet = text_file(tmp_path / "rota.txt", 3000)
+        started = time.monotonic()
+        engine.add_paths([sheet])
+        wait_for(lambda: any(not n.saved for n in news), 15)
+        assert time.monotonic() - started < 10  # not 30 s per write
+        assert next(n.message for n in news if not n.saved) == QUEUE_LOCKED
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    # The lock gone, the drop is queued again by itself and sent.
+    wait_for(lambda: any(s.state is S.DONE for s in engine.snapshot()), 60,
+             describe=engine.snapshot)
+    assert [f["sha256"] for f in server_files(live_server.url, live_server.token)] == [
+        sha256(sheet)]

@@ -310,7 +310,7 @@ def _gone_before(stored: Iterable[ItemSnapshot], server_key: str,
 
 def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
                   category: str, out: ClosableStdout) -> int:
-    from toolbox_uploader.core.engine import Engine, EngineBusyError, EngineConfig
+    from toolbox_uploader.core.engine import QUEUE_LOCKED, Engine, EngineBusyError, EngineConfig
     from toolbox_uploader.core.sqlite_db import StoreFailure
 
     engine = Engine(EngineConfig(
@@ -377,9 +377,11 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     items, left = _outcome(engine.snapshot(), key, belongs, gone, local)
     if not items and queue_news and not queue_news[-1].saved:
         # The store refused the drop: nothing of PATHS was queued, let alone sent.
+        why = ("another program holds it locked" if queue_news[-1].message == QUEUE_LOCKED
+               else "is the disk full, or the file read-only?")
         return _not_started(f"nothing could be queued: the upload queue file "
-                            f"{engine.config.store_path} cannot be written (is the disk "
-                            "full, or the file read-only?)", args.json, out)
+                            f"{engine.config.store_path} cannot be written ({why})",
+                            args.json, out)
     give_up_note = None
     if gave_up is not None:
         give_up_note = (f"no progress for {duration(args.give_up_after)} ({gave_up}); "

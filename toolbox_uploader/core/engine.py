@@ -57,6 +57,7 @@ from toolbox_uploader.core.session_store import (
     UnsavedChange,
     relative_upload_path,
 )
+from toolbox_uploader.core.sqlite_db import held_by_another
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.core.toolbox_api import file_page
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError, classify_exception
@@ -89,6 +90,15 @@ _BULK_ADD = 1000  # files in one drop from which the cyclic collector waits (see
 #: What the teacher is told while the session store refuses writes (``QueueStatus``).
 QUEUE_NOT_SAVED = ("The upload queue cannot be saved (is the disk full, or the file read-only?). "
                    "Uploads go on; files added or removed meanwhile wait until it can be.")
+QUEUE_LOCKED = ("The upload queue cannot be saved: another program holds its file locked. "
+                "Uploads go on; files added or removed meanwhile wait until it can be.")
+
+
+def queue_refusal(cause: BaseException) -> str:
+    """What the teacher is told about a write the store refused, by SQLite's error code."""
+    if isinstance(cause, sqlite3.Error) and held_by_another(cause):
+        return QUEUE_LOCKED
+    return QUEUE_NOT_SAVED
 _REFUSED_FIRST_DELAY, _REFUSED_MAX_DELAY = 1.0, 30.0  # a refused drop or removal again
 _SWITCH_WAIT = 10.0  # how long the old server's requests may take to wind down
 _CHECK_TIMEOUT = 10.0  # is a re-dropped done file still on the server? (one request)
@@ -622,7 +632,7 @@ class Engine:
         if self._flush_timer is None:
             log.warning("%s; uploads go on and it is saved again as soon as it can be",
                         unsaved)
-            self._queue_refused(QUEUE_NOT_SAVED)
+            self._queue_refused(queue_refusal(unsaved.cause))
             self._arm_flush()
         return record
 
@@ -1228,7 +1238,7 @@ class Engine:
                 log.warning("could not queue the dropped files: the upload queue cannot be "
                             "saved (%s); trying again", exc)
                 self._refused_drops.append((paths_, category, recategorize))
-                self._refused_later()
+                self._refused_later(exc)
             except Exception as exc:
                 log.warning("could not read the dropped paths: %s", exc)
             finally:
@@ -1249,11 +1259,11 @@ class Engine:
             log.warning("%d dropped folder(s) were still being read when the queue stopped; "
                         "their files were not added: drop them again", len(unread))
 
-    def _refused_later(self) -> None:
+    def _refused_later(self, cause: sqlite3.Error) -> None:
         """A drop or a removal the store refused is done again later, with a growing
         pause: the teacher asked once and should not have to notice and ask again."""
         assert self._loop is not None
-        self._queue_refused(QUEUE_NOT_SAVED)
+        self._queue_refused(queue_refusal(cause))
         if self._refused_timer is None and not self._stopping:
             self._refused_timer = self._loop.call_later(self._refused_delay,
                                                         self._retry_refused)
@@ -1520,7 +1530,7 @@ class Engine:
         except sqlite3.Error as exc:  # the rows stay, and so do their uploads, for now
             log.warning("could not remove %d item(s) yet: %s", len(ids), exc)
             self._refused_removals.update(ids)
-            self._refused_later()
+            self._refused_later(exc)
             return
         self._refused_delay = _REFUSED_FIRST_DELAY
         self._queue_saved()

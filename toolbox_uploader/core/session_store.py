@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from toolbox_uploader.core.events import REMOVED_FROM_SERVER, Reason
-from toolbox_uploader.core.sqlite_db import SQLiteDatabase, StoreFailure
+from toolbox_uploader.core.sqlite_db import SQLiteDatabase, StoreFailure, held_by_another
 from toolbox_uploader.core.states import INTERRUPTED, ItemState, check_transition
 
 
@@ -181,7 +181,9 @@ class StoreError(StoreFailure):
     pass
 
 
-_BUSY_OR_LOCKED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # primary result codes
+#: How long a write waits for a lock another program holds on the queue file. The engine
+#: writes on its own loop: SQLite's 30 s default froze uploads for that long per write.
+BUSY_TIMEOUT = 2.0
 
 
 class DamagedQueueError(StoreError, sqlite3.DatabaseError):
@@ -203,6 +205,7 @@ class UnsavedChange(StoreFailure):
     def __init__(self, record: ItemRecord, cause: sqlite3.Error) -> None:
         super().__init__(f"the upload queue could not be saved ({cause})")
         self.record = record
+        self.cause = cause
 
 
 class AbandonedUpload(NamedTuple):
@@ -260,7 +263,7 @@ class SessionStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
-            self._db = SQLiteDatabase(self.path, _MIGRATIONS)
+            self._db = SQLiteDatabase(self.path, _MIGRATIONS, busy_timeout=BUSY_TIMEOUT)
         except StoreFailure as exc:  # a newer schema, a damaged file
             raise StoreError(str(exc)) from None
         except sqlite3.OperationalError as exc:
@@ -290,7 +293,7 @@ class SessionStore:
         except DamagedQueueError:
             raise
         except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY_OR_LOCKED:
+            if held_by_another(exc):
                 raise
             raise DamagedQueueError(self.path, exc) from None
         except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as exc:

@@ -31,13 +31,22 @@ class DamagedStoreError(StoreFailure):
     """The file is not a database this program can open (damaged, or something else)."""
 
 
+def held_by_another(exc: sqlite3.Error) -> bool:
+    """SQLite gave up waiting for a lock another connection holds (by its error code)."""
+    primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # extended codes carry it low
+    return primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 class SQLiteDatabase:
-    def __init__(self, path: Path, migrations: Migrations) -> None:
+    """``busy_timeout``: how long a statement waits for another connection's lock."""
+
+    def __init__(self, path: Path, migrations: Migrations, *,
+                 busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30
+            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
         )
         self.conn.row_factory = sqlite3.Row
         try:
