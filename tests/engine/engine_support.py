@@ -82,6 +82,13 @@ def item(engine: Engine, name: str) -> ItemSnapshot | None:
     return None
 
 
+def queued(engine: Engine, name: str) -> ItemSnapshot:
+    """The row named ``name``, which must be there."""
+    snap = item(engine, name)
+    assert snap is not None, name
+    return snap
+
+
 def server_files(url: str, token: str) -> list[dict[str, Any]]:
     response = httpx.get(f"{url}/api/v1/files", params={"limit": 200},
                          headers={"Authorization": f"Bearer {token}"}, timeout=10)

@@ -13,6 +13,7 @@ import pytest
 from tests.engine.engine_support import (
     free_port,
     item,
+    queued,
     random_file,
     server_files,
     sha256,
@@ -20,18 +21,12 @@ from tests.engine.engine_support import (
     wait_for,
 )
 from toolbox_uploader.core.engine import Engine
-from toolbox_uploader.core.events import BatchProgress, EngineEvent, ItemSnapshot
+from toolbox_uploader.core.events import BatchProgress, EngineEvent
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.embedded import ServerHandle
 
 S = ItemState
 MIB = 1024 * 1024
-
-
-def _snap(engine: Engine, name: str) -> ItemSnapshot:
-    snap = item(engine, name)
-    assert snap is not None, name
-    return snap
 
 
 def _sending(engine: Engine, name: str, at_least: int) -> bool:
@@ -62,11 +57,11 @@ def test_the_last_command_wins_while_a_request_winds_down(
         ends: ItemState) -> None:
     path = random_file(tmp_path / "clip.bin", 12 * MIB)
     engine = _sending_slowly(make_engine, live_server, path)
-    snap = _snap(engine, "clip.bin")
+    snap = queued(engine, "clip.bin")
     assert snap.upload_url
     getattr(engine, first)([snap.id])
     getattr(engine, then)([snap.id])  # before the cut request has wound down
-    wait_for(lambda: _snap(engine, "clip.bin").state is ends, 40, describe=engine.snapshot)
+    wait_for(lambda: queued(engine, "clip.bin").state is ends, 40, describe=engine.snapshot)
     stored = server_files(live_server.url, live_server.token)
     if ends is S.DONE:
         assert [f["sha256"] for f in stored] == [sha256(path)]
@@ -84,7 +79,7 @@ def test_a_small_file_in_its_one_request_stops_at_once(
                          bandwidth_limit=1_000_000)
     engine.add_paths([path], category="temporary")
     wait_for(lambda: _sending(engine, "notes.bin", 500_000), 20, describe=engine.snapshot)
-    item_id = _snap(engine, "notes.bin").id
+    item_id = queued(engine, "notes.bin").id
     getattr(engine, command)([item_id])
     expected = {"pause": S.PAUSED, "cancel": S.CANCELLED, "remove": None}[command]
     # Well before the 2 s the rest of the body would take.
@@ -96,7 +91,7 @@ def test_a_small_file_in_its_one_request_stops_at_once(
     wait_for(stopped, 1.5, describe=engine.snapshot)
     if command == "pause":
         engine.resume([item_id])
-        wait_for(lambda: _snap(engine, "notes.bin").state is S.DONE, 30)
+        wait_for(lambda: queued(engine, "notes.bin").state is S.DONE, 30)
         assert [f["sha256"] for f in server_files(live_server.url, live_server.token)] == [
             sha256(path)]
     else:
@@ -112,12 +107,12 @@ def test_a_new_category_after_bytes_went_starts_the_upload_over_under_its_rules(
         live_server: ServerHandle, tmp_path: Path, make_engine) -> None:
     path = text_file(tmp_path / "reader.txt", 12 * MIB)
     engine = _sending_slowly(make_engine, live_server, path)
-    first = _snap(engine, "reader.txt")
+    first = queued(engine, "reader.txt")
     engine.pause([first.id])
-    wait_for(lambda: _snap(engine, "reader.txt").state is S.PAUSED, 10)
+    wait_for(lambda: queued(engine, "reader.txt").state is S.PAUSED, 10)
     engine.set_category(first.id, "avatar")  # text is no profile picture: checked again
     engine.resume([first.id])
-    wait_for(lambda: _snap(engine, "reader.txt").state is S.REJECTED, 20,
+    wait_for(lambda: queued(engine, "reader.txt").state is S.REJECTED, 20,
              describe=engine.snapshot)
     assert first.upload_url is not None
     wait_for(lambda: _gone(live_server, first.upload_url), 10)  # type: ignore[arg-type]
@@ -125,11 +120,11 @@ def test_a_new_category_after_bytes_went_starts_the_upload_over_under_its_rules(
     engine.set_category(first.id, "temporary")
     wait_for(lambda: _sending(engine, "reader.txt", MIB), 20, describe=engine.snapshot)
     engine.set_category(first.id, "educational_content")
-    wait_for(lambda: _snap(engine, "reader.txt").state is S.DONE, 40, describe=engine.snapshot)
+    wait_for(lambda: queued(engine, "reader.txt").state is S.DONE, 40, describe=engine.snapshot)
     (stored,) = server_files(live_server.url, live_server.token)
     assert stored["category"] == "educational_content"
     assert stored["sha256"] == sha256(path)
-    assert _snap(engine, "reader.txt").category == "educational_content"
+    assert queued(engine, "reader.txt").category == "educational_content"
 
 
 @pytest.mark.parametrize(("category", "ends"), [
@@ -148,7 +143,7 @@ def test_an_interrupted_upload_added_again_under_another_category_is_settled(
     again = make_engine(server_url=live_server.url, token=live_server.token)
     again.add_paths([tmp_path / "unit"], category=category, recategorize=True)
     assert again.wait_idle(60)
-    settled = _snap(again, "plan.txt")
+    settled = queued(again, "plan.txt")
     assert (settled.state, settled.category) == (ends, category), settled
     if ends is S.DONE:
         (stored,) = server_files(live_server.url, live_server.token)
@@ -170,14 +165,14 @@ def test_a_folder_dropped_again_under_another_category_leaves_rows_on_their_way(
     engine.add_paths([folder], category="avatar")  # refuses text: would throw it all away
     wait_for(lambda: (s := item(engine, "new sheet.txt")) and s.state is S.REJECTED, 20,
              describe=engine.snapshot)
-    now = _snap(engine, "recording.txt")
+    now = queued(engine, "recording.txt")
     assert (now.category, now.state) == ("temporary", S.UPLOADING), now
     assert now.bytes_sent >= sent.bytes_sent and now.upload_url == sent.upload_url
 
     engine.add_paths([folder / "new sheet.txt"], category="temporary")  # refused: re-checked
     wait_for(lambda: (s := item(engine, "new sheet.txt")) and s.state is S.DONE, 20,
              describe=engine.snapshot)
-    assert _snap(engine, "new sheet.txt").category == "temporary"
+    assert queued(engine, "new sheet.txt").category == "temporary"
 
 
 def _twins(folder: Path) -> tuple[Path, Path]:
@@ -219,9 +214,9 @@ def test_a_file_deleted_while_sent_is_not_called_edited(
     path = random_file(tmp_path / "clip.bin", 12 * MIB)
     engine = _sending_slowly(make_engine, live_server, path)
     path.unlink()
-    wait_for(lambda: _snap(engine, "clip.bin").state in (S.FAILED, S.REJECTED), 20,
+    wait_for(lambda: queued(engine, "clip.bin").state in (S.FAILED, S.REJECTED), 20,
              describe=engine.snapshot)
-    snap = _snap(engine, "clip.bin")
+    snap = queued(engine, "clip.bin")
     notes = [w.message for w in snap.warnings]
     assert snap.reason is not None and snap.reason.code == "source_missing", snap.reason
     assert not any("edited" in n for n in [*notes, snap.reason.message]), notes

@@ -10,20 +10,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.engine.engine_support import item, random_file, server_files, sha256, wait_for
+from tests.engine.engine_support import (
+    item,
+    queued,
+    random_file,
+    server_files,
+    sha256,
+    wait_for,
+)
 from toolbox_uploader.core.engine import Engine
-from toolbox_uploader.core.events import ItemSnapshot
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.embedded import ServerHandle
 
 S = ItemState
 MIB = 1024 * 1024
-
-
-def _snap(engine: Engine, name: str) -> ItemSnapshot:
-    snap = item(engine, name)
-    assert snap is not None
-    return snap
 
 
 def _sending(make_engine: Callable[..., Engine], server: ServerHandle, path: Path,
@@ -32,7 +32,7 @@ def _sending(make_engine: Callable[..., Engine], server: ServerHandle, path: Pat
     engine = make_engine(server_url=server.url, token=server.token, bandwidth_limit=6 * MIB)
     engine.add_paths([path], category="temporary")
     wait_for(lambda: item(engine, path.name), 10)
-    wait_for(lambda: _snap(engine, path.name).bytes_sent >= at_least, 20,
+    wait_for(lambda: queued(engine, path.name).bytes_sent >= at_least, 20,
              describe=engine.snapshot)
     return engine
 
@@ -44,29 +44,29 @@ def test_a_file_on_an_unplugged_drive_resumes_once_it_is_back(
     path = random_file(drive / "lesson.bin", 30 * MIB)
     # Past the first whole chunk (8 MiB): a chunk cut midway is not kept (its checksum).
     engine = _sending(make_engine, live_server, path, 9 * MIB)
-    item_id = _snap(engine, "lesson.bin").id
+    item_id = queued(engine, "lesson.bin").id
     if when == "paused":
         engine.pause([item_id])
-        wait_for(lambda: _snap(engine, "lesson.bin").state is S.PAUSED, 10)
+        wait_for(lambda: queued(engine, "lesson.bin").state is S.PAUSED, 10)
     os.rename(drive, tmp_path / "unplugged")
     if when == "paused":
         engine.resume([item_id])
-    wait_for(lambda: _snap(engine, "lesson.bin").state is S.FAILED, 20,
+    wait_for(lambda: queued(engine, "lesson.bin").state is S.FAILED, 20,
              describe=engine.snapshot)
-    missing = _snap(engine, "lesson.bin")
+    missing = queued(engine, "lesson.bin")
     assert missing.reason is not None and missing.reason.code == "source_missing"
     assert "edited" not in missing.reason.message and missing.retryable
     assert missing.upload_url is not None  # the part on the server is kept
 
     os.rename(tmp_path / "unplugged", drive)
     engine.retry([item_id])
-    resumed = wait_for(lambda: _snap(engine, "lesson.bin").resumed_from, 20,
+    resumed = wait_for(lambda: queued(engine, "lesson.bin").resumed_from, 20,
                        describe=engine.snapshot)
     assert resumed >= 8 * MIB  # carried on from the server's offset, nothing sent twice
     engine.update_config(bandwidth_limit=None)
-    wait_for(lambda: _snap(engine, "lesson.bin").state is S.DONE, 30,
+    wait_for(lambda: queued(engine, "lesson.bin").state is S.DONE, 30,
              describe=engine.snapshot)
-    done = _snap(engine, "lesson.bin")
+    done = queued(engine, "lesson.bin")
     assert done.upload_url == missing.upload_url
     (stored,) = server_files(live_server.url, live_server.token)
     assert stored["sha256"] == sha256(path)
@@ -77,11 +77,11 @@ def test_a_file_gone_for_good_can_still_be_removed_and_its_part_is_deleted(
     path = random_file(tmp_path / "clip.bin", 24 * MIB)
     engine = _sending(make_engine, live_server, path, 2 * MIB)
     path.unlink()
-    wait_for(lambda: _snap(engine, "clip.bin").state is S.FAILED, 20,
+    wait_for(lambda: queued(engine, "clip.bin").state is S.FAILED, 20,
              describe=engine.snapshot)
-    url = _snap(engine, "clip.bin").upload_url
+    url = queued(engine, "clip.bin").upload_url
     assert url is not None
-    engine.remove([_snap(engine, "clip.bin").id])
+    engine.remove([queued(engine, "clip.bin").id])
     def gone() -> bool:
         answer = httpx.head(url, headers={"Tus-Resumable": "1.0.0",
                                           "Authorization": f"Bearer {live_server.token}"})

@@ -13,20 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.engine_support import item, random_file, server_files, sha256, wait_for
+from tests.engine.engine_support import (
+    item,
+    queued,
+    random_file,
+    server_files,
+    sha256,
+    wait_for,
+)
 from toolbox_uploader.core.engine import Engine
-from toolbox_uploader.core.events import ItemSnapshot
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.embedded import ServerHandle
 
 S = ItemState
 MIB = 1024 * 1024
-
-
-def _snap(engine: Engine, name: str) -> ItemSnapshot:
-    snap = item(engine, name)
-    assert snap is not None
-    return snap
 
 
 def _break(drive: Path, how: str) -> None:
@@ -48,15 +48,15 @@ def test_a_file_on_a_broken_share_fails_retryably_and_resumes_once_it_is_back(
     engine.add_paths([path], category="temporary")
     wait_for(lambda: item(engine, "lesson.bin"), 10)
     # Past the first whole chunk (8 MiB): a chunk cut midway is not kept (its checksum).
-    wait_for(lambda: _snap(engine, "lesson.bin").bytes_sent >= 9 * MIB, 20,
+    wait_for(lambda: queued(engine, "lesson.bin").bytes_sent >= 9 * MIB, 20,
              describe=engine.snapshot)
-    item_id = _snap(engine, "lesson.bin").id
+    item_id = queued(engine, "lesson.bin").id
     away = tmp_path / "away"
     os.rename(drive, away)
     _break(drive, how)
-    wait_for(lambda: _snap(engine, "lesson.bin").state is S.FAILED, 20,
+    wait_for(lambda: queued(engine, "lesson.bin").state is S.FAILED, 20,
              describe=engine.snapshot)
-    broken = _snap(engine, "lesson.bin")
+    broken = queued(engine, "lesson.bin")
     assert broken.reason is not None and broken.reason.code == "source_missing", broken.reason
     assert broken.retryable and broken.upload_url is not None
     assert broken.bytes_sent < 30 * MIB  # stopped, not sent to the end from the old file
@@ -64,12 +64,12 @@ def test_a_file_on_a_broken_share_fails_retryably_and_resumes_once_it_is_back(
     drive.unlink()
     os.rename(away, drive)
     engine.retry([item_id])
-    resumed = wait_for(lambda: _snap(engine, "lesson.bin").resumed_from, 20,
+    resumed = wait_for(lambda: queued(engine, "lesson.bin").resumed_from, 20,
                        describe=engine.snapshot)
     assert resumed >= 8 * MIB  # carried on from the server's offset
     engine.update_config(bandwidth_limit=None)
-    wait_for(lambda: _snap(engine, "lesson.bin").state is S.DONE, 30,
+    wait_for(lambda: queued(engine, "lesson.bin").state is S.DONE, 30,
              describe=engine.snapshot)
-    assert _snap(engine, "lesson.bin").upload_url == broken.upload_url
+    assert queued(engine, "lesson.bin").upload_url == broken.upload_url
     (stored,) = server_files(live_server.url, live_server.token)
     assert stored["sha256"] == sha256(path)
