@@ -115,6 +115,11 @@ def _asked_to_wait(error: TransferError) -> bool:
 _COUNTDOWN = re.compile(r",? next try in \d+ s\.?$")
 
 
+def has_countdown(message: str) -> bool:
+    """Does ``message`` end with the "next try in N s" that ``waiting_message`` adds?"""
+    return _COUNTDOWN.search(message) is not None
+
+
 def without_countdown(message: str) -> str:
     """A waiting message without its "next try in N s", which is only true the moment it
     is made: for a reader who sees it later (a report, a command's summary)."""

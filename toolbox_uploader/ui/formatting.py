@@ -10,7 +10,7 @@ import datetime as dt
 from toolbox_uploader.core import sizes
 from toolbox_uploader.core.categories import CATEGORIES
 from toolbox_uploader.core.events import ALREADY_UPLOADED, ItemSnapshot, Reason
-from toolbox_uploader.core.scheduler import without_countdown
+from toolbox_uploader.core.scheduler import has_countdown, without_countdown
 from toolbox_uploader.core.states import ItemState
 
 STATE_LABELS: dict[ItemState, str] = {
@@ -65,7 +65,7 @@ def reason_text(item: ItemSnapshot) -> str:
     if item.state is ItemState.FAILED and item.next_attempt_at is not None:
         when = dt.datetime.fromtimestamp(item.next_attempt_at).strftime("%H:%M:%S")
         return f"{without_countdown(item.reason.message)} Next try at {when}."
-    if "next try in" in item.reason.message:
+    if has_countdown(item.reason.message):
         # Paused or cancelled while waiting to retry: that countdown stopped with it.
         return without_countdown(item.reason.message)
     return item.reason.message
