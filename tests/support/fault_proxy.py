@@ -103,9 +103,11 @@ class FaultProxy:
     - ``corrupt``: one body byte is flipped on its way (a 460 on checksum servers).
 
     ``rate`` (bytes per second) paces every request body, as a slow link would, so that a
-    client is still sending when it is told to stop. ``methods`` limits faults to those
-    HTTP methods (e.g. ``{"PATCH"}``); ``max_faults`` caps their total; ``enabled = False``
-    lets everything through (e.g. for a final check).
+    client is still sending when it is told to stop; it is read in pieces of 1/16 s.
+    ``window`` (bytes) is the receive buffer of the proxy's client side: how much a real
+    link holds in flight (on loopback the kernel would otherwise take megabytes at once).
+    ``methods`` limits faults to those HTTP methods (e.g. ``{"PATCH"}``); ``max_faults``
+    caps their total; ``enabled = False`` lets everything through (e.g. for a final check).
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class FaultProxy:
         late_answer: float = 0.0,
         stall_seconds: float = 0.5,
         rate: float | None = None,
+        window: int | None = None,
         seed: int = 0,
         max_faults: int | None = None,
         methods: Iterable[str] | None = None,
@@ -139,6 +142,8 @@ class FaultProxy:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
+        self._piece = PIPE_PIECE if rate is None else max(4096, min(PIPE_PIECE, int(rate / 16)))
+        self._window = window
         self.max_faults = max_faults
         self.methods = frozenset(m.upper() for m in methods) if methods else None
         self.enabled = True
@@ -154,7 +159,15 @@ class FaultProxy:
         return f"http://{self._host}:{self.port}"
 
     async def start(self) -> FaultProxy:
-        self._server = await asyncio.start_server(self._serve, self._host, 0)
+        if self._window is None:
+            self._server = await asyncio.start_server(self._serve, self._host, 0)
+        else:  # set before listening: accepted sockets inherit it, and the window scale
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._window)
+            listener.bind((self._host, 0))
+            listener.listen()
+            listener.setblocking(False)
+            self._server = await asyncio.start_server(self._serve, sock=listener)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -312,7 +325,7 @@ class FaultProxy:
                 if fault is Fault.STALL:
                     await asyncio.sleep(self.stall_seconds)
                 continue
-            want = min(PIPE_PIECE, length - position)
+            want = min(self._piece, length - position)
             if not acted:
                 want = min(want, at - position + 1)
             data = await reader.read(want)

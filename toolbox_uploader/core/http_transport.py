@@ -13,13 +13,20 @@ connecting, a timeout, and a connection cut while sending or receiving, and lets
 exception raised by the caller's own body (a pause, a shrinking file) through unchanged, as
 httpcore does. aiohttp has no write timeout, so one is kept here: a body piece that the
 socket has not taken within ``write`` seconds ends the request with ``httpx.WriteTimeout``.
+
+A ``SendMeter`` given with a request learns the connection that carries it, so the caller
+can tell bytes that left the machine from bytes still in its buffers (see ``SendMeter``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
+import socket
+import struct
+import sys
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -27,10 +34,78 @@ from typing import Any
 import aiohttp
 import httpx
 import yarl
+from aiohttp.connector import Connection
 from multidict import CIMultiDict
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 EAGER_BYTES = 64 * 1024  # answers up to this size are read before they are handed over
+SEND_METER = "toolbox.send_meter"  # request extension: a ``SendMeter`` for the request's body
+
+if sys.platform == "linux":
+    import fcntl
+    import termios
+
+    def _unacknowledged(sock: socket.socket) -> int:
+        """Bytes in the kernel's send queue the peer has not acknowledged (SIOCOUTQ)."""
+        answer = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+        return int(struct.unpack("i", answer)[0])
+elif sys.platform == "darwin":
+    _SO_NWRITE = 0x1024  # <sys/socket.h>: bytes not yet acknowledged
+
+    def _unacknowledged(sock: socket.socket) -> int:
+        return int(sock.getsockopt(socket.SOL_SOCKET, _SO_NWRITE))
+else:
+    def _unacknowledged(sock: socket.socket) -> int:
+        return 0  # not known here: progress then counts bytes handed to the socket
+
+
+class SendMeter:
+    """How many bytes handed to a request's connection have not yet reached the peer.
+
+    A body piece "sent" is only in this machine's buffers: asyncio's write buffer and the
+    kernel's send queue, which grows to a few MiB. On a slow link that is seconds of
+    sending, so progress counted at hand-over would run ahead and then sit at 100 % until
+    the answer. ``waiting()`` is what those buffers still hold (the kernel's part where the
+    system tells it: Linux, macOS), read while the request is in flight.
+    """
+
+    __slots__ = ("_socket", "_transport")
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._socket: socket.socket | None = None
+
+    def attach(self, transport: asyncio.Transport | None) -> None:
+        self._transport = transport
+        self._socket = transport.get_extra_info("socket") if transport is not None else None
+
+    def detach(self) -> None:
+        """The request is over: the connection (and its descriptor) may go elsewhere."""
+        self._transport = self._socket = None
+
+    def waiting(self) -> int:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return 0
+        held = transport.get_write_buffer_size()
+        if self._socket is not None:
+            with contextlib.suppress(OSError, ValueError):
+                held += _unacknowledged(self._socket)
+        return held
+
+
+_METER: contextvars.ContextVar[SendMeter | None] = contextvars.ContextVar(
+    "toolbox_send_meter", default=None)
+
+
+class _MeteredRequest(aiohttp.ClientRequest):
+    """aiohttp's request, telling the request's ``SendMeter`` which connection carries it."""
+
+    async def send(self, conn: Connection) -> aiohttp.ClientResponse:
+        meter = _METER.get()
+        if meter is not None:
+            meter.attach(conn.transport)  # type: ignore[arg-type]
+        return await super().send(conn)
 
 
 def new_http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT, *,
@@ -57,9 +132,12 @@ class HttpSession:
         self._extensions = {"timeout": timeout.as_dict()}
 
     def build_request(self, method: str, url: str | httpx.URL, *, headers: Mapping[str, str],
-                      content: bytes | AsyncIterator[bytes] = b"") -> httpx.Request:
+                      content: bytes | AsyncIterator[bytes] = b"",
+                      meter: SendMeter | None = None) -> httpx.Request:
+        extensions = self._extensions if meter is None else {**self._extensions,
+                                                             SEND_METER: meter}
         return httpx.Request(method, _httpx_url(url) if isinstance(url, str) else url,
-                             headers=headers, content=content, extensions=self._extensions)
+                             headers=headers, content=content, extensions=extensions)
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """The response, its (small) body read; transport failures raise httpx errors."""
@@ -107,7 +185,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                                              keepalive_timeout=self._keepalive_expiry,
                                              ssl=httpx.create_ssl_context())
             self._session = aiohttp.ClientSession(  # httpx keeps the cookies, not aiohttp
-                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+                request_class=_MeteredRequest)
             self._loop = loop
         return self._session
 
@@ -125,6 +204,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except httpx.RequestNotRead:
             body = _WatchedBody(request.stream, timeouts.get("write"))
             data = body
+        meter: SendMeter | None = request.extensions.get(SEND_METER)
+        metering = _METER.set(meter) if meter is not None else None
         try:
             response = await session.request(
                 request.method, _yarl_url(str(request.url)), headers=headers, data=data,
@@ -156,6 +237,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         finally:
             if body is not None:
                 body.done()
+            if meter is not None and metering is not None:
+                meter.detach()
+                _METER.reset(metering)
         extensions = {"http_version": b"HTTP/1.1",
                       "reason_phrase": (response.reason or "").encode("latin-1", "replace")}
         stream = _ResponseStream(response, request, body)

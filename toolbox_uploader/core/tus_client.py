@@ -2,10 +2,10 @@
 
 Why not tuspy: it reads each chunk whole into memory and reports progress only per chunk.
 Here every request body is an async generator that reads the file in pieces of at most
-1 MiB (smaller on slow links, so progress is reported ≥ 4 times a second as bytes leave),
-so memory stays flat whatever the file or chunk size. Requests and responses are httpx's
-types, sent on one keep-alive ``HttpSession`` (aiohttp's connections, see
-``http_transport``) shared by every upload to the server.
+1 MiB (smaller on slow links), so memory stays flat whatever the file or chunk size, and
+progress is reported about 8 times a second as bytes leave the machine (``_Delivery``).
+Requests and responses are httpx's types, sent on one keep-alive ``HttpSession``
+(aiohttp's connections, see ``http_transport``) shared by every upload to the server.
 
 Integrity: the whole-file sha256 (``HashState``) is fed by the same reads that send the
 bytes. When the server advertises the checksum extension, every PATCH carries an
@@ -42,7 +42,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from toolbox_uploader.core.hashing import HashState
-from toolbox_uploader.core.http_transport import HttpSession
+from toolbox_uploader.core.http_transport import HttpSession, SendMeter
 from toolbox_uploader.core.rate_limit import RateLimiter
 from toolbox_uploader.core.sizes import sizes_apart
 from toolbox_uploader.core.source_files import open_fd
@@ -190,14 +190,70 @@ def _read_piece(fd: int, position: int, size: int, hasher: HashState | None) -> 
     return data
 
 
+class _Delivery:
+    """Progress of one request body: bytes that left the machine, about 8 times a second.
+
+    The body reports each piece as it is handed to the connection; ``SendMeter`` says how
+    much of that still sits in local buffers, and a timer reads it again while the request
+    is in flight, so a slow link shows steady progress through the whole request instead of
+    a jump at the start and a wait at the end. Reported offsets only grow.
+    """
+
+    def __init__(self, on_progress: ProgressCallback, start: int) -> None:
+        self.meter = SendMeter()
+        self._on_progress = on_progress
+        self._handed = self._shown = start
+        self._timer: asyncio.TimerHandle | None = None
+
+    def handing(self, position: int) -> None:
+        """The body is about to give the connection everything up to ``position``.
+
+        Counted before the piece is written, so that while it drains from asyncio's buffer
+        it is both handed and waiting; ``_report`` after the write shows what left."""
+        self._handed = position
+
+    def handed(self) -> None:
+        self._report()
+
+    def start(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(1 / UPDATES_PER_SECOND, self._tick)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _tick(self) -> None:
+        self._report()
+        self.start()
+
+    def confirmed(self, offset: int) -> None:
+        """The server's answer: it holds ``offset`` bytes."""
+        self._show(offset)
+
+    def _report(self) -> None:
+        self._show(self._handed - self.meter.waiting())
+
+    def _show(self, position: int) -> None:
+        if position > self._shown:
+            self._shown = position
+            self._on_progress(position)
+
+
+def _delivery(on_progress: ProgressCallback | None, start: int) -> _Delivery | None:
+    return _Delivery(on_progress, start) if on_progress is not None else None
+
+
 async def _memory_body(content: bytes, hasher: HashState | None,
-                       on_progress: ProgressCallback | None) -> AsyncIterator[bytes]:
+                       delivery: _Delivery | None) -> AsyncIterator[bytes]:
     """``content`` as one piece; hashed and reported like a piece read from the file."""
     if hasher is not None:
         hasher.update(content)
+    if delivery is not None:
+        delivery.handing(len(content))
     yield content
-    if on_progress is not None:
-        on_progress(len(content))
+    if delivery is not None:
+        delivery.handed()
 
 
 @dataclass
@@ -442,18 +498,19 @@ class TusClient:
         headers["Content-Type"] = OFFSET_CONTENT_TYPE
         headers["Content-Length"] = str(upload_bytes)
         paced = limiter is not None and limiter.rate is not None
+        delivery = _delivery(on_progress, 0)
         try:
             if content is not None and len(content) == upload_bytes and not paced:
                 response = await self._send_unless_cancelled(
-                    "POST", self.endpoint, headers, _memory_body(content, hasher, on_progress),
-                    cancel)
+                    "POST", self.endpoint, headers, _memory_body(content, hasher, delivery),
+                    cancel, delivery)
             else:
                 fd = open_fd(source)
                 try:
-                    body = self._body(fd, 0, upload_bytes, hasher, on_progress, limiter, cancel)
+                    body = self._body(fd, 0, upload_bytes, hasher, delivery, limiter, cancel)
                     try:
                         response = await self._send_unless_cancelled(
-                            "POST", self.endpoint, headers, body, cancel)
+                            "POST", self.endpoint, headers, body, cancel, delivery)
                     finally:
                         await body.aclose()  # its read-ahead must end before ``fd`` is closed
                 finally:
@@ -479,6 +536,8 @@ class TusClient:
         if hasher is not None:
             hasher.rollback(offset, source)
             hasher.checkpoint()
+        if delivery is not None:
+            delivery.confirmed(offset)  # what the server holds, as after a PATCH
         return url, offset
 
     async def concatenate(self, partial_urls: Sequence[str], metadata: Mapping[str, str]) -> str:
@@ -513,11 +572,15 @@ class TusClient:
         url: str,
         headers: Mapping[str, str],
         body: AsyncIterator[bytes] | None,
+        delivery: _Delivery | None = None,
     ) -> httpx.Response:
         """Send one request and read its (small) response; failures come back classified."""
         request = self._client.build_request(
-            method, url, headers=headers, content=body if body is not None else b""
+            method, url, headers=headers, content=body if body is not None else b"",
+            meter=delivery.meter if delivery is not None else None,
         )
+        if delivery is not None:
+            delivery.start()
         try:
             response = await self._client.send(request)
         except _Cancelled:
@@ -526,6 +589,9 @@ class TusClient:
             raise classify_exception(exc) from exc
         except OSError as exc:
             raise classify_exception(exc) from exc
+        finally:
+            if delivery is not None:
+                delivery.stop()
         return response
 
     async def _body(
@@ -534,15 +600,14 @@ class TusClient:
         start: int,
         size: int,
         hasher: HashState | None,
-        on_progress: ProgressCallback | None,
+        delivery: _Delivery | None,
         limiter: RateLimiter | None,
         cancel: asyncio.Event | None,
     ) -> AsyncIterator[bytes]:
         """Bytes [start, start+size) in pieces, read one piece ahead in a worker thread.
 
-        Each piece is sized for ~8 progress updates a second at the rate measured so far,
-        within [16 KiB, 1 MiB]; progress is reported when httpx asks for the next piece,
-        i.e. when the previous one has been handed to the socket.
+        Each piece is sized for ~8 reads a second at the rate measured so far, within
+        [16 KiB, 1 MiB]; each piece handed to the socket is told to ``delivery``.
         """
         position, end = start, start + size
         piece = PIECE_START
@@ -572,11 +637,13 @@ class TusClient:
                 next_count = min(piece, end - after)
                 pending = schedule(after, next_count)
                 sent_at = time.monotonic()
+                if delivery is not None:
+                    delivery.handing(after)
                 yield data
                 elapsed = time.monotonic() - sent_at
                 position = after
-                if on_progress is not None:
-                    on_progress(position)
+                if delivery is not None:
+                    delivery.handed()
                 piece = self._next_piece(piece, len(data), elapsed, limiter)
         finally:
             if pending is not None:
@@ -789,9 +856,11 @@ class TusClient:
             headers["Upload-Length"] = str(prepared.declare)
         if prepared.checksum is not None:
             headers["Upload-Checksum"] = prepared.checksum
-        body = self._body(fd, prepared.offset, prepared.size, feed, on_progress, limiter, cancel)
+        delivery = _Delivery(on_progress, prepared.offset)
+        body = self._body(fd, prepared.offset, prepared.size, feed, delivery, limiter, cancel)
         try:
-            return await self._send_unless_cancelled("PATCH", url, headers, body, cancel)
+            return await self._send_unless_cancelled("PATCH", url, headers, body, cancel,
+                                                     delivery)
         finally:
             await body.aclose()  # its read-ahead must finish before ``fd`` can be closed
 
@@ -802,6 +871,7 @@ class TusClient:
         headers: Mapping[str, str],
         body: AsyncIterator[bytes],
         cancel: asyncio.Event | None,
+        delivery: _Delivery | None,
     ) -> httpx.Response:
         """The request, abandoned at once when ``cancel`` is set.
 
@@ -809,8 +879,8 @@ class TusClient:
         one socket write waiting until the timeout; a pause must not wait for that.
         """
         if cancel is None:
-            return await self._send(method, url, headers, body)
-        sending = asyncio.ensure_future(self._send(method, url, headers, body))
+            return await self._send(method, url, headers, body, delivery)
+        sending = asyncio.ensure_future(self._send(method, url, headers, body, delivery))
         waiting = asyncio.ensure_future(cancel.wait())
         try:
             await asyncio.wait({sending, waiting}, return_when=asyncio.FIRST_COMPLETED)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import os
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -320,6 +322,36 @@ async def test_progress_is_frequent_on_a_slow_link(
     assert len(stamps) / elapsed >= 4
     gaps = [b - a for a, b in zip([started, *stamps], stamps, strict=False)]
     assert max(gaps) < 0.5
+
+
+async def test_progress_follows_the_link_not_the_socket_buffers(
+    scripted_tus: ScriptedTus, tmp_path: Path
+) -> None:
+    """A 1 MB/s link: megabytes fit in the machine's socket buffers at once, but the bar
+    must move with what the link carries, not jump ahead and then wait for the answer."""
+    path = tmp_path / "slow.bin"
+    path.write_bytes(os.urandom(3_000_000))
+    target = urlsplit(scripted_tus.url)
+    assert target.hostname is not None and target.port is not None
+    seen: list[tuple[float, int, int]] = []  # (when, progress, bytes through the link)
+    async with (FaultProxy(target.hostname, target.port, rate=1_000_000,
+                           window=64 * 1024) as link,
+                TusClient(link.url + "/files/") as client):
+        url, hasher = await start(client, path)
+        started = time.monotonic()
+        await client.upload_file(
+            url, path, offset=0, length=path.stat().st_size, hasher=hasher,
+            on_progress=lambda n: seen.append((time.monotonic(), n, link.stats.body_bytes)),
+            chunk_sizer=ChunkSizer(initial=4 * MIB, minimum=MIB, maximum=4 * MIB),
+        )
+        finished = time.monotonic()
+    assert scripted_tus.count("PATCH") == 1
+    assert scripted_tus.data(upload_id(url)) == path.read_bytes()
+    assert finished - started >= 2.0  # the link's pace held
+    ahead = max(shown - carried for _, shown, carried in seen)
+    assert ahead <= 512 * 1024, f"progress ran {ahead} bytes ahead of the link"
+    stamps = [started, *(when for when, _, _ in seen), finished]
+    assert max(b - a for a, b in itertools.pairwise(stamps)) < 0.75
 
 
 async def test_no_creation_with_upload_means_an_empty_create(
