@@ -4,6 +4,7 @@ stream larger than the category allows."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -198,11 +199,31 @@ def test_a_stream_over_the_limit_is_cut_and_deleted(live_server: ServerHandle,
     assert server_files(live_server.url, live_server.token) == []
 
 
-def test_an_upload_removed_mid_stream_says_so(live_server: ServerHandle,
-                                             server_config: ServerConfig,
-                                             app_home: Path) -> None:
+def _remove_on_server(live_server: ServerHandle, config: ServerConfig,
+                      proc: subprocess.Popen[bytes], *, besides: set[str]) -> str:
+    """Wait (bounded) for an upload other than ``besides`` to hold bytes; delete it there."""
+    deadline = time.monotonic() + 30
+    while True:
+        parts = [p for p in _left_on_server(config)
+                 if p.stem not in besides and p.stat().st_size > 0]
+        if parts:
+            break
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    removed = httpx.delete(f"{live_server.url}/api/v1/storage/tus/{parts[0].stem}",
+                           headers={"Tus-Resumable": "1.0.0",
+                                    "Authorization": f"Bearer {live_server.token}"})
+    assert removed.status_code == 204
+    return parts[0].stem
+
+
+@pytest.mark.parametrize("removals", [1, 2])
+def test_an_upload_removed_mid_stream_starts_over_once(
+        live_server: ServerHandle, server_config: ServerConfig, app_home: Path,
+        removals: int) -> None:
     """The server dropped the upload (deleted there, or expired) while the pipe was still
-    being sent: the message says what happened, not only the server's "no such upload"."""
+    being sent: the spool still holds every byte, so the stream starts over once, as a
+    file would; a second loss ends it with a message that says what happened."""
     proc = subprocess.Popen(
         _command("-", "--name", "rec.bin", "--category", "temporary", "--server",
                  live_server.url, f"--token={live_server.token}", "--give-up-after", "20",
@@ -210,25 +231,34 @@ def test_an_upload_removed_mid_stream_says_so(live_server: ServerHandle,
         env=_env(app_home), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE)
     assert proc.stdin is not None
+    head, middle, tail = (os.urandom(n) for n in (3 * 1024 * 1024, 1_200_000, 300_000))
     try:
-        proc.stdin.write(os.urandom(3 * 1024 * 1024))  # pieces of 1M go out
+        proc.stdin.write(head)  # pieces of 1M go out
         proc.stdin.flush()
-        deadline = time.monotonic() + 30
-        while not (parts := _left_on_server(server_config)) or not parts[0].stat().st_size:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
-        removed = httpx.delete(f"{live_server.url}/api/v1/storage/tus/{parts[0].stem}",
-                               headers={"Tus-Resumable": "1.0.0",
-                                        "Authorization": f"Bearer {live_server.token}"})
-        assert removed.status_code == 204
-        _out, err = proc.communicate(os.urandom(300_000), timeout=60)
+        first = _remove_on_server(live_server, server_config, proc, besides=set())
+        proc.stdin.write(middle)  # over 1M: a PATCH goes, and finds the upload gone
+        proc.stdin.flush()
+        if removals == 2:  # and the second upload, once the spool is being sent again
+            _remove_on_server(live_server, server_config, proc, besides={first})
+        out, err = proc.communicate(tail, timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     text = err.decode()
-    assert proc.returncode == 1, text
-    assert "Traceback" not in text and len(text.strip().splitlines()) == 1
-    assert "rec.bin: The upload was removed from the server while it was being sent" in text
-    assert server_files(live_server.url, live_server.token) == []
+    assert "Traceback" not in text
+    if removals == 1:
+        assert proc.returncode == 0, text
+        assert "the server lost the first upload, so it was sent again from the start" in (
+            out.decode())
+        (stored,) = server_files(live_server.url, live_server.token)
+        assert stored["sha256"] == hashlib.sha256(head + middle + tail).hexdigest()
+        assert stored["size"] == len(head) + len(middle) + len(tail)
+    else:
+        assert proc.returncode == 1, text
+        assert len(text.strip().splitlines()) == 1
+        assert "rec.bin: The upload was removed from the server again while it was being " \
+            "sent" in text
+        assert server_files(live_server.url, live_server.token) == []
+    assert not _left_on_server(server_config)  # nothing unfinished stays there
     assert not list((app_home / "cache").rglob("*.part"))  # the spool is gone too

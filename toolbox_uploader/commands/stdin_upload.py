@@ -59,7 +59,10 @@ def upload_stdin(server_url: str | None, endpoint: str | None, token: str | None
         print(json.dumps({"event": "summary", "uploaded": 1, "exit_code": 0,
                           "interrupted": False, **result}))
     else:
-        print(f"{shown(name)}: {result['size']} bytes uploaded (sha256 {result['sha256']})")
+        again = ("; the server lost the first upload, so it was sent again from the start"
+                 if result.get("started_over") else "")
+        print(f"{shown(name)}: {result['size']} bytes uploaded (sha256 {result['sha256']})"
+              f"{again}")
     return 0
 
 

@@ -8,9 +8,11 @@ category's size limit (``upload - < /dev/zero`` must not fill the disk). Transie
 (of the creation, a PATCH or the HEAD after it) are retried with the engine's backoff and
 resume from the server's offset, until ``give_up_after`` seconds pass without a byte going
 through, as ``upload --give-up-after`` does for files: a server restarted meanwhile just
-carries on. This upload is not in the session store, since the bytes of a pipe are gone
-once the command ends. ``--bandwidth-limit`` and ``--max-chunk-size`` apply
-as to queued files: the same ``upload_job.Connection`` makes the limiter and chunk sizer.
+carries on. An upload the server no longer has (404/410: deleted there, or expired) is
+started over once from the spool's first byte, as a file's would be. This upload is not in
+the session store, since the bytes of a pipe are gone once the command ends.
+``--bandwidth-limit`` and ``--max-chunk-size`` apply as to queued files: the same
+``upload_job.Connection`` makes the limiter and chunk sizer.
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
                         give_up_after: float | None = None) -> dict[str, object]:
     """Send everything readable from ``source``, at most ``limit`` bytes (default: the
     category's), at most ``bandwidth_limit`` bytes a second, in PATCHes of at most
-    ``max_chunk_size`` bytes; returns ``{"url", "upload_url", "size", "sha256"}``.
+    ``max_chunk_size`` bytes; returns ``{"url", "upload_url", "size", "sha256",
+    "started_over"}`` (``started_over``: the server lost the first upload, sent again).
     Transient failures are retried until ``give_up_after`` seconds pass without progress
     (None or 0: for as long as it takes); then a ``TransferError`` with code ``gave_up``.
 
@@ -135,10 +138,11 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             # address, or the upload would stay there, unfinished, until it expires.
             creating = asyncio.ensure_future(
                 _create(connection, metadata, patience))
+            where = _Where()
             try:
-                url, offset = await asyncio.shield(creating)
-                offset = await _send(connection, url, offset, spool_path, spool, hasher,
-                                     over, patience)
+                where.url, offset = await asyncio.shield(creating)
+                offset = await _send(connection, where, metadata, offset, spool_path, spool,
+                                     hasher, over, patience)
                 if spool.over:
                     raise _TooLarge
             except (TransferError, _TooLarge, asyncio.CancelledError) as error:
@@ -149,18 +153,19 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
                     with contextlib.suppress(TransferError, TimeoutError):  # else it expires
                         async with asyncio.timeout(
                                 _INTERRUPTED_GRACE if interrupted else _DELETE_TIMEOUT):
-                            url, _offset = await creating  # the creation's own error: none
-                            await tus.terminate(url)
+                            first, _offset = await creating  # its own error: none made
+                            await tus.terminate(where.url or first)
                 creating.cancel()  # still trying to reach the server: no more tries
                 if isinstance(error, _TooLarge):
                     raise too_large(limit) from None
                 raise
             digest = hasher.hexdigest()
+            url = where.url
             if connection.api is not None:
                 await connection.api.verify(upload_id(url), sha256=digest, size=offset)
             # "url" is where the file is now, as ``file_url`` is for a file's upload.
             return {"url": connection.file_url(url), "upload_url": url, "size": offset,
-                    "sha256": digest}
+                    "sha256": digest, "started_over": where.started_over}
         finally:
             await connection.aclose()
     finally:
@@ -226,38 +231,65 @@ async def _create(connection: Connection, metadata: dict[str, str],
         return created
 
 
-async def _send(connection: Connection, url: str, offset: int, spool_path: Path,
-                spool: _Spool, hasher: HashState, over: asyncio.Event,
+class _Where:
+    """The upload the stream goes to now: a second one once the server lost the first."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.started_over = False
+
+
+async def _send(connection: Connection, where: _Where, metadata: dict[str, str], offset: int,
+                spool_path: Path, spool: _Spool, hasher: HashState, over: asyncio.Event,
                 patience: Patience) -> int:
-    """PATCH the spool as it grows; transient failures resume from the server's offset."""
+    """PATCH the spool as it grows; transient failures resume from the server's offset,
+    and an upload gone from the server starts over once (the hash follows: the client
+    rolls it back to offset 0)."""
     tus = connection.tus
     sizer = connection.chunk_sizer()  # one per upload, kept across retries as a job's is
     while True:
         try:
             return await tus.upload_file(
-                url, spool_path, offset=offset, length=None, hasher=hasher,
+                where.url, spool_path, offset=offset, length=None, hasher=hasher,
                 on_progress=lambda _n: patience.moved(), more_coming=spool.more_coming,
                 cancel=over, limiter=connection.limiter, chunk_sizer=sizer)
         except TransferError as error:
+            if _gone(error) and not where.started_over:
+                offset = await _start_over(connection, where, metadata, patience)
+                continue
             await patience.wait_after(_said_gone(error))
         while True:  # where to carry on from; the server may still be away
             try:
-                offset = (await tus.head(url)).offset
+                offset = (await tus.head(where.url)).offset
                 break
             except TransferError as error:
+                if _gone(error) and not where.started_over:
+                    offset = await _start_over(connection, where, metadata, patience)
+                    break
                 await patience.wait_after(_said_gone(error))
 
 
+async def _start_over(connection: Connection, where: _Where, metadata: dict[str, str],
+                      patience: Patience) -> int:
+    where.started_over = True
+    where.url, offset = await _create(connection, metadata, patience)
+    return offset
+
+
+def _gone(error: TransferError) -> bool:
+    """The server no longer has the upload (deleted there, or expired)."""
+    return error.kind is ErrorKind.RESTART and error.status in (404, 410)
+
+
 def _said_gone(error: TransferError) -> TransferError:
-    """``error``, or for an upload the server no longer has (404/410: deleted there, or
-    expired) one that says so: a bare "There is no such upload." from the server does not
-    tell a scripter that the stream was cut and that a pipe cannot be sent again."""
-    if error.kind is not ErrorKind.RESTART or error.status not in (404, 410):
+    """``error``, or for an upload gone a second time one that says so: a bare "There is
+    no such upload." from the server does not tell a scripter that the stream was cut."""
+    if not _gone(error):
         return error
     said = TransferError(
-        ErrorKind.FATAL, "The upload was removed from the server while it was being sent "
-        f"({error.message.strip().rstrip('.')}); what was read from standard input cannot "
-        "be sent again: run the command again with the whole input.",
+        ErrorKind.FATAL, "The upload was removed from the server again while it was being "
+        f"sent ({error.message.strip().rstrip('.')}), after it had been started over once: "
+        "run the command again with the whole input.",
         status=error.status, code=error.code)
     said.__cause__ = error
     return said
