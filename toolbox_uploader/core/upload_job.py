@@ -8,6 +8,11 @@ Resuming is safe against edited files: the store keeps a fingerprint (sha256 of 
 first N bytes that were read for sending); before continuing an upload the same prefix
 is hashed again, and any difference (or a different size or mtime) starts the file over
 instead of splicing new bytes onto old ones.
+
+A small file goes whole with its creation (one request), unless the link is so slow that
+the request would take more than ``SLOW_REQUEST_SECONDS``: its answer, which carries the
+upload's address, would come only at the end, so a closed laptop would send it all again.
+On such a link it is created first and sent by PATCH, which resumes.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ MIN_CHUNK = 1024 * 1024  # how often the source is checked for edits during an u
 #: After a stop, how long a request still waiting for its answer may take before it is
 #: dropped; a body being sent is cut at its next piece, well within this.
 STOP_GRACE = 1.0
+#: A small file that would take longer than this in one request is created first.
+SLOW_REQUEST_SECONDS = 5.0
+#: Bodies smaller than this say more about the server's per-request work than the link.
+_RATE_SAMPLE_MIN = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +107,24 @@ class Connection:
         self.api = (ToolboxApi(target.server_url, target.token, client=self.http.rest_client())
                     if target.server_url else None)
         self._tus_available: bool | None = None
+        self._rate: float | None = None  # one request's body, bytes a second, smoothed
+
+    def note_rate(self, rate: float | None) -> None:
+        """A request body went at ``rate`` bytes a second: feeds ``request_rate``."""
+        if rate:
+            self._rate = rate if self._rate is None else (self._rate + rate) / 2
+
+    def request_rate(self) -> float | None:
+        """What one request's body goes at, as measured here and capped by the limit."""
+        rates = [rate for rate in (self._rate, self.limiter.rate) if rate]
+        return min(rates) if rates else None
+
+    def in_one_request(self, size: int) -> bool:
+        """Whether a new upload of ``size`` bytes goes whole with its creation."""
+        if choose_strategy(size) is not Strategy.DIRECT:
+            return False
+        rate = self.request_rate()
+        return rate is None or size <= rate * SLOW_REQUEST_SECONDS
 
     def set_bandwidth(self, limit: int | None) -> None:
         """A new limit for every upload, including the requests now in flight."""
@@ -365,13 +392,14 @@ class UploadJob:
             self.hasher = FingerprintedHash()
 
         # Small files go in one request; the check before verifying covers them.
+        whole = url is None and self.connection.in_one_request(size)
         watcher = (asyncio.create_task(self._watch_source())
-                   if choose_strategy(size) is not Strategy.DIRECT else None)
+                   if choose_strategy(size) is not Strategy.DIRECT or not whole else None)
         try:
             if url is None:
                 metadata = self._metadata(sha256)
-                strategy = choose_strategy(size)
-                first = size if strategy is Strategy.DIRECT else 0
+                first = size if whole else 0
+                started = asyncio.get_running_loop().time()
                 url, offset = await tus.create(
                     length=size, metadata=metadata, source=source if first else None,
                     upload_bytes=first, hasher=self.hasher if first else None,
@@ -380,16 +408,22 @@ class UploadJob:
                     on_answer=self._note_duplicate)
                 self.upload_url = url
                 self.may_have_arrived = False
+                took = asyncio.get_running_loop().time() - started
+                if offset >= _RATE_SAMPLE_MIN and took > 0:
+                    self.connection.note_rate(offset / took)
+                whole = whole and offset >= size
                 if offset < size:  # bytes still to send: the URL must survive a crash now
                     self._on_url(url, relative_upload_path(target.endpoint, url))
                 if first and offset < size:
                     # The server did not take the body with the creation: finish by PATCH.
                     self.hasher = await self._resume_hash(source, offset) or FingerprintedHash()
             if offset < size:
+                sizer = self.connection.chunk_sizer()
                 offset = await tus.upload_file(
                     url, source, offset=offset, length=size, hasher=self.hasher,
-                    on_progress=self._on_progress, chunk_sizer=self.connection.chunk_sizer(),
+                    on_progress=self._on_progress, chunk_sizer=sizer,
                     cancel=self.cancel_event, limiter=self.connection.limiter)
+                self.connection.note_rate(sizer.rate)
         finally:
             if watcher is not None:
                 watcher.cancel()
@@ -403,7 +437,7 @@ class UploadJob:
             raise TransferError(ErrorKind.TRANSIENT, "The upload stopped before the end.")
         # The whole file went through: check it end to end. A file sent whole with its
         # sha256 was checked by the server as it completed; there is nothing left to verify.
-        sent_as_checked = sha256 is not None and choose_strategy(size) is Strategy.DIRECT
+        sent_as_checked = sha256 is not None and whole
         self._checking = True
         if self._drop is not None:
             self._drop.cancel()
