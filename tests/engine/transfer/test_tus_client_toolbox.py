@@ -80,7 +80,9 @@ async def test_small_file_sent_from_memory(live_server: ServerHandle, tmp_path: 
             length=120_000, metadata=metadata(source, sha256=digest), source=source,
             upload_bytes=120_000, hasher=hasher, on_progress=progress.append, content=checked,
         )
-        assert offset == 120_000 and progress == [120_000]
+        # As the peer takes them (part of it first, on a busy machine), ending at the answer.
+        assert offset == 120_000 and progress[-1] == 120_000
+        assert progress == sorted(set(progress))
         assert hasher.hexdigest() == digest
         assert await content(api, upload_id(url)) == checked
 
