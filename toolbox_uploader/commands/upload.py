@@ -345,11 +345,13 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         engine.subscribe(lambda batch: view.on_events(current_links(batch, local)))
     watchdog = _Watchdog(args.give_up_after, key, engine.snapshot())
     engine.subscribe(watchdog.on_events)
-    from toolbox_uploader.core.events import QueueStatus
+    from toolbox_uploader.core.events import DropFinished, QueueStatus
 
     queue_news: list[QueueStatus] = []  # appended on the engine thread, read after stop
+    drops: list[DropFinished] = []  # the one add_paths of this run, once its walk is done
     engine.subscribe(lambda batch: queue_news.extend(
         e for e in batch if isinstance(e, QueueStatus)))
+    engine.subscribe(lambda batch: drops.extend(e for e in batch if isinstance(e, DropFinished)))
     gave_up: str | None = None
     try:
         # --category given again: files already queued take it too (not the default).
@@ -386,7 +388,12 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     if gave_up is not None:
         give_up_note = (f"no progress for {duration(args.give_up_after)} ({gave_up}); "
                         "run the same command again to carry on.")
-    code = _summarise(items, left, args.json, out, gave_up=give_up_note)
+    nothing = None
+    if not items and drops:  # "0 of 0 files uploaded" alone does not say why
+        from toolbox_uploader.core.drop_notice import drop_notice
+
+        nothing = drop_notice(drops[-1], shown)
+    code = _summarise(items, left, args.json, out, gave_up=give_up_note, nothing=nothing)
     if give_up_note is not None:
         print(f"toolbox-uploader upload: {give_up_note}", file=sys.stderr)
     return code
@@ -566,11 +573,13 @@ def _newer(latest: dict[int, ItemSnapshot], newest: dict[str, int],
 
 
 def _summarise(items: list[ItemSnapshot], gone: Sequence[ItemSnapshot], as_json: bool,
-               out: Any = None, *, gave_up: str | None = None, interrupted: bool = False) -> int:
+               out: Any = None, *, gave_up: str | None = None, interrupted: bool = False,
+               nothing: str | None = None) -> int:
     """Print the outcome, return the exit code. ``gone``: unfinished items of files deleted
     since an earlier run, mentioned but not failing this one. ``gave_up``: why the command
     stopped waiting for a server (``--give-up-after``), or None. ``interrupted``: Ctrl+C
-    (JSON only; the plain output keeps its one "interrupted" line on stderr)."""
+    (JSON only; the plain output keeps its one "interrupted" line on stderr). ``nothing``:
+    why PATHS held no file to upload (an empty folder, only hidden files), or None."""
     from toolbox_uploader.core.states import ItemState
 
     out = out if out is not None else sys.stdout
@@ -587,8 +596,8 @@ def _summarise(items: list[ItemSnapshot], gone: Sequence[ItemSnapshot], as_json:
             "gone": [_item_json(s) for s in gone],
             "gave_up": gave_up is not None, "interrupted": interrupted,
         }
-        if gave_up is not None:
-            summary["message"] = gave_up
+        if gave_up is not None or nothing is not None:
+            summary["message"] = gave_up if gave_up is not None else nothing
         print(json.dumps(summary), file=out, flush=True)
         return code
     from toolbox_uploader.core.events import ALREADY_UPLOADED
@@ -598,6 +607,8 @@ def _summarise(items: list[ItemSnapshot], gone: Sequence[ItemSnapshot], as_json:
     if already:
         line += f" ({already} were already on the server)"
     print(line, file=out)
+    if nothing is not None:
+        print(nothing, file=out)
     for snap in problems:
         why = snap.reason.message if snap.reason else "not sent yet"
         waiting = snap.state is ItemState.FAILED and snap.next_attempt_at is not None

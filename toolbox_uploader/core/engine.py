@@ -36,6 +36,7 @@ from toolbox_uploader.core.events import (
     ALREADY_UPLOADED,
     REMOVED_FROM_SERVER,
     BatchProgress,
+    DropFinished,
     EngineEvent,
     ItemChanged,
     ItemsAdded,
@@ -103,6 +104,9 @@ _REFUSED_FIRST_DELAY, _REFUSED_MAX_DELAY = 1.0, 30.0  # a refused drop or remova
 _SWITCH_WAIT = 10.0  # how long the old server's requests may take to wind down
 _CHECK_TIMEOUT = 10.0  # is a re-dropped done file still on the server? (one request)
 _CHECK_HOLD = 30.0  # after a check went unanswered, the others are not asked
+#: Walk problems that mean a dropped file could not be opened, by the ``DropFinished``
+#: count they go to (a loop or a pipe is refused for what it is, not unopenable).
+_NOT_OPENED = {"missing_file": "missing", "broken_link": "missing", "unreadable": "unreadable"}
 #: Settings a running engine takes over at once (``Engine.update_config``).
 LIVE_FIELDS = frozenset({"concurrency", "bandwidth_limit", "optimize_images", "max_image_edge",
                          "image_quality", "strip_location", "auto_resume",
@@ -342,7 +346,8 @@ class Engine:
         """Queue files and folders; files already queued are picked up again (retried,
         resumed). ``recategorize``: those take ``category`` too (a command run again with
         ``--category``). Otherwise only rows refused under their category take it (dropped
-        again under another one); rows on their way keep theirs, and their upload."""
+        again under another one); rows on their way keep theirs, and their upload. Ends
+        with one ``DropFinished`` to listeners, once the paths are walked and queued."""
         self._post(self._add_paths, [Path(p) for p in paths_], category, recategorize)
 
     def pause(self, ids: Iterable[int]) -> None:
@@ -1227,13 +1232,17 @@ class Engine:
         self._walks.add(future)
         future.add_done_callback(self._walks.discard)
 
-        def done(fut: asyncio.Future[list[tuple[Path, str, Reason | None]]]) -> None:
+        def done(fut: asyncio.Future[tuple[list[tuple[Path, str, Reason | None]], int]]) -> None:
             try:
-                found = fut.result()
+                found, skipped = fut.result()
                 if not self._stopping:
                     with _collector_paused(len(found) >= _BULK_ADD):
-                        self._add_files(found, category or self.config.default_category,
-                                        recategorize)
+                        counts, problem = self._add_files(
+                            found, category or self.config.default_category, recategorize)
+                    if self._dispatcher is not None:  # after the drop's ItemsAdded
+                        self._dispatcher.emit(DropFinished(
+                            tuple(str(p) for p in paths_), skipped=skipped, problem=problem,
+                            **counts))
             except sqlite3.Error as exc:
                 log.warning("could not queue the dropped files: the upload queue cannot be "
                             "saved (%s); trying again", exc)
@@ -1279,8 +1288,13 @@ class Engine:
             self._add_paths(paths_, category, recategorize)
 
     def _add_files(self, found: list[tuple[Path, str, Reason | None]], category: str,
-                   recategorize: bool = False) -> None:
+                   recategorize: bool = False) -> tuple[dict[str, int], str]:
+        """Queue the walk's files; returns how many went which way (``DropFinished``'s
+        counts, by field name) and the first unreadable file's reason."""
         server_key = self.server_key
+        counts = dict.fromkeys(("added", "picked_up", "already_queued", "already_done",
+                                "missing", "unreadable"), 0)
+        problem = ""
         added: list[ItemSnapshot] = []
         problems: list[tuple[int, Reason]] = []
         new: list[NewItem] = []
@@ -1290,6 +1304,12 @@ class Engine:
             source = printable_name(str(path))  # the walk refused a name that is not text
             if source in queued_now:
                 continue
+            not_opened = _NOT_OPENED.get(error.code) if error is not None else None
+            if not_opened is not None:
+                assert error is not None
+                counts[not_opened] += 1
+                if not problem:
+                    problem = error.message
             existing = self.store.find_by_source(server_key, source)
             if (existing is not None and existing.id in self._records
                     and not self._sent_elsewhere(existing, printable_name(relative), category,
@@ -1306,7 +1326,9 @@ class Engine:
                     # place is where it goes.
                     existing = self._update(existing.id, relative_path=printable_name(relative))
                     self._publish(existing)
-                self._readd(existing)
+                how = self._readd(existing)
+                if not_opened is None:
+                    counts[how] += 1
                 continue
             try:
                 size, mtime = pipeline.file_stat(path)
@@ -1316,6 +1338,8 @@ class Engine:
                                printable_name(path.name), category, size, mtime))
             errors.append(error)
             queued_now.add(source)
+            if not_opened is None:
+                counts["added"] += 1
         records = self.store.add_many(new)
         self._refused_delay = _REFUSED_FIRST_DELAY
         if new:
@@ -1338,6 +1362,7 @@ class Engine:
         with self._idle:
             self._idle.notify_all()
         self._kick()
+        return counts, problem
 
     def _sent_elsewhere(self, record: ItemRecord, relative_path: str, category: str,
                         recategorize: bool) -> bool:
@@ -1349,9 +1374,11 @@ class Engine:
             or record.relative_path != relative_path
             or (recategorize and record.category != category))
 
-    def _readd(self, record: ItemRecord) -> None:
-        """The same file dropped again (or the same command run again): reuse its item."""
-        if record.id in self._held:  # asked for again: this run's to finish after all
+    def _readd(self, record: ItemRecord) -> str:
+        """The same file dropped again (or the same command run again): reuse its item.
+        Returns the ``DropFinished`` count it goes to."""
+        held = record.id in self._held
+        if held:  # asked for again: this run's to finish after all
             self._held.discard(record.id)
             with self._idle:
                 snap = self._snapshots.get(record.id)
@@ -1363,11 +1390,15 @@ class Engine:
                 self._check_still_there(record)  # unchanged: done, unless removed there
             elif changed != "missing":  # gone from the disk: what was sent stays done
                 self._queue_again(record)  # changed since: a new version to send
-            return
+                return "added"
+            return "already_done"
         if record.state in (S.FAILED, S.CANCELLED, S.REJECTED):
             self._retry([record.id])
-        elif record.state is S.PAUSED and not self._auth_paused:
+            return "picked_up"
+        if record.state is S.PAUSED and not self._auth_paused:
             self._resume([record.id])
+            return "picked_up"
+        return "picked_up" if held else "already_queued"
 
     def _queue_again(self, record: ItemRecord, warning: Reason | None = None) -> None:
         """Send a done file again, under a new item (the old one stays as history)."""
@@ -1740,9 +1771,12 @@ def _merge(old: Iterable[Reason], new: Iterable[Reason]) -> list[Reason]:
     return merged
 
 
-def _walk(paths_: list[Path]) -> list[tuple[Path, str, Reason | None]]:
-    """Files under the dropped paths, with the path relative to the dropped folder."""
-    from toolbox_uploader.core.walk import walk_paths
+def _walk(paths_: list[Path]) -> tuple[list[tuple[Path, str, Reason | None]], int]:
+    """Files under the dropped paths, with the path relative to the dropped folder, and
+    how many hidden or system files and folders were skipped."""
+    from toolbox_uploader.core.walk import WalkTally, walk_paths
 
-    return [(entry.path.absolute(), entry.relative_path, entry.error)
-            for entry in walk_paths(paths_)]
+    tally = WalkTally()
+    found = [(entry.path.absolute(), entry.relative_path, entry.error)
+             for entry in walk_paths(paths_, tally)]
+    return found, tally.skipped

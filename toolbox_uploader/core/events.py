@@ -122,5 +122,34 @@ class QueueStatus:
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class DropFinished:
+    """How one ``Engine.add_paths`` ended, once its files are queued: a drop that adds no
+    row would otherwise leave the teacher with no sign that it was even read. Sent after
+    the drop's ``ItemsAdded``; never merged with another drop's.
+
+    Each file the walk found counts once, in the first of: ``missing`` / ``unreadable``
+    (it could not be opened, whether its refused row is new or not), ``added`` (a new
+    row, also for a done file changed since), ``picked_up`` (its failed, cancelled or
+    paused row set going again), ``already_done`` (left done; it is sent again only if
+    its check finds it deleted on the server) or ``already_queued`` (on its way, left as
+    it is). ``skipped``: hidden or system files and folders passed over."""
+
+    paths: tuple[str, ...]  # as dropped
+    added: int = 0
+    picked_up: int = 0
+    already_queued: int = 0
+    already_done: int = 0
+    skipped: int = 0
+    missing: int = 0  # not there (moved or deleted since), or a link to nothing
+    unreadable: int = 0  # no permission, or another read error
+    problem: str = ""  # why the first file that could not be opened was not, as its row says
+
+    @property
+    def new_work(self) -> int:
+        """Files this drop set going: new rows and rows picked up again."""
+        return self.added + self.picked_up
+
+
 EngineEvent = (ItemsAdded | ItemChanged | ItemsRemoved | BatchProgress | ServerStatus
-               | QueueStatus)
+               | QueueStatus | DropFinished)

@@ -2,7 +2,8 @@
 
 ``SpeedMeter`` is a moving average over the last few seconds (a chunk-by-chunk rate
 jumps around too much to show). ``EventCoalescer`` merges a listener's pending events —
-only the latest ``ItemChanged`` per item and the latest ``BatchProgress`` survive — and
+only the latest ``ItemChanged`` per item and the latest ``BatchProgress`` survive; every
+``ItemsAdded``, ``ItemsRemoved`` and ``DropFinished`` is kept, in order — and
 ``Dispatcher`` hands each listener at most ``MAX_EVENTS_PER_SECOND`` batches a second.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from toolbox_uploader.core.events import (
     MAX_EVENTS_PER_SECOND,
     BatchProgress,
+    DropFinished,
     EngineEvent,
     ItemChanged,
     ItemsAdded,
@@ -88,6 +90,10 @@ class EventCoalescer:
             if index is not None:
                 self._pending[index] = None
             self._status[kind] = len(self._pending)
+            self._pending.append(event)
+        elif isinstance(event, DropFinished):
+            # Each drop's own outcome, after the rows it added (pushed before it): never
+            # merged, so two quick drops each get their line.
             self._pending.append(event)
         else:
             # An item added (or removed) here makes its earlier pending change moot, and a

@@ -4,7 +4,8 @@ Folders are walked depth-first in name order; each file gets a POSIX ``relative_
 starts with the dropped folder's own name (``Lessons/week1/a.pdf``), so the server can
 rebuild the tree. Operating-system junk (``.DS_Store``, ``Thumbs.db``, ``desktop.ini``,
 Office ``~$`` lock files, AppleDouble ``._`` files) and hidden folders (``.git``...) are
-skipped. Problems (symlink loops, broken links, unreadable files or folders, pipes) come
+skipped (counted in a ``WalkTally`` when one is given, so a drop that only held such
+files can say so). Problems (symlink loops, broken links, unreadable files or folders, pipes) come
 back as entries with an ``error`` instead of exceptions, so one bad item never stops a drop.
 
 A folder link is a loop when its target contains it: a folder on the walk path, or the
@@ -41,6 +42,14 @@ SKIPPED_FOLDERS = frozenset({"__macosx", "$recycle.bin", "system volume informat
 log = logging.getLogger(__name__)
 
 
+@dataclass(slots=True)
+class WalkTally:
+    """What a walk passed over without an entry: the hidden or system files and folders
+    it skipped (a folder counts once, whatever it holds: it is never read)."""
+
+    skipped: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class WalkEntry:
     path: Path
@@ -57,8 +66,10 @@ def is_skipped_folder(name: str) -> bool:
     return name.startswith(".") or name.lower() in SKIPPED_FOLDERS
 
 
-def walk_paths(paths: Iterable[Path]) -> Iterator[WalkEntry]:
-    """Yield every file under ``paths`` (files given directly are yielded as they are)."""
+def walk_paths(paths: Iterable[Path], tally: WalkTally | None = None) -> Iterator[WalkEntry]:
+    """Yield every file under ``paths`` (files given directly are yielded as they are);
+    ``tally`` counts what was skipped."""
+    tally = tally if tally is not None else WalkTally()
     for given in paths:
         path = Path(given)
         name = path.name or path.resolve().name
@@ -68,20 +79,22 @@ def walk_paths(paths: Iterable[Path]) -> Iterator[WalkEntry]:
             if path.is_symlink():
                 yield WalkEntry(path, name, Reason("broken_link", "The link points to nothing."))
             else:
-                yield WalkEntry(path, name, Reason("missing_file", "The file does not exist."))
+                yield WalkEntry(path, name, Reason(
+                    "missing_file", "It does not exist (moved or deleted?)."))
             continue
         except OSError as exc:
             yield WalkEntry(path, name, _os_reason(exc))
             continue
         if stat.S_ISDIR(info.st_mode):
-            yield from _walk_folder(path, name, info)
+            yield from _walk_folder(path, name, info, tally)
         elif stat.S_ISREG(info.st_mode):
             yield _file_entry(path, name)
         else:
             yield WalkEntry(path, name, _not_a_file())
 
 
-def _walk_folder(root: Path, root_name: str, root_info: os.stat_result) -> Iterator[WalkEntry]:
+def _walk_folder(root: Path, root_name: str, root_info: os.stat_result,
+                 tally: WalkTally) -> Iterator[WalkEntry]:
     root_key = (root_info.st_dev, root_info.st_ino)
     seen: set[tuple[int, int]] = {root_key}
     # (folder, its relative path, the (dev, inode) of it and every folder containing it,
@@ -114,6 +127,7 @@ def _walk_folder(root: Path, root_name: str, root_info: os.stat_result) -> Itera
                 continue
             if stat.S_ISDIR(info.st_mode):
                 if is_skipped_folder(child.name):
+                    tally.skipped += 1
                     continue
                 key = (info.st_dev, info.st_ino)
                 if key in ancestors:
@@ -134,7 +148,9 @@ def _walk_folder(root: Path, root_name: str, root_info: os.stat_result) -> Itera
                     seen.add(key)
                     subfolders.append((child_path, child_rel, ancestors | inner))
             elif stat.S_ISREG(info.st_mode):
-                if not is_junk_file(child.name):
+                if is_junk_file(child.name):
+                    tally.skipped += 1
+                else:
                     yield _file_entry(child_path, child_rel)
             else:
                 yield WalkEntry(child_path, child_rel, _not_a_file())

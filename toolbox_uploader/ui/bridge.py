@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from toolbox_uploader.core.events import (
     BatchProgress,
+    DropFinished,
     EngineEvent,
     ItemChanged,
     ItemsAdded,
@@ -46,6 +47,8 @@ class EngineBridge(QObject):
     * ``batch_progress(BatchProgress)`` — totals for the status bar and tray;
     * ``server_status(ServerStatus)`` — reachability / sign-in needed;
     * ``queue_status(QueueStatus)`` — the session store refuses writes, or takes them again;
+    * ``drop_finished(DropFinished)`` — how a drop ended, each one, once its rows are in
+      (after the last slice of a big drop);
     * ``flushed()`` — after each flush (tests and the benchmark wait on it).
     """
 
@@ -55,6 +58,7 @@ class EngineBridge(QObject):
     batch_progress = Signal(object)
     server_status = Signal(object)
     queue_status = Signal(object)
+    drop_finished = Signal(object)
     flushed = Signal()
 
     _batch_received = Signal(list)  # engine thread -> GUI thread (queued)
@@ -67,6 +71,7 @@ class EngineBridge(QObject):
         self._progress: BatchProgress | None = None
         self._status: ServerStatus | None = None
         self._queue: QueueStatus | None = None
+        self._drops: list[DropFinished] = []
         self._last_flush = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -102,6 +107,8 @@ class EngineBridge(QObject):
                 self._status = event
             elif isinstance(event, QueueStatus):
                 self._queue = event
+            elif isinstance(event, DropFinished):
+                self._drops.append(event)
         if not self._timer.isActive():
             wait = self._last_flush + 1.0 / MAX_FLUSHES_PER_SECOND - time.monotonic()
             self._timer.start(max(0, int(wait * 1000)))
@@ -140,4 +147,8 @@ class EngineBridge(QObject):
             self.queue_status.emit(queue)
         if self._added:  # the rest of a big drop, on the next tick
             self._timer.start(int(1000 / MAX_FLUSHES_PER_SECOND))
+        else:  # "Added 10,000 files" once they are all there
+            drops, self._drops = self._drops, []
+            for drop in drops:
+                self.drop_finished.emit(drop)
         self.flushed.emit()

@@ -59,7 +59,14 @@ from PySide6.QtWidgets import (
 
 from toolbox_uploader import paths
 from toolbox_uploader.core.categories import CATEGORIES
-from toolbox_uploader.core.events import BatchProgress, ItemSnapshot, QueueStatus, ServerStatus
+from toolbox_uploader.core.drop_notice import drop_notice
+from toolbox_uploader.core.events import (
+    BatchProgress,
+    DropFinished,
+    ItemSnapshot,
+    QueueStatus,
+    ServerStatus,
+)
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui import formatting as fmt
 from toolbox_uploader.ui import icons, paint_cache
@@ -93,6 +100,9 @@ from toolbox_uploader.ui.queue_view import (
 from toolbox_uploader.ui.row_menu import category_entries, menu_entries
 
 log = logging.getLogger(__name__)
+#: How long a drop's outcome stays in the status bar: long enough to read a sentence.
+DROP_NOTICE_MS = 10_000
+
 
 class EngineCommands(Protocol):
     """What the window needs from ``core.engine.Engine`` (all thread-safe, return at once)."""
@@ -363,6 +373,7 @@ class MainWindow(QMainWindow):
         self.bridge.batch_progress.connect(self.on_batch_progress)
         self.bridge.server_status.connect(self.on_server_status)
         self.bridge.queue_status.connect(self.on_queue_status)
+        self.bridge.drop_finished.connect(self.on_drop_finished)
         self.bridge.flushed.connect(self._update_buttons)
         self.bridge.items_added.connect(self._update_details)
         self.bridge.items_changed.connect(self._update_details)
@@ -431,6 +442,13 @@ class MainWindow(QMainWindow):
         # A name, not "1 item" for a whole folder (no stat here: this is the GUI thread).
         what = f"“{found[0].name or found[0]}”" if len(found) == 1 else f"{len(found)} items"
         self.statusBar().showMessage(f"Adding {what}…", 3000)
+
+    def on_drop_finished(self, drop: DropFinished) -> None:
+        """Say why a drop added nothing (or what else it met): without this line, an empty
+        folder or one already uploaded looks like a drop that was never seen."""
+        text = drop_notice(drop)
+        if text is not None:
+            self.statusBar().showMessage(text, DROP_NOTICE_MS)
 
     def on_add_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Add files to upload")
