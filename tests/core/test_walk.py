@@ -233,3 +233,15 @@ def test_a_folder_name_with_control_characters_refuses_its_files(tmp_path: Path,
     (refused,) = [e for e in entries if e.error is not None]
     assert refused.relative_path == f"Lessons/{folder}/a.txt"
     assert refused.error is not None and refused.error.code == "control_characters"
+
+
+def test_files_come_in_the_order_a_file_manager_shows(tmp_path: Path) -> None:
+    """Rows arrive as the teacher sees the folder: numbers by value, case aside."""
+    root = tmp_path / "Week 3"
+    for name in ("Worksheet 10.txt", "Worksheet 2.txt", "worksheet 1.txt", "Answers.txt",
+                 "b.txt", "Part 2/x.txt", "Part 10/y.txt"):
+        _touch(root / name)
+    assert _rels(list(walk_paths([root]))) == [  # a folder's files, then its folders
+        "Week 3/Answers.txt", "Week 3/b.txt", "Week 3/worksheet 1.txt",
+        "Week 3/Worksheet 2.txt", "Week 3/Worksheet 10.txt",
+        "Week 3/Part 2/x.txt", "Week 3/Part 10/y.txt"]

@@ -194,3 +194,14 @@ def test_identity_shortcut_only_when_the_proxy_really_is_the_identity(make_item:
     for row in range(proxy.rowCount()):
         for column in Column:
             assert proxy.flags(proxy.index(row, column)) == model.flags(model.index(row, column))
+
+
+def test_the_name_column_sorts_numbers_by_value(make_item: Make) -> None:
+    model = QueueModel()
+    model.add_items([make_item(relative_path=f"Week 3/Worksheet {n}.txt") for n in (10, 2, 1)]
+                    + [make_item(relative_path="Week 3/answers.txt")])
+    proxy = QueueFilterModel()
+    proxy.setSourceModel(model)
+    proxy.sort(Column.NAME, Qt.SortOrder.AscendingOrder)
+    names = [proxy.index(r, Column.NAME).data() for r in range(proxy.rowCount())]
+    assert names == ["answers.txt", "Worksheet 1.txt", "Worksheet 2.txt", "Worksheet 10.txt"]

@@ -1,20 +1,22 @@
 """Expand what a teacher dropped (files and folders) into the files to validate and upload.
 
-Folders are walked depth-first in name order; each file gets a POSIX ``relative_path`` that
-starts with the dropped folder's own name (``Lessons/week1/a.pdf``), so the server can
-rebuild the tree. Operating-system junk (``.DS_Store``, ``Thumbs.db``, ``desktop.ini``,
-Office ``~$`` lock files, AppleDouble ``._`` files) and hidden folders (``.git``...) are
-skipped (counted in a ``WalkTally`` when one is given, so a drop that only held such
-files can say so). Problems (symlink loops, broken links, unreadable files or folders, pipes) come
-back as entries with an ``error`` instead of exceptions, so one bad item never stops a drop.
+Folders are walked depth-first in name order as file managers show it ("Week 2" before "Week
+10", case aside: ``natural_key``), so rows arrive as the teacher sees the folder. Each file
+gets a POSIX ``relative_path`` that starts with the dropped folder's own name
+(``Lessons/week1/a.pdf``), so the server can rebuild the tree. Operating-system junk
+(``.DS_Store``, ``Thumbs.db``, ``desktop.ini``, Office ``~$`` lock files, AppleDouble ``._``
+files) and hidden folders (``.git``...) are skipped (counted in a ``WalkTally`` when one is
+given, so a drop that only held such files can say so). Problems (symlink loops, broken
+links, unreadable files or folders, pipes) come back as entries with an ``error`` instead of
+exceptions, so one bad item never stops a drop.
 
 A folder link is a loop when its target contains it: a folder on the walk path, or the
-link's own folder or any folder above it on disk (even above the dropped folder), so a
-link to a parent is refused right there and nothing outside the selection gets walked.
+link's own folder or any folder above it on disk (even above the dropped folder), so a link
+to a parent is refused right there and nothing outside the selection gets walked.
 
 A folder link whose target lies inside the dropped folder is skipped without a row (it only
-repeats files that are taken anyway): the real folder is walked under its own path,
-whatever the names' order.
+repeats files that are taken anyway): the real folder is walked under its own path, whatever
+the names' order.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolbox_uploader.core.events import Reason
+from toolbox_uploader.core.natural_order import natural_key
 from toolbox_uploader.core.validation.names import (
     NOT_TEXT_CODE,
     NOT_TEXT_MESSAGE,
@@ -106,7 +109,7 @@ def _walk_folder(root: Path, root_name: str, root_info: os.stat_result,
         folder, rel, ancestors = stack.pop()
         try:
             with os.scandir(folder) as scan:
-                children = sorted(scan, key=lambda e: e.name)
+                children = sorted(scan, key=lambda e: (natural_key(e.name), e.name))
         except OSError as exc:
             yield WalkEntry(folder, rel, _os_reason(exc, folder=True))
             continue

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
 from toolbox_uploader.core.categories import CATEGORIES
 from toolbox_uploader.core.events import ItemSnapshot
+from toolbox_uploader.core.natural_order import natural_key
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui import formatting as fmt
 from toolbox_uploader.ui import paint_cache
@@ -577,7 +578,7 @@ class _Colors:
 def _sort_key(item: ItemSnapshot, column: Column) -> str | int | float:
     if column == Column.NAME:
         # Plain strings and numbers only: the proxy then compares them natively (fast).
-        return f"{item.display_name.casefold()}\x00{item.relative_path.casefold()}"
+        return f"{natural_key(item.display_name)}\x00{natural_key(item.relative_path)}"
     if column == Column.CATEGORY:
         return fmt.category_label(item.category)
     if column == Column.SIZE:
