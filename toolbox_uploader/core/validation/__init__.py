@@ -3,7 +3,7 @@
 ``validate_file(path, category)`` returns a ``ValidationReport`` with a verdict, the type
 found in the content, and reasons/warnings as codes plus sentences a teacher can read.
 Each kind of check lives in its own module (names, sniff, images, pdf, markup, archives,
-media, scanner); ``validator`` runs them in order.
+compressed and tar_members, media, scanner); ``validator`` runs them in order.
 """
 
 from toolbox_uploader.core.events import Reason

@@ -127,6 +127,17 @@ def check_zip(path: Path, filename: str, mime: str, findings: Findings, *,
     return refined
 
 
+def walk_inner_zip(handle: IO[bytes], depth: int, entries: int,
+                   findings: Findings) -> tuple[int, int]:
+    """Check a zip found inside another kind of archive (a tar) as a nested zip at
+    ``depth``, ``entries`` entries having been counted before it; returns the entry count
+    and the expanded size it declares. Damage raises as in ``zipfile``."""
+    totals = _Totals(entries=entries)
+    with zipfile.ZipFile(handle) as archive:
+        _walk(archive, depth, totals, findings)
+    return totals.entries, totals.expanded
+
+
 def _package_type(archive: zipfile.ZipFile, names: list[str], filename: str, mime: str,
                   findings: Findings, *, student_facing: bool) -> str:
     lowered = {n.lower() for n in names}

@@ -22,6 +22,7 @@ from toolbox_uploader.core.sizes import sizes_apart
 from toolbox_uploader.core.source_files import NotRegularFileError, open_source
 from toolbox_uploader.core.validation import (
     archives,
+    compressed,
     images,
     markup,
     media,
@@ -186,6 +187,8 @@ def _inspect(path: Path, head: bytes, size: int, display: str, mime: str, rules:
     ):
         mime = archives.check_zip(path, display, mime, findings,
                                   student_facing=rules.student_facing)
+    elif mime in compressed.COMPRESSED_TYPES:
+        compressed.check_compressed(path, head, findings)
     elif mime in _OLE_CONTAINERS or mime in _OLE_DOCUMENTS:
         if mime in _OLE_CONTAINERS and declared in _OLE_DOCUMENTS:
             mime = declared  # libmagic sometimes names only the OLE2 container of .doc/.xls
