@@ -16,6 +16,7 @@ from toolbox_uploader.server.accounts import AccountStore
 from toolbox_uploader.server.config import ServerConfig
 from toolbox_uploader.server.db import ServerDatabase
 from toolbox_uploader.server.errors import error_middleware, plain_errors_as_json
+from toolbox_uploader.server.expect_continue import close_if_not_invited
 from toolbox_uploader.server.http_log import quiet_parse_errors
 from toolbox_uploader.server.progress import ProgressHub
 from toolbox_uploader.server.storage import Storage
@@ -51,6 +52,7 @@ def create_app(config: ServerConfig) -> web.Application:
     quiet_parse_errors()
     app[keys.CONFIG] = config
     app.on_response_prepare.append(plain_errors_as_json)
+    app.on_response_prepare.append(close_if_not_invited)
     app[keys.PROGRESS] = ProgressHub(float(config.options.get("progress_interval", 0.2)))
     app.cleanup_ctx.append(_resources)
     health.setup(app)

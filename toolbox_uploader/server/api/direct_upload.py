@@ -39,6 +39,7 @@ from toolbox_uploader.server.api.receive import (
 )
 from toolbox_uploader.server.auth import request_account
 from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.expect_continue import defer_continue
 from toolbox_uploader.server.files_store import FileRecord
 from toolbox_uploader.server.finalize import IncomingFile, finalize
 from toolbox_uploader.server.storage import new_id
@@ -396,6 +397,8 @@ def _unknown_too_large(part: BodyPartReader) -> ApiError:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_post("/api/v1/files/upload", upload_single)
-    app.router.add_post("/api/v1/files/upload/batch", upload_batch)
+    # ``100 Continue`` only once the head passed its checks (``expect_continue``).
+    app.router.add_post("/api/v1/files/upload", upload_single, expect_handler=defer_continue)
+    app.router.add_post("/api/v1/files/upload/batch", upload_batch,
+                        expect_handler=defer_continue)
     app[DIRECT_UPLOADS] = {}

@@ -34,6 +34,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from toolbox_uploader.server.body_pace import BodyPace
 from toolbox_uploader.server.content_coding import refuse_content_coding
 from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.expect_continue import send_continue
 from toolbox_uploader.server.tus.receive import DEFAULT_IDLE_TIMEOUT, idle_timeout
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ async def open_multipart(request: web.Request) -> MultipartReader:
     refuse_content_coding(request, "the form")
     _IDLE.set(idle_timeout(request.app))
     _PACE.set(BodyPace(_IDLE.get()))
+    await send_continue(request)
     with multipart_errors():
         return await request.multipart()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from toolbox_uploader.server.expect_continue import defer_continue
 from toolbox_uploader.server.tus import creation, expiry, handlers
 from toolbox_uploader.server.tus.access import TUS_PREFIX
 from toolbox_uploader.server.tus.state import STATE, TusState
@@ -28,12 +29,12 @@ def setup(app: web.Application) -> None:
     for collection in (f"{TUS_PREFIX}/", TUS_PREFIX):
         resource = router.add_resource(collection)
         for method in ("POST", "OPTIONS"):
-            resource.add_route(method, on_collection)
+            resource.add_route(method, on_collection, expect_handler=defer_continue)
     on_item = handlers.dispatcher({"HEAD": handlers.head, "PATCH": handlers.patch,
                                    "DELETE": handlers.delete, "OPTIONS": handlers.options})
     item = router.add_resource(TUS_PREFIX + "/{upload_id}")
     for method in ("HEAD", "PATCH", "DELETE", "POST", "OPTIONS"):  # POST: overrides only
-        item.add_route(method, on_item)
+        item.add_route(method, on_item, expect_handler=defer_continue)
     app.cleanup_ctx.append(expiry.cleanup_context)
 
 

@@ -48,6 +48,7 @@ from aiohttp import web
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.body_pace import BodyPace
 from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.expect_continue import send_continue
 from toolbox_uploader.server.tus.checksum import ChunkChecksum
 from toolbox_uploader.server.tus.state import RunningHash
 from toolbox_uploader.server.tus.store import Upload, UploadStore
@@ -95,6 +96,7 @@ async def next_piece(request: web.Request, seconds: float, outcome: Outcome) -> 
     would spin forever and freeze the event loop.
     """
     content = request.content
+    await send_continue(request)  # the head passed every check: invite a waiting body
     while True:
         try:
             async with asyncio.timeout(seconds):
