@@ -6,8 +6,9 @@ server the inflated ones, and resuming from the server's offset spliced compress
 onto inflated ones, a corrupt file stored as complete. For a form it is a lever: a few
 MB of zeros made the server inflate, write and hash gigabytes (a batch drains each file
 that is too large up to ``Tus-Max-Size``). No tus client, browser form or our own client
-compresses an upload. The answer closes the connection, so that aiohttp does not go on
-reading (and inflating) the refused body to keep the connection alive.
+compresses an upload. The answer closes the connection; aiohttp still drains the refused
+body for up to 10 s, which is why the server's runner (``lifecycle.make_runner``) turns
+its inflating off: drained as it was sent, a bomb costs no more than its own bytes.
 """
 
 from __future__ import annotations

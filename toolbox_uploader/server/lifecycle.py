@@ -33,6 +33,10 @@ def make_runner(app: web.Application, **kwargs: object) -> web.AppRunner:
     options = app[keys.CONFIG].options
     timeout = float(options.get("idle_connection_timeout", IDLE_CONNECTION_SECONDS))
     kwargs.setdefault("keepalive_timeout", timeout)
+    # Bodies are never inflated: every body this server takes is an upload, refused when it
+    # has a Content-Encoding (``content_coding``), and aiohttp would otherwise go on
+    # inflating a refused one while it drains it (up to 10 s) to keep the connection.
+    kwargs.setdefault("auto_decompress", False)
     return web.AppRunner(app, **kwargs)  # type: ignore[arg-type]
 
 
