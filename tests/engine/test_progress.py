@@ -88,3 +88,16 @@ async def test_dispatcher_sends_at_most_ten_batches_a_second_for_1000_items() ->
     assert max(size for _, size in batches) <= 1001
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(batches)]
     assert min(gaps) >= 0.09
+
+
+def test_no_time_left_until_the_speed_has_settled() -> None:
+    """The first moments fill the network's buffers faster than the link: no guess yet."""
+    now = [0.0]
+    meter = SpeedMeter(clock=lambda: now[0])
+    meter.record(0)
+    now[0] = 0.5
+    meter.record(2_000_000)  # buffers filling: 4 MB/s "measured"
+    assert meter.speed > 0 and meter.eta(18_000_000) is None
+    now[0] = 1.5
+    meter.record(2_600_000)
+    assert meter.settled and meter.eta(18_000_000) is not None

@@ -727,7 +727,8 @@ class Engine:
         speed = self._total_meter.speed if self._live else 0.0
         left = t.bytes_total - bytes_done
         # Only while something is sending: a finished or waiting batch has no time left.
-        eta = left / speed if speed > 0 and left > 0 and self._live else None
+        eta = (left / speed if speed > 0 and left > 0 and self._live
+               and self._total_meter.settled else None)
         return BatchProgress(t.total, t.done, t.failed, t.bytes_total, bytes_done, speed, eta)
 
     async def _tick(self) -> None:

@@ -33,10 +33,16 @@ Listener = Callable[[list[EngineEvent]], None]
 
 
 class SpeedMeter:
-    """Bytes per second over a sliding window of ``window`` seconds."""
+    """Bytes per second over a sliding window of ``window`` seconds.
 
-    def __init__(self, window: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+    A time left is given only once the samples span ``settle`` seconds: the first moments
+    of a request fill the network's buffers faster than the link goes, and a time left
+    from them ("a few seconds" for 18 MB at 600 kB/s) is worse than none."""
+
+    def __init__(self, window: float = 5.0, clock: Callable[[], float] = time.monotonic,
+                 settle: float = 1.0) -> None:
         self.window = window
+        self.settle = settle
         self._clock = clock
         self._samples: deque[tuple[float, int]] = deque()
 
@@ -58,9 +64,14 @@ class SpeedMeter:
             return 0.0
         return (b1 - b0) / (t1 - t0)
 
+    @property
+    def settled(self) -> bool:
+        return len(self._samples) >= 2 and (
+            self._samples[-1][0] - self._samples[0][0] >= self.settle)
+
     def eta(self, remaining: int | None) -> float | None:
         speed = self.speed
-        if remaining is None or speed <= 0:
+        if remaining is None or speed <= 0 or not self.settled:
             return None
         return max(0.0, remaining / speed)
 
