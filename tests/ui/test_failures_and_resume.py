@@ -46,7 +46,7 @@ def test_refused_upload_fails_with_reason_and_retry_succeeds(
     assert failed.reason is not None and failed.reason.message
     row = app.window.model.row_of(failed.id)
     status = app.window.model.index(row, Column.STATUS)
-    assert status.data() == "Waiting to retry"
+    assert status.data() == "Waiting for network"
     tip = status.data(Qt.ItemDataRole.ToolTipRole)
     assert without_countdown(failed.reason.message) in tip and "Next try at " in tip
     assert failed.attempts >= 1

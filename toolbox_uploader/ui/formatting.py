@@ -6,12 +6,18 @@ Sizes come from ``core.sizes``, the units every message of the app and the serve
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 
 from toolbox_uploader.core import sizes
 from toolbox_uploader.core.categories import CATEGORIES
 from toolbox_uploader.core.events import ALREADY_UPLOADED, ItemSnapshot, Reason
 from toolbox_uploader.core.scheduler import has_countdown, without_countdown
 from toolbox_uploader.core.states import ItemState
+
+#: The reason code of a row that waits because the server cannot be reached
+#: (``core.scheduler.decide``).
+OFFLINE = "offline"
 
 STATE_LABELS: dict[ItemState, str] = {
     ItemState.QUEUED: "Waiting",
@@ -71,6 +77,20 @@ def reason_text(item: ItemSnapshot) -> str:
     return item.reason.message
 
 
+def next_try_text(next_attempt_at: float, now: float | None = None) -> str:
+    """A row's countdown to its automatic retry, as the seconds go by: "retry in 12 s".
+    Short, to fit the time-left column of a narrow window; the status says what it waits for."""
+    seconds = math.ceil(next_attempt_at - (time.time() if now is None else now))
+    if seconds <= 0:
+        return "retrying…"  # due: the engine's next snapshot says how it went
+    if seconds < 60:
+        return f"retry in {seconds} s"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 10:  # the server asked for a long wait (Retry-After)
+        return f"retry in {minutes} min"
+    return dt.datetime.fromtimestamp(next_attempt_at).strftime("retry at %H:%M")
+
+
 def already_uploaded(item: ItemSnapshot) -> bool:
     return item.reason is not None and item.reason.code == ALREADY_UPLOADED
 
@@ -79,7 +99,9 @@ def status_text(item: ItemSnapshot) -> str:
     """The words in the status column; the reason itself goes to the tooltip and details."""
     label = STATE_LABELS.get(item.state, item.state.value)
     if item.state is ItemState.FAILED and item.next_attempt_at is not None:
-        return "Waiting to retry"
+        # The countdown itself is in the time-left column (``next_try_text``).
+        offline = item.reason is not None and item.reason.code == OFFLINE
+        return "Waiting for network" if offline else "Waiting to retry"
     if item.state is ItemState.UPLOADING and item.resumed_from:
         return f"Resumed at {human_size(item.resumed_from)}"
     if item.state is ItemState.PAUSED and item.bytes_sent and item.size:

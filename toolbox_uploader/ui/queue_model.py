@@ -16,7 +16,14 @@ from collections.abc import Iterable, Sequence
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
@@ -137,6 +144,9 @@ WORKING_STATES = frozenset({ItemState.QUEUED, ItemState.VALIDATING, ItemState.OP
                             ItemState.READY, ItemState.UPLOADING, ItemState.VERIFYING})
 
 
+#: How often the countdown of rows waiting to retry is repainted.
+COUNTDOWN_MS = 500  # twice a second: no number is skipped
+
 #: The server key of the built-in server (``server.embedded.LOCAL_SERVER_KEY``).
 LOCAL_SERVER = "local"
 
@@ -193,6 +203,11 @@ class QueueModel(QAbstractTableModel):
         self._deleted = 0
         self._server: str | None = None  # None: not known yet, every row counts as here
         self._colors = _Colors()
+        # Rows waiting to retry count down to their next try, second by second.
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(COUNTDOWN_MS)
+        self._countdown.timeout.connect(self._on_countdown)
+        self.counts_changed.connect(self._follow_countdowns)
 
     # ------------------------------------------------------------------ updates from the bridge
     def set_items(self, items: Sequence[ItemSnapshot]) -> None:
@@ -353,6 +368,21 @@ class QueueModel(QAbstractTableModel):
     def waiting_for_server(self) -> int:
         """Rows with work ahead that wait for another server to be chosen again."""
         return self._away_working + self._away_retrying
+
+    def _follow_countdowns(self) -> None:
+        if self._retrying and not self._countdown.isActive():
+            self._countdown.start()
+        elif not self._retrying:
+            self._countdown.stop()
+
+    def _on_countdown(self) -> None:
+        """Repaint the time-left cells of rows waiting to retry. Display roles only, so that a
+        sorted or filtered proxy passes it on without sorting or filtering again."""
+        rows = [row for row, item in enumerate(self._items) if waits_to_retry(item)]
+        roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole]
+        for first, last in _runs(rows):
+            self.dataChanged.emit(self.index(first, Column.ETA), self.index(last, Column.ETA),
+                                  roles)
 
     def refresh_palette(self) -> None:
         """Pick state colours again after the system switched between light and dark."""
@@ -518,6 +548,9 @@ class QueueModel(QAbstractTableModel):
         if column == Column.SPEED:
             return fmt.human_speed(item.speed) if item.state is ItemState.UPLOADING else ""
         if column == Column.ETA:
+            if waits_to_retry(item) and not self.waits_for_server(item):
+                assert item.next_attempt_at is not None
+                return fmt.next_try_text(item.next_attempt_at)
             return fmt.human_duration(item.eta) if item.state is ItemState.UPLOADING else ""
         return ""
 
@@ -555,7 +588,9 @@ class QueueModel(QAbstractTableModel):
     def _accessible(self, item: ItemSnapshot, column: Column) -> str:
         text = self._display(item, column)
         if column == Column.STATUS and item.reason is not None:
-            text = f"{text}: {fmt.reason_text(item)}"
+            reason = fmt.reason_text(item)
+            # Not "Waiting for network: Waiting for network. Next try at …"
+            text = reason if reason.startswith(text) else f"{text}: {reason}"
         if column == Column.ACTIONS:
             text = ", ".join(ACTION_LABELS[a] for a in self.actions(item))
         return text

@@ -19,7 +19,7 @@ from toolbox_uploader.ui.queue_model import Column
 #: takes what is left (at least ``NAME_MIN``); the actions column keeps its width.
 COLUMN_WIDTHS: dict[Column, tuple[int, int]] = {
     Column.CATEGORY: (150, 92), Column.SIZE: (124, 76), Column.STATUS: (190, 164),
-    Column.PROGRESS: (120, 60), Column.SPEED: (84, 64), Column.ETA: (96, 88),
+    Column.PROGRESS: (120, 60), Column.SPEED: (84, 64), Column.ETA: (96, 90),
 }
 NAME_MIN = 140
 
