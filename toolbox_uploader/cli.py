@@ -210,6 +210,7 @@ def _run(argv: Sequence[str] | None, stop_signals: _StopSignals) -> int:
     if args.command == "gui":
         stop_signals.restore()  # the window has its own shutdown (and the tray)
     stdout = sys.stdout
+    errors = _never_strict(stdout)
     closable = None if stdout is None else ClosableStdout(stdout)
     if closable is not None:  # ``... | head -1`` must not fail a good run
         sys.stdout = closable  # type: ignore[assignment]
@@ -236,6 +237,26 @@ def _run(argv: Sequence[str] | None, stop_signals: _StopSignals) -> int:
         if closable is not None:
             closable.flush()
             sys.stdout = stdout
+        if errors is not None:  # a caller's own stream (``main`` called in-process)
+            import contextlib
+
+            with contextlib.suppress(ValueError, OSError):
+                stdout.reconfigure(errors=errors)  # type: ignore[union-attr]
+
+
+def _never_strict(stdout: Any) -> str | None:
+    """Let standard output print any name, whatever its encoding: what it cannot encode is
+    written as ``\\xfc`` (as Python does on stderr) instead of ending the command with a
+    ``UnicodeEncodeError`` traceback (``PYTHONIOENCODING=ascii``, a Latin-1 locale). Returns
+    the error handler to put back, or None when nothing was changed."""
+    errors = getattr(stdout, "errors", None)
+    if errors != "strict" or not hasattr(stdout, "reconfigure"):
+        return None
+    try:
+        stdout.reconfigure(errors="backslashreplace")
+    except (ValueError, OSError):  # already closed, or not a real text stream
+        return None
+    return str(errors)
 
 
 def gui_main() -> int:

@@ -18,12 +18,14 @@ class ClosableStdout:
     """Writes to ``stream`` until its reader goes away, then quietly to nowhere.
 
     The descriptor is pointed at the null device when that happens, so neither a later
-    write (rich, ``print``) nor Python's own flush at exit fails again."""
+    write (rich, ``print``) nor Python's own flush at exit fails again. ``stream`` is None
+    when the command started with standard output closed (``... >&-``): gone from the
+    start."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream
         self._lock = threading.Lock()
-        self.gone = False
+        self.gone = stream is None
 
     def write(self, text: str) -> int:
         with self._lock:
@@ -69,11 +71,13 @@ class ClosableStdout:
 
     def isatty(self) -> bool:
         try:
-            return not self.gone and self._stream.isatty()
+            return self._stream is not None and not self.gone and self._stream.isatty()
         except (ValueError, OSError):
             return False
 
     def fileno(self) -> int:
+        if self._stream is None:
+            raise io.UnsupportedOperation("standard output is closed")
         return self._stream.fileno()
 
     def writable(self) -> bool:

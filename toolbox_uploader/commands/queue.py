@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from toolbox_uploader.core.session_store import ItemRecord, SessionStore
 
 EXIT_OK, EXIT_FAILED = 0, 1
+#: ``queue list``'s width into a pipe: wide enough for any row.
+_UNCUT = 100_000
+#: Below this many columns the table is narrow (see ``_print_list``).
+_NARROW = 120
 
 
 def _item_id(text: str) -> int:
@@ -225,12 +229,22 @@ def _print_list(records: list[ItemRecord], as_json: bool, state: str | None,
 
     from toolbox_uploader.commands.shown import shown
 
-    table = Table(box=None, pad_edge=False)
+    console = Console()
+    if not console.is_terminal:
+        # A pipe or a log: one line per item, never cut at rich's 80 columns, so that
+        # ``queue list | grep NAME`` finds the whole row.
+        console = Console(width=_UNCUT)
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0))
+    # Only names, servers and notes wrap; on a narrow terminal (80 columns) the date goes
+    # above its time, leaving them room to be read.
     for column in ("id", "state", "file", "size", "sent", "server", "updated", "note"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold",
+                         no_wrap=column not in ("file", "server", "note"),
+                         justify="right" if column in ("id", "size", "sent") else "left")
+    time_format = "%Y-%m-%d\n%H:%M" if console.width < _NARROW else "%Y-%m-%d %H:%M"
     for r in records:
         size = "?" if r.size is None else f"{r.size:,}"
-        when = dt.datetime.fromtimestamp(r.updated_at).strftime("%Y-%m-%d %H:%M")
+        when = dt.datetime.fromtimestamp(r.updated_at).strftime(time_format)
         note = _note(r.reason_message) or ""
         shown_state = r.state.value
         if _stale(r, live):
@@ -238,7 +252,7 @@ def _print_list(records: list[ItemRecord], as_json: bool, state: str | None,
         # Names and messages are data, never markup or terminal control sequences.
         table.add_row(str(r.id), shown_state, Text(shown(r.relative_path)), size,
                       f"{r.bytes_sent:,}", Text(shown(r.server_key)), when, Text(shown(note)))
-    Console().print(table)
+    console.print(table)
 
 
 def _retry(store: SessionStore, ids: list[int]) -> int:

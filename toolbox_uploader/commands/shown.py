@@ -10,6 +10,7 @@ escapes control characters itself.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from toolbox_uploader.core.validation.names import printable_name
 
@@ -37,3 +38,14 @@ def duration(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{int(seconds // 60)} min"
     return f"{seconds:g} s"
+
+
+def speaks_utf8(stream: Any) -> bool:
+    """Whether ``stream`` encodes text as UTF-8 (not ``PYTHONIOENCODING=ascii`` or a
+    Latin-1 locale), so that any name can be written to it as it is."""
+    import codecs
+
+    try:
+        return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "utf-8"
+    except LookupError:
+        return False

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolbox_uploader.commands.closable_stdout import ClosableStdout
-from toolbox_uploader.commands.shown import duration, shown
+from toolbox_uploader.commands.shown import duration, shown, speaks_utf8
 from toolbox_uploader.commands.validate import path_problem, path_text
 
 if TYPE_CHECKING:
@@ -89,7 +89,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--token", help="sign-in token (default: $TOOLBOX_UPLOADER_TOKEN, "
                                         "then the system keyring); write --token=VALUE when "
                                         "the token starts with '-'")
-    parser.add_argument("--category", help="upload category (default educational_content)")
+    from toolbox_uploader.core.categories import CATEGORIES
+
+    parser.add_argument("--category", help="upload category (default educational_content; "
+                                           f"one of {', '.join(CATEGORIES)})")
     parser.add_argument("--concurrency", type=_positive_int, default=3, metavar="N",
                         help="files sent at the same time (default 3)")
     parser.add_argument("--no-optimize", action="store_true",
@@ -209,11 +212,24 @@ def _check_args(args: argparse.Namespace) -> tuple[list[Path], bool, str]:
             path = Path(text).expanduser()
             problem = path_problem(str(path))
             if problem is None and not path.exists():
-                problem = "no such file or folder"  # a link to nothing: nothing to send
+                problem = _link_problem(path)  # a link to nothing: nothing to send
             if problem is not None:
                 raise UsageError(f"{shown(text)}: {problem}")
             paths.append(_absolute(path))
     return paths, stdin, category
+
+
+def _link_problem(path: Path) -> str:
+    """Why the link ``path`` leads to no file: ``ls`` shows it, so "no such file" alone
+    would puzzle (``ln -s a b; ln -s b a``)."""
+    import errno
+
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a link that leads back to itself in a loop"
+    return "a link to a file or folder that does not exist"
 
 
 def _absolute(path: Path) -> Path:
@@ -716,6 +732,7 @@ class _TerminalView:
         self._mine = mine
         self._key = server_key
         self._console = Console(file=out)  # type: ignore[arg-type]
+        self._utf8 = speaks_utf8(out)
         if not self._console.is_terminal:
             # A log or a pipe: one line per message, never cut at rich's 80 columns, so
             # ``grep NAME`` finds a whole line.
@@ -826,13 +843,14 @@ class _TerminalView:
             return
         self._reported.add(snap.id)
         name = shown(snap.relative_path)  # a name, never markup (``[draft] plan.txt``)
+        sent, refused = ("✓", "✗") if self._utf8 else ("OK", "X")  # ``PYTHONIOENCODING=ascii``
         if snap.state is ItemState.DONE:
             note = " (already on the server)" if snap.reason and \
                 snap.reason.code == ALREADY_UPLOADED else ""
-            line = Text.assemble(("✓", "green"), f" {name}{note}")
+            line = Text.assemble((sent, "green"), f" {name}{note}")
         else:
             why = snap.reason.message if snap.reason else snap.state.value
-            line = Text.assemble(("✗", "red"), f" {name}: {shown(why)}")
+            line = Text.assemble((refused, "red"), f" {name}: {shown(why)}")
         self._progress.console.print(line)
 
     def close(self) -> None:

@@ -115,9 +115,14 @@ def _json_line(entry: Any, report: Any, optimization: Any) -> dict[str, Any]:
 
 def _print_json(results: Any) -> int:
     refused = 0
+    # Names as they are where standard output takes them; else ``\u00fc``, still valid JSON
+    # (the ``\xfc`` that ``cli`` falls back to for text would not be).
+    from toolbox_uploader.commands.shown import speaks_utf8
+
+    plain = not speaks_utf8(sys.stdout)
     for entry, report, optimization in results:
         refused += not report.accepted
-        print(json.dumps(_json_line(entry, report, optimization), ensure_ascii=False),
+        print(json.dumps(_json_line(entry, report, optimization), ensure_ascii=plain),
               flush=True)
     return refused
 
