@@ -777,6 +777,9 @@ class Engine:
         self._dirty.add(item_id)
 
     def _on_progress(self, item_id: int, sent: int) -> None:
+        if self._server_status is not None and not self._server_status.reachable:
+            # Bytes taken by the server: it is back, not only once a whole file is done.
+            self._emit_status(ServerStatus(True, "Connected."))
         self._sent_now += max(0, sent - self._live.get(item_id, sent))
         self._live[item_id] = sent
         meter = self._meters.get(item_id)
