@@ -7,6 +7,7 @@ were not moving at all."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -92,3 +93,34 @@ def test_a_file_found_already_uploaded_adds_nothing_to_the_speed(
     with lock:
         fastest = max(speeds)
     assert fastest < 2 * limit, f"{fastest / MB:.1f} MB/s with a {limit / MB} MB/s limit"
+
+
+def test_after_a_stop_the_time_left_waits_for_a_fresh_measurement(
+        make_engine: Callable[..., Engine], live_server: ServerHandle, tmp_path: Path) -> None:
+    """Resumed (or retried after an outage), the batch told a time left at once from the
+    speed before the stop; a retry that failed again made "about 1 min left" flicker."""
+    video = random_file(tmp_path / "assembly.bin", 20 * MB)
+    engine = make_engine(server_url=live_server.url, token=live_server.token,
+                         bandwidth_limit=4 * MB)
+    lock = threading.Lock()
+    seen: list[tuple[float, BatchProgress]] = []
+
+    def listener(batch: list[EngineEvent]) -> None:
+        now = time.monotonic()
+        with lock:
+            seen.extend((now, e) for e in batch if isinstance(e, BatchProgress))
+
+    engine.subscribe(listener)
+    engine.add_paths([video], category="temporary")
+    wait_for(lambda: any(b.eta is not None for _, b in list(seen)), 30, describe=engine.snapshot)
+    engine.pause_all()
+    wait_for(lambda: item(engine, "assembly.bin").state is S.PAUSED, 10,  # type: ignore[union-attr]
+             describe=engine.snapshot)
+    with lock:
+        seen.clear()
+    resumed = time.monotonic()
+    engine.resume_all()
+    wait_for(lambda: any(b.eta is not None for _, b in list(seen)), 30, describe=engine.snapshot)
+    with lock:
+        first = min(when for when, b in seen if b.eta is not None)
+    assert first - resumed >= 0.9  # a second of the new speed, not the old one

@@ -613,6 +613,8 @@ class Engine:
         if state is not S.UPLOADING:
             self._live.pop(item_id, None)
             self._meters.pop(item_id, None)
+            if not self._live:  # nothing sends: the next upload's speed is measured afresh
+                self._total_meter.reset()
         self._publish(record)
         self._kick()
         return record
