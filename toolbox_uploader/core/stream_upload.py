@@ -136,11 +136,9 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             patience = Patience(give_up_after)
             # Shielded: Ctrl+C while the server creates the upload must still learn its
             # address, or the upload would stay there, unfinished, until it expires.
-            creating = asyncio.ensure_future(
-                _create(connection, metadata, patience))
-            where = _Where()
+            where = _Where(asyncio.ensure_future(_create(connection, metadata, patience)))
             try:
-                where.url, offset = await asyncio.shield(creating)
+                where.url, offset = await asyncio.shield(where.creating)
                 offset = await _send(connection, where, metadata, offset, spool_path, spool,
                                      hasher, over, patience)
                 if spool.over:
@@ -148,13 +146,16 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             except (TransferError, _TooLarge, asyncio.CancelledError) as error:
                 # Refused, too large, or Ctrl+C: a pipe cannot be resumed by anyone.
                 interrupted = isinstance(error, asyncio.CancelledError)
-                # A creation waiting for its next try has made nothing to delete.
+                # The latest creation's upload is the one to delete (an upload started
+                # over replaced one the server had lost); one waiting for its next try
+                # has made nothing to delete.
+                creating = where.creating
                 if not (interrupted and patience.between_tries and not creating.done()):
                     with contextlib.suppress(TransferError, TimeoutError):  # else it expires
                         async with asyncio.timeout(
                                 _INTERRUPTED_GRACE if interrupted else _DELETE_TIMEOUT):
-                            first, _offset = await creating  # its own error: none made
-                            await tus.terminate(where.url or first)
+                            made, _offset = await creating  # its own error: none made
+                            await tus.terminate(made)
                 creating.cancel()  # still trying to reach the server: no more tries
                 if isinstance(error, _TooLarge):
                     raise too_large(limit) from None
@@ -232,11 +233,16 @@ async def _create(connection: Connection, metadata: dict[str, str],
 
 
 class _Where:
-    """The upload the stream goes to now: a second one once the server lost the first."""
+    """The upload the stream goes to now: a second one once the server lost the first.
 
-    def __init__(self) -> None:
+    ``creating`` is the latest creation, shielded from Ctrl+C like the first: a Ctrl+C
+    while the server creates the second upload must still learn its address to delete it.
+    """
+
+    def __init__(self, creating: asyncio.Future[tuple[str, int]]) -> None:
         self.url = ""
         self.started_over = False
+        self.creating = creating
 
 
 async def _send(connection: Connection, where: _Where, metadata: dict[str, str], offset: int,
@@ -272,7 +278,8 @@ async def _send(connection: Connection, where: _Where, metadata: dict[str, str],
 async def _start_over(connection: Connection, where: _Where, metadata: dict[str, str],
                       patience: Patience) -> int:
     where.started_over = True
-    where.url, offset = await _create(connection, metadata, patience)
+    where.creating = asyncio.ensure_future(_create(connection, metadata, patience))
+    where.url, offset = await asyncio.shield(where.creating)
     return offset
 
 
