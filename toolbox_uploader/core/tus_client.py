@@ -364,7 +364,11 @@ class TusClient:
         async with self._info_lock:
             if self._info is None:
                 response = await self._request("OPTIONS", self.endpoint)
-                if response.status_code in (404, 405):
+                # A web server that is not tus: no such page, no OPTIONS, or an OPTIONS
+                # answer without the Tus-Version every tus server must send.
+                if response.status_code in (404, 405, 501) or (
+                        response.status_code in (200, 204)
+                        and not _csv_header(response, "Tus-Version")):
                     raise TransferError(
                         ErrorKind.FATAL, f"No tus server answers at {self.endpoint}.",
                         status=response.status_code,

@@ -185,6 +185,22 @@ async def test_a_redirected_endpoint_names_the_new_address(aiohttp_server) -> No
     assert "https://school.example/files/" in caught.value.message
 
 
+@pytest.mark.parametrize("answer", [
+    web.Response(status=501, text="Unsupported method ('OPTIONS')"),  # python -m http.server
+    web.Response(status=200, headers={"Allow": "GET, HEAD, OPTIONS"}),  # any web server
+])
+async def test_a_web_server_that_is_not_tus_is_named_as_such(aiohttp_server,
+                                                            answer: web.Response) -> None:
+    async def not_tus(request: web.Request) -> web.StreamResponse:
+        return answer
+
+    async with TusClient(await serve(aiohttp_server, not_tus)) as client:
+        with pytest.raises(TransferError) as caught:
+            await client.server_info()
+    assert caught.value.kind is ErrorKind.FATAL
+    assert caught.value.message.startswith("No tus server answers at ")
+
+
 async def test_resuming_where_the_server_claims_more_than_the_file_starts_over(
     aiohttp_server, tmp_path: Path, source: Path
 ) -> None:
