@@ -21,7 +21,7 @@ if "TOOLBOX_UPLOADER_HOME" not in os.environ:  # a throw-away home, removed at e
     os.environ["TOOLBOX_UPLOADER_HOME"] = _home = tempfile.mkdtemp(prefix="toolbox-shot-")
     atexit.register(shutil.rmtree, _home, ignore_errors=True)
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QCursor, QFont
 from PySide6.QtWidgets import QApplication, QToolButton
 
@@ -119,6 +119,11 @@ def main() -> int:
     print(f"wrote {out} ({pixmap.width()}x{pixmap.height()})")
     window.ask_on_close = lambda: CloseChoice.QUIT  # no "keep uploading?" question
     window.close()
+    # Deleted here, children before the application: left to the interpreter's last
+    # garbage collection, Qt objects went in any order (a double free at exit).
+    window.deleteLater()
+    bridge.deleteLater()
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     return 0
 
 
