@@ -82,9 +82,13 @@ def test_refuses_while_an_engine_holds_the_queue(store: SessionStore,
     assert len(store.items()) == 4
 
 
-def test_empty_queue(capsys: pytest.CaptureFixture[str]) -> None:
+def test_empty_queue(capsys: pytest.CaptureFixture[str], app_home: Path) -> None:
     assert main(["queue", "list"]) == 0
     assert "empty" in capsys.readouterr().out
+    assert main(["queue", "list", "--json"]) == 0
+    assert capsys.readouterr().out == ""
+    assert not paths.session_db_path().exists()  # a look creates no queue file
+    assert not any(app_home.rglob("*.sqlite3*")) and not any(app_home.rglob("*.lock"))
 
 
 def test_a_state_filter_with_no_match_does_not_call_the_queue_empty(

@@ -72,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
             known = ", ".join(s.value for s in ItemState)
             raise UsageError(f"unknown state {args.state!r} (known: {known})") from None
     db = paths.session_db_path()
+    if args.action == "list" and not db.exists():  # a look creates no queue (nor folders)
+        _print_list([], args.json, args.state, stored=0)
+        return EXIT_OK
     lock = StoreLock(db)
     try:
         lock.acquire()
