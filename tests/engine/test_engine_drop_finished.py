@@ -147,6 +147,22 @@ def test_failed_files_dropped_again_are_picked_up(make_engine: Callable[..., Eng
     assert _counts(heard.next_drop(engine, [folder])) == {"picked_up": 1}
 
 
+def test_a_folder_and_a_file_in_it_dropped_again_together(
+        make_engine: Callable[..., Engine], tmp_path: Path) -> None:
+    """The file is named twice in one drop: it is handled once, as the first naming says
+    (as a new file is), not moved to the top of the upload by its second naming."""
+    folder = tmp_path / "Week 3"
+    for n in range(2):
+        text_file(folder / f"sheet{n}.txt", 2000, seed=n)
+    engine = make_engine(tus_endpoint="http://127.0.0.1:9/files/", token="abcdefghijklmnop")
+    heard = Heard(engine)
+    assert _counts(heard.next_drop(engine, [folder])) == {"added": 2}
+    again = heard.next_drop(engine, [folder, folder / "sheet0.txt"])
+    assert sum(_counts(again).values()) == 2, again  # two files, each counted once
+    assert sorted(s.relative_path for s in engine.snapshot()) == [
+        "Week 3/sheet0.txt", "Week 3/sheet1.txt"]
+
+
 def test_a_path_gone_since_counts_as_missing_each_time(engine: Engine,
                                                        tmp_path: Path) -> None:
     heard = Heard(engine)

@@ -58,3 +58,21 @@ def test_without_a_grace_an_unread_drop_is_said_in_the_log(
     if queued < FILES:  # the reading had not ended: never silently
         assert "still being read when the queue stopped" in caplog.text
         assert queued == 0
+
+
+def test_a_drop_not_yet_read_at_stop_leaves_no_error_in_the_log(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A drop still waiting for a worker when the engine stops is given up (said once, as
+    above), not an "Exception in callback … CancelledError" traceback in the app's log."""
+    folder = _big_folder(tmp_path)
+    store = tmp_path / "queue.sqlite3"
+    engine = Engine(EngineConfig(store_path=store, server_url="http://127.0.0.1:9",
+                                 token="class-7b", auto_resume=False, prepare_workers=1))
+    engine.start()
+    with caplog.at_level(logging.WARNING):
+        engine.add_paths([folder], category="educational_content")
+        engine.add_paths([tmp_path / "Year 9 resources" / "unit00"])  # waits for the one worker
+        engine.stop()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+    assert "still being read when the queue stopped" in caplog.text

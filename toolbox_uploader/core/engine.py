@@ -86,6 +86,8 @@ S = ItemState
 _PENDING = frozenset({S.QUEUED, S.VALIDATING, S.OPTIMIZING, S.READY, S.UPLOADING, S.VERIFYING})
 _TICK = 0.1  # progress refresh (listeners are coalesced to 10/s anyway)
 _SAVE_EVERY = 1.0  # how often live upload progress is written to the store
+#: The wall clock moved this far against the loop's (a wake-up, a clock set): waits follow.
+_CLOCK_JUMP = 2.0
 _TERMINATE_ATTEMPTS = 6  # DELETE of a cancelled upload: 0.25 s, 0.5 s … about 8 s in all
 _BULK_ADD = 1000  # files in one drop from which the cyclic collector waits (see below)
 #: What the teacher is told while the session store refuses writes (``QueueStatus``).
@@ -227,6 +229,7 @@ class Engine:
         self._bodies = BodyCache()  # small ready files' bytes, read once when validated
         self._unsaved = UnsavedItems()  # changes the store refused (disk full), kept here
         self._flush_timer: asyncio.TimerHandle | None = None
+        self._clock_offset = 0.0  # time.time() - loop.time() at the last tick
 
     # ------------------------------------------------------------------ life cycle (any thread)
 
@@ -501,6 +504,7 @@ class Engine:
             for item_id, record in list(self._records.items()):
                 if record.state in (S.QUEUED, S.READY):
                     self._set_state(item_id, S.PAUSED)
+        self._clock_offset = time.time() - loop.time()
         self._ticker = loop.create_task(self._tick())
         self._kick()
 
@@ -739,8 +743,31 @@ class Engine:
             await asyncio.sleep(_TICK)
             try:
                 self._refresh_progress()
+                self._follow_clock()
             except Exception:  # never let one bad refresh stop all progress reports
                 log.exception("refreshing upload progress failed")
+
+    def _follow_clock(self) -> None:
+        """Retry timers run on the loop's clock, which stands still while a laptop sleeps;
+        rows show wall-clock times. When the two part (a wake-up, a clock set by hand), each
+        wait ends at the sooner of the two and its row shows that: a retry due during the
+        night goes at the wake-up, not a minute later while its row says "retrying…", and a
+        clock set back an hour does not show a wait of a minute as an hour away."""
+        assert self._loop is not None
+        offset = time.time() - self._loop.time()
+        jump, self._clock_offset = offset - self._clock_offset, offset
+        if abs(jump) < _CLOCK_JUMP:
+            return
+        log.info("the clock moved %+.0f s against the engine's; retry waits follow", jump)
+        now = time.time()
+        for item_id, timer in list(self._timers.items()):
+            record = self._records.get(item_id)
+            if record is None or record.next_attempt_at is None:
+                continue
+            left = max(0.0, min(timer.when() - self._loop.time(), record.next_attempt_at - now))
+            self._arm_retry(item_id, left)
+            if abs(record.next_attempt_at - (now + left)) > 1.0:
+                self._publish(self._update(item_id, next_attempt_at=now + left))
 
     def _refresh_progress(self) -> None:
         if self._live:
@@ -1240,6 +1267,8 @@ class Engine:
 
         def done(fut: asyncio.Future[tuple[list[tuple[Path, str, Reason | None]], int]]) -> None:
             try:
+                if fut.cancelled():  # never read: given up at stop (``_finish_drops`` said so)
+                    return
                 found, skipped = fut.result()
                 if not self._stopping:
                     with _collector_paused(len(found) >= _BULK_ADD):
@@ -1305,11 +1334,12 @@ class Engine:
         problems: list[tuple[int, Reason]] = []
         new: list[NewItem] = []
         errors: list[Reason | None] = []
-        queued_now: set[str] = set()  # a file named twice in one drop is queued once
+        queued_now: set[str] = set()  # a file named twice in one drop is handled once
         for path, relative, error in found:
             source = printable_name(str(path))  # the walk refused a name that is not text
             if source in queued_now:
                 continue
+            queued_now.add(source)
             not_opened = _NOT_OPENED.get(error.code) if error is not None else None
             if not_opened is not None:
                 assert error is not None
@@ -1343,7 +1373,6 @@ class Engine:
             new.append(NewItem(server_key, source, printable_name(relative),
                                printable_name(path.name), category, size, mtime))
             errors.append(error)
-            queued_now.add(source)
             if not_opened is None:
                 counts["added"] += 1
         records = self.store.add_many(new)
