@@ -12,7 +12,7 @@ import pytest
 
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.storage import Storage
-from toolbox_uploader.server.tus.state import STATE
+from toolbox_uploader.server.tus.state import STALE_HOLD_SECONDS, STATE
 
 MiB = 1024 * 1024
 
@@ -57,6 +57,34 @@ async def test_cut_off_patch_keeps_what_arrived_and_resumes(tus, data_dir) -> No
     assert part.stat().st_size == sent
     await tus.patch(url, sent, payload[sent:])
     assert Storage(data_dir).file_path(tus.upload_id(url)).read_bytes() == payload
+
+
+async def test_a_patch_whose_client_went_silent_yields_to_the_resuming_client(
+        tus, data_dir) -> None:
+    """A link gone dead mid-body (no FIN, no RST: a laptop put to sleep) held the upload's
+    lock until the 60 s idle timeout, and the client, back and resuming, met only 423s."""
+    payload = tus.text(3 * MiB + 11)
+    url = await tus.create(len(payload))
+    sent = MiB + 5
+    _reader, writer = await open_patch(tus, url, 0, len(payload))
+    writer.write(payload[:sent])
+    await writer.drain()
+    await wait_for_offset(tus, url, lambda o: o > 0)
+    # Still receiving (or only just silent): a second writer is refused, never interleaved.
+    await tus.patch(url, await head_offset(tus, url), b"x", expect=423)
+    await asyncio.sleep(STALE_HOLD_SECONDS + 0.3)  # the old client says nothing more
+    started = time.monotonic()
+    statuses = []
+    for _ in range(5):  # HEAD and continue, as a client does after a 409
+        offset = await head_offset(tus, url)
+        resp = await tus.patch(url, offset, payload[offset:], expect=None)
+        statuses.append(resp.status)
+        if resp.status == 204:
+            break
+    assert statuses[-1] == 204 and 423 not in statuses, statuses
+    assert time.monotonic() - started < 5
+    assert Storage(data_dir).file_path(tus.upload_id(url)).read_bytes() == payload
+    writer.close()
 
 
 @pytest.mark.parametrize("algorithm", ["sha1", "sha256", "md5"])

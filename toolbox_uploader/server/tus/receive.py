@@ -50,7 +50,7 @@ from toolbox_uploader.server.body_pace import BodyPace
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.expect_continue import send_continue
 from toolbox_uploader.server.tus.checksum import ChunkChecksum
-from toolbox_uploader.server.tus.state import RunningHash
+from toolbox_uploader.server.tus.state import STATE, RunningHash
 from toolbox_uploader.server.tus.store import Upload, UploadStore
 
 log = logging.getLogger(__name__)
@@ -304,8 +304,10 @@ async def receive_body(
         return failure is None and not cancelled
 
     pace = BodyPace(idle)
+    locks = app[STATE]
     try:
         idle_since = time.monotonic()
+        locks.receiving(upload.id)
         while True:
             try:
                 chunk = await next_piece(request, COMMIT_SECONDS, outcome)
@@ -327,6 +329,7 @@ async def receive_body(
             if chunk is None:
                 break
             idle_since = time.monotonic()
+            locks.receiving(upload.id)
             if not chunk:
                 outcome.received_all = True
                 break
