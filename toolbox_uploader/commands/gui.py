@@ -7,6 +7,8 @@ when the app is already open, the paths go to that window and this process exits
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 
@@ -40,6 +42,21 @@ def run(args: argparse.Namespace) -> int:
             server = check_server_url(args.server) or None
         except SettingsError as exc:
             raise UsageError(str(exc)) from None
+    missing = _no_display()
+    if missing is not None:
+        print(f"toolbox-uploader gui: {missing}", file=sys.stderr)
+        return 1
     from toolbox_uploader.ui.app import run as run_app
 
     return run_app([Path(p) for p in args.paths], server_url=server, category=args.category)
+
+
+def _no_display() -> str | None:
+    """Why no window can open here, or None. Without a display Qt aborts the process
+    ("could not connect to display", exit 134): a server, a container, SSH without -X."""
+    if not sys.platform.startswith("linux") or any(
+            os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        return None
+    return ("there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY are "
+            "unset): run it in a desktop session, under xvfb-run, or with "
+            "QT_QPA_PLATFORM=offscreen (scripts/run-app.sh does that)")
