@@ -6,11 +6,19 @@ inside one we must decompress it, which ``zipfile`` does against the declared si
 (so an entry that lies about its size fails there). Document packages (DOCX, ODT, ...)
 inside an archive count as documents, not as nesting, so a zip of slide decks with
 embedded charts is not mistaken for a bomb.
+
+Office documents are also checked for what runs or loads when they are opened: a VBA
+project (named, or declared in ``[Content_Types].xml``), OpenDocument Basic or script
+macros (``Basic/``, ``Scripts/``), and OOXML relationships that fetch a template, frame,
+sub-document or OLE object from elsewhere (``TargetMode="External"``: remote template
+injection, which brings macros in at opening time while the file itself has none).
 """
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -52,6 +60,34 @@ _OOXML_MACRO = {
     "xl/workbook.xml": "application/vnd.ms-excel.sheet.macroenabled.12",
     "ppt/presentation.xml": "application/vnd.ms-powerpoint.presentation.macroenabled.12",
 }
+
+
+#: Relationship types that load content from their target when the document opens.
+_REMOTE_LOADED_TYPES = frozenset({"attachedtemplate", "oleobject", "subdocument", "frame"})
+_MAX_RELS_BYTES = 1024 * 1024  # one relationships part; larger ones are no writer's
+_RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship\b([^>]*)>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _remote_part(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> str | None:
+    """The target of the first relationship that loads a template, frame, sub-document or
+    OLE object from outside the package, or ``None``. Only ``.rels`` parts are read (a
+    DOCX has three or four, a few hundred bytes each)."""
+    for info in infos:
+        if not info.filename.lower().endswith(".rels") or info.file_size > _MAX_RELS_BYTES:
+            continue
+        data = archive.read(info)
+        if b"external" not in data.lower():
+            continue
+        for element in _RELATIONSHIP.finditer(data):
+            attrs = {m.group(1).lower().rsplit(b":", 1)[-1]:
+                     html.unescape((m.group(2) or m.group(3) or b"").decode("utf-8", "replace"))
+                     for m in _ATTRIBUTE.finditer(element.group(1))}
+            kind = attrs.get(b"type", "").strip().rsplit("/", 1)[-1].lower()
+            if (attrs.get(b"targetmode", "").strip().lower() == "external"
+                    and kind in _REMOTE_LOADED_TYPES):
+                return attrs.get(b"target", "").strip() or "(no address)"
+    return None
 
 
 @dataclass
@@ -156,11 +192,22 @@ def _package_type(archive: zipfile.ZipFile, names: list[str], filename: str, mim
         if not macro:
             info = archive.getinfo(next(n for n in names if n.lower() == "[content_types].xml"))
             if info.file_size <= 1024 * 1024:
-                macro = b"macroenabled" in archive.read(info).lower()
-    elif "mimetype" in lowered:  # OpenDocument: Basic macros live under Basic/
-        macro = any(n.startswith("basic/") and n.endswith(".xml") for n in lowered)
+                types = archive.read(info).lower()
+                macro = b"macroenabled" in types or b"vbaproject" in types
+    elif "mimetype" in lowered:  # OpenDocument: Basic macros under Basic/, others under Scripts/
+        macro = any((n.startswith("basic/") and n.endswith(".xml"))
+                    or (n.startswith("scripts/") and not n.endswith("/")) for n in lowered)
     if macro:
         report_macros(findings, student_facing=student_facing)
+    remote = _remote_part(archive, archive.infolist()) if ooxml else None
+    if remote is not None:
+        message = (f"The document loads a template or object from elsewhere when it is opened"
+                   f" ({remote[:80]}), which can bring macros in")
+        if student_facing:
+            findings.reject("remote_template",
+                            message + "; save it again without that link (File > Save As).")
+        else:
+            findings.warn("remote_template", message + ".")
     if ooxml and main:
         return (_OOXML_MACRO if macro else _OOXML_MAIN)[main]
     return mime

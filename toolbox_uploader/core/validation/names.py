@@ -23,17 +23,26 @@ EXECUTABLE_EXTENSIONS = frozenset(
         ".exe", ".bat", ".cmd", ".com", ".scr", ".pif", ".msi", ".dll", ".jar", ".app",
         ".deb", ".rpm",
         ".vbs", ".vbe", ".wsf", ".wsh", ".ps1", ".hta", ".lnk", ".cpl", ".msp", ".apk",
+        # Also run, or run what they point at, on a double click (Windows Script Host,
+        # shortcuts, registry and setup files, consoles, help, installers; Linux launchers).
+        ".js", ".jse", ".ws", ".wsc", ".sct", ".psm1", ".ps1xml", ".psc1", ".msh", ".url",
+        ".scf", ".website", ".settingcontent-ms", ".appref-ms", ".application", ".gadget",
+        ".reg", ".inf", ".msc", ".mst", ".chm", ".xll", ".xbap", ".appx", ".appxbundle",
+        ".msix", ".msixbundle", ".desktop",
     }
 )
+#: Characters that show as nothing (zero-width space, word joiner, BOM, soft hyphen...): a
+#: name read without them is what a person sees, and what some tools save it as.
+_INVISIBLE = re.compile(r"[\u00ad\u034f\u115f\u1160\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
 
 _UNPORTABLE = re.compile(r'[<>:"/\\|?*]')
 #: C0/C1 controls, and the bidi embeddings, overrides and isolates that make a name read
 #: backwards on screen (``\u202egpj.exe`` shows as ``exe.jpg``).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Windows device names (Microsoft's list includes COM0, LPT0 and the superscript digits).
 _RESERVED = frozenset(
-    {"con", "prn", "aux", "nul"}
-    | {f"com{i}" for i in range(1, 10)}
-    | {f"lpt{i}" for i in range(1, 10)}
+    {"con", "prn", "aux", "nul", "conin$", "conout$"}
+    | {f"{port}{digit}" for port in ("com", "lpt") for digit in "0123456789\u00b9\u00b2\u00b3"}
 )
 
 
@@ -91,8 +100,8 @@ def check_name(filename: str, findings: Findings) -> str:
             "name_too_long",
             f"The name is longer than {MAX_NAME_BYTES} bytes; shorten it before uploading.",
         )
-    extension = effective_extension(filename)
-    if extension in EXECUTABLE_EXTENSIONS:
+    extension = _program_extension(filename)
+    if extension is not None:
         findings.reject(
             "executable_extension",
             f"Files ending in {extension} are programs and cannot be uploaded.",
@@ -105,6 +114,24 @@ def check_name(filename: str, findings: Findings) -> str:
             "under its original name.",
         )
     return storage
+
+
+def _program_extension(filename: str) -> str | None:
+    """The executable extension the name has, or shows, or gets on Windows, else ``None``.
+
+    Besides the name itself: the name as seen (``report.exe`` + a zero-width space ends in
+    ``.exe`` on screen, and tools that drop invisible characters save it so), and the name
+    before a colon (on NTFS ``report.exe:x`` and ``report.exe::$DATA`` write ``report.exe``)."""
+    candidates = [filename]
+    if not filename.isascii():
+        candidates.append(_INVISIBLE.sub("", filename))
+    if ":" in filename:
+        candidates.append(filename.split(":", 1)[0])
+    for name in candidates:
+        extension = effective_extension(name)
+        if extension in EXECUTABLE_EXTENSIONS:
+            return extension
+    return None
 
 
 def storage_name(filename: str) -> str:

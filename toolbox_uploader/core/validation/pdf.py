@@ -4,21 +4,24 @@ The seed searched the bytes for ``/js``, which refuses any worksheet that mentio
 ``/js`` folder and misses JavaScript inside compressed object streams or behind an escaped
 name (``/J#61vaScript``). Here pypdf parses the file and we walk the places a viewer runs
 actions from: the catalog's ``/Names /JavaScript`` tree, ``/OpenAction`` and ``/AA``, each
-page's ``/AA`` and its annotations' ``/A``/``/AA``, form fields' ``/AA``, and the chained
-``/Next`` actions. Embedded files come from ``/Names /EmbeddedFiles`` and file-attachment
-annotations. All walks are bounded (node counts), so a hostile PDF cannot loop us.
+page's ``/AA`` and its annotations' ``/A``/``/AA``, form fields' ``/AA``, bookmarks' ``/A``
+(the outline tree), the chained ``/Next`` actions, and the ``<script>`` elements of an XFA
+form (Adobe Reader runs those as JavaScript). Embedded files come from
+``/Names /EmbeddedFiles`` and file-attachment annotations. All walks are bounded (node
+counts), so a hostile PDF cannot loop us.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
 from toolbox_uploader.core.source_files import open_source
 from toolbox_uploader.core.validation.names import EXECUTABLE_EXTENSIONS, effective_extension
@@ -26,9 +29,14 @@ from toolbox_uploader.core.validation.report import Findings
 
 MAX_NODES = 20_000  # objects visited per walk before we stop looking
 MAX_PAGES = 5_000
+MAX_XFA_BYTES = 16 * 1024 * 1024  # decoded XFA packets looked into, in all
 _TAIL_BYTES = 2048  # Acrobat looks for %%EOF in the last 1024 bytes; allow some slack
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files are reported, not logged
+
+
+#: An XFA ``<script>`` element, with or without a namespace prefix.
+_XFA_SCRIPT = re.compile(rb"<(?:[\w.-]+:)?script[\s>/]", re.IGNORECASE)
 
 
 def _resolve(obj: Any) -> Any:
@@ -95,6 +103,34 @@ class _Scan:
             name = str(_resolve(spec.get("/UF") or spec.get("/F") or fallback))
         self.embedded.append(name)
 
+    def outlines(self, item: Any) -> None:
+        """Each bookmark's action, following ``/First`` (down) and ``/Next`` (along); the
+        budget bounds a tree that loops."""
+        pending = [item]
+        while pending and self.spend():
+            node = _resolve(pending.pop())
+            if not isinstance(node, DictionaryObject):
+                continue
+            if "/A" in node:
+                self.action(node["/A"])
+            pending.extend(node[key] for key in ("/Next", "/First") if key in node)
+
+    def xfa(self, xfa: Any) -> None:
+        """An XFA form is one stream or ``[name, stream, ...]``; its scripts are
+        ``<script>`` elements."""
+        xfa = _resolve(xfa)
+        packets = list(xfa[1::2]) if isinstance(xfa, ArrayObject) else [xfa]
+        room = MAX_XFA_BYTES
+        for packet in packets:
+            packet = _resolve(packet)
+            if not isinstance(packet, StreamObject) or room <= 0 or not self.spend():
+                continue
+            data = packet.get_data()[:room]
+            room -= len(data)
+            if _XFA_SCRIPT.search(data):
+                self.javascript = True
+                return
+
     def fields(self, fields: Any, depth: int = 0) -> None:
         fields = _resolve(fields)
         if not isinstance(fields, ArrayObject) or depth > 16:
@@ -127,6 +163,8 @@ def _scan(reader: PdfReader) -> _Scan:
     acroform = _resolve(root.get("/AcroForm"))
     if isinstance(acroform, DictionaryObject):
         scan.fields(acroform.get("/Fields"))
+        if "/XFA" in acroform:
+            scan.xfa(acroform["/XFA"])
     for number, page in enumerate(reader.pages):
         if number >= MAX_PAGES or not scan.spend():
             break
@@ -143,6 +181,9 @@ def _scan(reader: PdfReader) -> _Scan:
             scan.additional_actions(annot)
             if annot.get("/Subtype") == "/FileAttachment":
                 scan.filespec(annot.get("/FS"), "attachment")
+    outlines = _resolve(root.get("/Outlines"))  # last: a long one must not starve the pages
+    if isinstance(outlines, DictionaryObject) and "/First" in outlines:
+        scan.outlines(outlines["/First"])
     return scan
 
 
