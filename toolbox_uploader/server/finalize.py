@@ -162,7 +162,29 @@ async def _finalize(
     # goes away (cancelling this handler) cannot leave stored bytes without their row.
     loop = asyncio.get_running_loop()
     job = loop.run_in_executor(None, _validate_and_store, app, incoming, on_recorded)
-    return await asyncio.shield(job)
+    return await _outlast_cancellation(job)
+
+
+async def _outlast_cancellation(job: asyncio.Future[FileRecord]) -> FileRecord:
+    """The job's result, waited for even when this task is cancelled meanwhile (the server
+    stopping); the cancellation is passed on at the caller's next ``await``.
+
+    Given up at the first cancellation, the caller deleted the file the job was still
+    validating or moving, and never heard how it ended: the upload kept "every byte
+    received" with no bytes behind it, or a refusal was never recorded."""
+    cancelled = False
+    try:
+        while True:
+            try:
+                return await asyncio.shield(job)
+            except asyncio.CancelledError:
+                if job.cancelled():
+                    raise
+                cancelled = True
+    finally:
+        task = asyncio.current_task()
+        if cancelled and task is not None:
+            task.cancel()
 
 
 def _check_declared(incoming: IncomingFile) -> None:

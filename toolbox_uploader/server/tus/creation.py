@@ -152,6 +152,12 @@ async def _create_final(
         raise ApiError(
             400, "invalid_header", "A final upload's length comes from its partial uploads."
         )
+    if await brings_data(request):  # was answered 201 and dropped without a word
+        raise ApiError(
+            400, "invalid_concat",
+            "A final upload is made of its partial uploads and takes no data of its own; "
+            "send the data to a partial upload.",
+        )
     facts = file_facts(metadata)
     refuse_bad_name(request.app, facts.filename)
     store = upload_store(request.app)

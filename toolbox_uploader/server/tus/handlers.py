@@ -41,7 +41,15 @@ from toolbox_uploader.server.tus.headers import (
 )
 from toolbox_uploader.server.tus.receive import brings_data
 from toolbox_uploader.server.tus.state import STATE
-from toolbox_uploader.server.tus.store import COMPLETED, FINAL, PARTIAL, RECEIVING, reconcile
+from toolbox_uploader.server.tus.store import (
+    COMPLETED,
+    FINAL,
+    PARTIAL,
+    RECEIVING,
+    SINGLE,
+    Upload,
+    reconcile,
+)
 from toolbox_uploader.server.tus.writing import declare_length, write_body
 
 
@@ -118,7 +126,7 @@ async def head(request: web.Request) -> web.Response:
     headers = {"Cache-Control": "no-store"}
     finished_final = upload.kind == FINAL and upload.status == COMPLETED
     if upload.kind != FINAL or finished_final:
-        headers["Upload-Offset"] = str(upload.offset)
+        headers["Upload-Offset"] = str(_reported_offset(request, upload))
     if upload.length is not None:
         headers["Upload-Length"] = str(upload.length)
     elif upload.kind != FINAL:
@@ -136,6 +144,21 @@ async def head(request: web.Request) -> web.Response:
         headers[DUPLICATE_OF] = upload.duplicate_of
     return reply(200, headers)
 
+
+
+def _reported_offset(request: web.Request, upload: Upload) -> int:
+    """The offset HEAD reports: one byte short while the upload is being completed.
+
+    Its request committed every byte and is now validating and storing the file, which
+    may take a while and may still refuse it. A client that asks meanwhile (its PATCH's
+    answer was lost) and hears "every byte" stops there for good, stored or not; one byte
+    short, it sends that byte again and hears 423 until the completion is over, then
+    how it ended (409 with the full offset, or 410 with the reason). As ``recovery`` does
+    for a completion the server never finished."""
+    if (upload.kind == SINGLE and upload.status == RECEIVING and upload.complete
+            and upload.offset > 0 and request.app[STATE].busy(upload.id)):
+        return upload.offset - 1
+    return upload.offset
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -352,6 +352,7 @@ async def receive_body(
     except asyncio.CancelledError:
         cancelled = True
     finally:
+        locks.received(upload.id)  # no more waiting for bytes: never stale from here
         await settle_all()
         writer.close()
         if writer.broken:

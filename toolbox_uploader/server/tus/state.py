@@ -11,6 +11,8 @@ has received nothing for ``STALE_HOLD_SECONDS`` gives the lock up to a newer req
 the same upload (owners only reach the lock): it is cancelled, commits what is on disk,
 and the newer one goes on (a 409 with the offset if it guessed another). tusd releases
 its locks to newer requests for the same reason.
+Only while it waits for body bytes: once its body is over, the holder is completing the
+upload (validation, the move into storage) and keeps the lock however long that takes.
 """
 
 from __future__ import annotations
@@ -96,6 +98,15 @@ class TusState:
         entry = self.locks.get(upload_id)
         if entry is not None:
             entry.received_at = time.monotonic()
+
+    def received(self, upload_id: str) -> None:
+        """The holder's body is over (read whole, cut, or refused): from here on it writes
+        what arrived and may complete the upload, which must never be taken over. A
+        completion cancelled half-way (validation or a virus scan often takes longer than
+        ``STALE_HOLD_SECONDS``) lost every byte of the file it was storing."""
+        entry = self.locks.get(upload_id)
+        if entry is not None and entry.holder is asyncio.current_task():
+            entry.received_at = None
 
     def forget(self, upload_id: str) -> None:
         self.hashers.pop(upload_id, None)
