@@ -44,7 +44,7 @@ import httpx
 from toolbox_uploader.core.hashing import HashState
 from toolbox_uploader.core.http_transport import HttpSession, SendMeter
 from toolbox_uploader.core.rate_limit import RateLimiter
-from toolbox_uploader.core.sizes import sizes_apart
+from toolbox_uploader.core.sizes import human_size, sizes_apart
 from toolbox_uploader.core.source_files import open_fd
 from toolbox_uploader.core.strategy import ChunkSizer
 from toolbox_uploader.core.transfer_errors import (
@@ -152,6 +152,14 @@ def _int_header(response: httpx.Response, name: str) -> int | None:
     return int(value)
 
 
+def _created(response: httpx.Response) -> bool:
+    """A creation's answer: 201 by the spec, but any 2xx, as tus-js-client and tuspy take it.
+
+    @tus/server lets a site's onUploadFinish hook answer a creation that brought the whole
+    file with its own status (200 and a body); without a Location it still fails, clearly."""
+    return 200 <= response.status_code < 300
+
+
 def _csv_header(response: httpx.Response, name: str) -> tuple[str, ...]:
     value = response.headers.get(name, "")
     return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -179,6 +187,18 @@ def _chunk_digest(fd: int, start: int, size: int, algorithm: str, state: HashSta
         assert state is not None
         return bytes.fromhex(state.prefix_digest())
     return chunk_hash.digest()
+
+
+def _available(fd: int, offset: int, max_size: int | None) -> int:
+    """Bytes of a growing source past ``offset``; one past the server's limit is refused."""
+    size = os.fstat(fd).st_size
+    if max_size is not None and size > max_size:
+        raise TransferError(
+            ErrorKind.FATAL,
+            f"The upload is larger than this server accepts (at most {human_size(max_size)}).",
+            status=413,
+        )
+    return size - offset
 
 
 def _read_piece(fd: int, position: int, size: int, hasher: HashState | None) -> bytes:
@@ -492,7 +512,7 @@ class TusClient:
         if not send_body:
             headers["Content-Length"] = "0"
             response = await self._send("POST", self.endpoint, headers, None)
-            if response.status_code != 201:
+            if not _created(response):
                 raise classify_response(response)
             return self._location(response), 0
 
@@ -522,7 +542,7 @@ class TusClient:
         except _Cancelled:
             raise TransferError(ErrorKind.TRANSIENT, "Stopped before the server answered.",
                                 code="stopped") from None
-        if response.status_code != 201:
+        if not _created(response):
             raise classify_response(response)
         if on_answer is not None:
             on_answer(response)
@@ -555,7 +575,7 @@ class TusClient:
             headers["Upload-Metadata"] = encode_metadata(metadata)
         headers["Content-Length"] = "0"
         response = await self._send("POST", self.endpoint, headers, None)
-        if response.status_code != 201:
+        if not _created(response):
             raise classify_response(response)
         return self._location(response)
 
@@ -712,7 +732,8 @@ class TusClient:
                 ahead = None
                 if prepared is None:
                     size, declare = await self._plan_chunk(
-                        fd, offset, declared, _chunk_size(sizer, limiter), more_coming, cancel
+                        fd, offset, declared, _chunk_size(sizer, limiter), more_coming, cancel,
+                        info.max_size,
                     )
                     if size is None:  # cancelled while waiting for a growing file
                         return offset
@@ -747,7 +768,10 @@ class TusClient:
                     offset = await self._resync(url, source, hasher, offset)
                     continue
                 status = response.status_code
-                if status == 204:
+                # 204 is the spec's answer; any 2xx counts, as for tus-js-client and tuspy:
+                # @tus/server lets a site's onUploadFinish answer the last PATCH with 200
+                # and a body, and the upload is complete on the server all the same.
+                if 200 <= status < 300:
                     new_offset = _int_header(response, "Upload-Offset")
                     if new_offset is None:
                         new_offset = (await self.head(url)).offset
@@ -822,17 +846,24 @@ class TusClient:
         chunk: int,
         more_coming: Callable[[], bool] | None,
         cancel: asyncio.Event | None,
+        max_size: int | None = None,
     ) -> tuple[int | None, int | None]:
-        """(bytes to send, Upload-Length to declare with them or None)."""
+        """(bytes to send, Upload-Length to declare with them or None).
+
+        Of unknown length, the source is held to the server's ``Tus-Max-Size`` here: past
+        it the server would refuse the upload anyway, after taking everything up to there.
+        """
         if declared is not None:
             return min(chunk, declared - offset), None
+        if max_size is not None:
+            chunk = min(chunk, max(0, max_size - offset))
         while True:
-            available = os.fstat(fd).st_size - offset
-            if available >= chunk:
+            available = _available(fd, offset, max_size)
+            if available >= chunk > 0:
                 return chunk, None
             if more_coming is None or not more_coming():
                 # Size again: the writer may have appended between the look and the flag.
-                available = os.fstat(fd).st_size - offset
+                available = _available(fd, offset, max_size)
                 if available > chunk:
                     return chunk, None
                 return max(0, available), offset + max(0, available)
