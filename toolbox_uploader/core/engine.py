@@ -86,8 +86,12 @@ S = ItemState
 _PENDING = frozenset({S.QUEUED, S.VALIDATING, S.OPTIMIZING, S.READY, S.UPLOADING, S.VERIFYING})
 _TICK = 0.1  # progress refresh (listeners are coalesced to 10/s anyway)
 _SAVE_EVERY = 1.0  # how often live upload progress is written to the store
+_PLACE_EVERY = 10  # ticks between looks at whether the queue file is still where it was
 #: The wall clock moved this far against the loop's (a wake-up, a clock set): waits follow.
 _CLOCK_JUMP = 2.0
+#: After a wake-up, how long a request in flight has to show its connection still carries
+#: bytes before it is dropped and retried on a new one (else it waits out its 30 s timeout).
+_WAKE_GRACE = 3.0
 _TERMINATE_ATTEMPTS = 6  # DELETE of a cancelled upload: 0.25 s, 0.5 s … about 8 s in all
 _BULK_ADD = 1000  # files in one drop from which the cyclic collector waits (see below)
 #: What the teacher is told while the session store refuses writes (``QueueStatus``).
@@ -738,12 +742,15 @@ class Engine:
         return BatchProgress(t.total, t.done, t.failed, t.bytes_total, bytes_done, speed, eta)
 
     async def _tick(self) -> None:
-        """Refresh live progress of running uploads and save it now and then."""
-        while True:
+        """Refresh live progress of running uploads and save it now and then; once a
+        second, put the queue file back if it was deleted or replaced (``keep_in_place``)."""
+        for count in itertools.count(1):
             await asyncio.sleep(_TICK)
             try:
                 self._refresh_progress()
                 self._follow_clock()
+                if count % _PLACE_EVERY == 0:
+                    self.store.keep_in_place()
             except Exception:  # never let one bad refresh stop all progress reports
                 log.exception("refreshing upload progress failed")
 
@@ -759,6 +766,10 @@ class Engine:
         if abs(jump) < _CLOCK_JUMP:
             return
         log.info("the clock moved %+.0f s against the engine's; retry waits follow", jump)
+        if jump > 0:  # a wake-up (or a clock set ahead): connections may have died meanwhile
+            for connection in {self._connection, self._drainer} - {None}:
+                assert connection is not None
+                connection.woke(_WAKE_GRACE)
         now = time.time()
         for item_id, timer in list(self._timers.items()):
             record = self._records.get(item_id)

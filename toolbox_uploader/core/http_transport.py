@@ -16,6 +16,13 @@ socket has not taken within ``write`` seconds ends the request with ``httpx.Writ
 
 A ``SendMeter`` given with a request learns the connection that carries it, so the caller
 can tell bytes that left the machine from bytes still in its buffers (see ``SendMeter``).
+
+After a laptop sleeps, its connections to a remote server are often dead without a word (the
+NAT or the Wi-Fi forgot them; no reset ever comes), and a request on one would wait out its
+whole read or write timeout. ``AiohttpTransport.woke`` (the engine calls it when the wall
+clock jumps ahead of the loop's) keeps the pooled connections from being used again and gives
+each request in flight a few seconds to show that its connection still carries bytes; one
+that does not ends with ``httpx.ReadTimeout``, which the callers retry on a new connection.
 """
 
 from __future__ import annotations
@@ -84,27 +91,61 @@ class SendMeter:
         self._transport = self._socket = None
 
     def waiting(self) -> int:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return 0
-        held = transport.get_write_buffer_size()
-        if self._socket is not None:
-            with contextlib.suppress(OSError, ValueError):
-                held += _unacknowledged(self._socket)
-        return held
+        return _held(self._transport, self._socket)
+
+
+def _held(transport: asyncio.Transport | None, sock: socket.socket | None) -> int:
+    """Bytes handed to a connection that the peer has not acknowledged yet."""
+    if transport is None or transport.is_closing():
+        return 0
+    held = transport.get_write_buffer_size()
+    if sock is not None:
+        with contextlib.suppress(OSError, ValueError):
+            held += _unacknowledged(sock)
+    return held
+
+
+class _Flight:
+    """One request between its start and its answer's head: what ``woke`` watches."""
+
+    __slots__ = ("abandoned", "body", "session", "socket", "task", "transport")
+
+    def __init__(self, session: aiohttp.ClientSession, body: _WatchedBody | None) -> None:
+        self.session = session
+        self.body = body
+        self.task = asyncio.current_task()
+        self.transport: asyncio.Transport | None = None
+        self.socket: socket.socket | None = None
+        self.abandoned = False
+
+    def attach(self, transport: asyncio.Transport | None) -> None:
+        self.transport = transport
+        self.socket = transport.get_extra_info("socket") if transport is not None else None
+
+    def mark(self) -> tuple[int, int]:
+        """Changes while the connection carries bytes: (which connection, bytes the peer
+        took). A body piece taken by a dead connection's buffers is not progress."""
+        handed = self.body.handed if self.body is not None else 0
+        return id(self.transport), handed - _held(self.transport, self.socket)
 
 
 _METER: contextvars.ContextVar[SendMeter | None] = contextvars.ContextVar(
     "toolbox_send_meter", default=None)
+_FLIGHT: contextvars.ContextVar[_Flight | None] = contextvars.ContextVar(
+    "toolbox_flight", default=None)
 
 
 class _MeteredRequest(aiohttp.ClientRequest):
-    """aiohttp's request, telling the request's ``SendMeter`` which connection carries it."""
+    """aiohttp's request, telling the request's ``SendMeter`` (and its ``_Flight``) which
+    connection carries it."""
 
     async def send(self, conn: Connection) -> aiohttp.ClientResponse:
         meter = _METER.get()
         if meter is not None:
             meter.attach(conn.transport)  # type: ignore[arg-type]
+        flight = _FLIGHT.get()
+        if flight is not None:
+            flight.attach(conn.transport)  # type: ignore[arg-type]
         return await super().send(conn)
 
 
@@ -159,6 +200,10 @@ class HttpSession:
     async def aclose(self) -> None:
         await self.transport.aclose()
 
+    def woke(self, grace: float) -> None:
+        """The computer woke up: see ``AiohttpTransport.woke``."""
+        self.transport.woke(grace)
+
     async def __aenter__(self) -> HttpSession:
         return self
 
@@ -175,6 +220,47 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
+        self._flights: set[_Flight] = set()  # requests waiting for their answer's head
+        #: Sessions from before a wake-up, closed once their requests in flight have ended.
+        self._retired: set[aiohttp.ClientSession] = set()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def woke(self, grace: float) -> None:
+        """The computer woke from sleep (the engine saw the wall clock jump): connections
+        made before may be dead without a word, and a request on one would wait out its
+        full timeout. New requests get new connections, the old pooled ones are closed,
+        and a request in flight whose connection carries nothing within ``grace`` seconds
+        is ended with ``httpx.ReadTimeout`` (a retry, on a new connection). One that moves
+        goes on: its connection survived the sleep."""
+        session = self._session
+        if session is None or session.closed:
+            return
+        self._session = None
+        self._retired.add(session)
+        loop = asyncio.get_running_loop()
+        for flight in [f for f in self._flights if f.session is session]:
+            loop.call_later(grace, self._check_after_wake, flight, flight.mark())
+        self._close_if_unused(session)
+
+    def _check_after_wake(self, flight: _Flight, before: tuple[int, int]) -> None:
+        if flight not in self._flights or flight.abandoned:
+            return  # answered or failed meanwhile
+        now = flight.mark()
+        if now[0] != before[0] or now[1] > before[1]:
+            return  # a new connection, or bytes acknowledged: it is alive
+        task = flight.task
+        if task is None or task.done() or task.cancelling():
+            return
+        flight.abandoned = True
+        task.cancel()
+
+    def _close_if_unused(self, session: aiohttp.ClientSession) -> None:
+        if session not in self._retired or any(f.session is session for f in self._flights):
+            return
+        self._retired.discard(session)
+        task = asyncio.get_running_loop().create_task(session.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def _session_here(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -206,6 +292,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             data = body
         meter: SendMeter | None = request.extensions.get(SEND_METER)
         metering = _METER.set(meter) if meter is not None else None
+        flight = _Flight(session, body)
+        self._flights.add(flight)
+        flying = _FLIGHT.set(flight)
         try:
             response = await session.request(
                 request.method, _yarl_url(str(request.url)), headers=headers, data=data,
@@ -218,13 +307,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                                               sock_read=timeouts.get("read")),
             )
         except asyncio.CancelledError:
-            if body is None:
-                raise
-            body.done()
-            await body.settle()  # the caller (a pause) may close its body right after
+            if body is not None:
+                body.done()
+                await body.settle()  # the caller (a pause) may close its body right after
             task = asyncio.current_task()
-            if not body.stalled or task is None or task.uncancel() > 0:
+            ours = flight.abandoned or (body is not None and body.stalled)
+            if not ours or task is None or task.uncancel() > 0:
                 raise  # not our watchdog, or somebody else cancelled the task too
+            if flight.abandoned:
+                raise httpx.ReadTimeout("The connection carried nothing after the computer "
+                                        "woke up.", request=request) from None
             raise httpx.WriteTimeout("The server stopped taking the request body.",
                                      request=request) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -240,6 +332,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             if meter is not None and metering is not None:
                 meter.detach()
                 _METER.reset(metering)
+            _FLIGHT.reset(flying)
+            self._flights.discard(flight)
+            if flight.session in self._retired:
+                self._close_if_unused(flight.session)
         extensions = {"http_version": b"HTTP/1.1",
                       "reason_phrase": (response.reason or "").encode("latin-1", "replace")}
         stream = _ResponseStream(response, request, body)
@@ -262,6 +358,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+        for session in list(self._retired):
+            await session.close()
+        self._retired.clear()
+        if self._closing:
+            await asyncio.wait(list(self._closing), timeout=5)
 
     def _proxy(self, url: httpx.URL) -> str | None:
         """The proxy from the environment (``HTTPS_PROXY``, ``NO_PROXY``...), as httpx uses.
@@ -312,6 +413,7 @@ class _WatchedBody:
         self._idle.set()
         self.error: BaseException | None = None
         self.stalled = False
+        self.handed = 0  # bytes given to aiohttp's writer
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         pieces = self._stream.__aiter__()
@@ -328,6 +430,7 @@ class _WatchedBody:
                 finally:
                     self._idle.set()
                 self._arm()
+                self.handed += len(piece)
                 yield piece
                 self._disarm()
         finally:
@@ -349,7 +452,7 @@ class _WatchedBody:
 
     def _stall(self) -> None:
         self._timer = None
-        if self._task is not None and not self._task.done():
+        if self._task is not None and not self._task.done() and not self._task.cancelling():
             self.stalled = True
             self._task.cancel()
 

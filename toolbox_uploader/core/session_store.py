@@ -16,6 +16,7 @@ Tokens are never stored here.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,6 +28,8 @@ from typing import Any, NamedTuple
 from toolbox_uploader.core.events import REMOVED_FROM_SERVER, Reason
 from toolbox_uploader.core.sqlite_db import SQLiteDatabase, StoreFailure, held_by_another
 from toolbox_uploader.core.states import INTERRUPTED, ItemState, check_transition
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -273,13 +276,48 @@ class SessionStore:
             raise StoreError(f"the upload queue file {self.path} cannot be opened for "
                              f"writing ({exc})") from None
         self._lock = self._db.lock
-        self._conn = self._db.conn
         self._transaction = self._db.transaction
+        self._closed = False
+        self._place_refused = False  # ``keep_in_place`` failed and said so
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self._db.conn  # replaced when the file is put back (``keep_in_place``)
 
     def schema_version(self) -> int:
         return self._db.schema_version
 
+    def keep_in_place(self) -> bool:
+        """If the queue file was deleted or replaced while open (a clean-up tool, a sync
+        client, a restored backup), write the queue as this run has it back to its path;
+        a file found there is moved aside, never deleted. Without this every change since
+        would go to a file no one can open again, and the next start would find an empty
+        (or an old) queue. True when it was put back; a failure (a full disk) is logged
+        and tried again at the next call."""
+        if self._closed or not self._db.moved():
+            return False
+        try:
+            aside = self._db.recreate()
+        except (OSError, sqlite3.Error) as exc:
+            if not self._place_refused:  # said once, not every second
+                log.warning("the upload queue file %s was deleted or replaced, and could not "
+                            "be written again yet (%s)", self.path, exc)
+            self._place_refused = True
+            return False
+        self._place_refused = False
+        if aside is None:
+            log.warning("the upload queue file %s was deleted while in use; it is written "
+                        "again from the queue in use", self.path)
+        else:
+            log.warning("the upload queue file %s was replaced while in use; it is written "
+                        "again from the queue in use, and the file found there is kept as %s",
+                        self.path, aside)
+        return True
+
     def close(self) -> None:
+        """Close, after putting the file back if it was deleted or replaced meanwhile."""
+        self.keep_in_place()
+        self._closed = True
         self._db.close()
 
     # -- reading --------------------------------------------------------------------------

@@ -135,6 +135,10 @@ class Connection:
             return size < _UNMEASURED_WHOLE
         return size <= rate * SLOW_REQUEST_SECONDS
 
+    def woke(self, grace: float) -> None:
+        """The computer woke up: connections from before are not trusted (``HttpSession``)."""
+        self.http.woke(grace)
+
     def set_bandwidth(self, limit: int | None) -> None:
         """A new limit for every upload, including the requests now in flight."""
         self.limiter.set_rate(limit or None)
