@@ -55,7 +55,7 @@ def test_names_on_a_stdout_that_is_not_utf8(live_server: ServerHandle, tmp_path:
                   f"--token={live_server.token}", home=app_home, **ascii_out)
     assert upload.returncode == 0, upload.stderr[-3000:]
     assert "OK \\xdcbung f\\xfcr Klasse 7 \\u2013 caf\\xe9.txt" in upload.stdout
-    assert "1 of 1 files uploaded" in upload.stdout
+    assert "1 of 1 file uploaded" in upload.stdout
     listing = _cli("queue", "list", home=app_home, **ascii_out)
     assert listing.returncode == 0, listing.stderr[-3000:]
     assert "\\xdcbung f\\xfcr Klasse 7 \\u2013 caf\\xe9.txt" in listing.stdout

@@ -60,7 +60,7 @@ def test_all_good_exits_0_and_a_rerun_sends_nothing(live_server: ServerHandle, t
     args = (str(path), "--server", live_server.url, f"--token={live_server.token}")
     first = _run(*args, home=app_home)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "1 of 1 files uploaded" in first.stdout
+    assert "1 of 1 file uploaded" in first.stdout
     again = _run(*args, home=app_home)
     assert again.returncode == 0
     assert len(server_files(live_server.url, live_server.token)) == 1

@@ -85,7 +85,7 @@ def test_nothing_listening_gives_up_and_keeps_the_file_resumable(tmp_path: Path,
     again = _run("upload", str(path), "--server", server, TOKEN, "--give-up-after", "2",
                  home=app_home)
     assert again.returncode == 1, again.stdout + again.stderr
-    assert "0 of 1 files uploaded" in again.stdout
+    assert "0 of 1 file uploaded" in again.stdout
     assert "FAILED" in again.stdout and "plan.txt: The server cannot be reached." in again.stdout
     assert "no progress for 2 s" in again.stderr
     assert [r["id"] for r in _queue(app_home)] == [record["id"]]

@@ -32,11 +32,13 @@ def test_each_file_is_reported_once_after_edits(live_server: ServerHandle, tmp_p
         result = _upload(*args, home=app_home)
         assert result.returncode == 0, result.stdout + result.stderr
         ticks = sorted(line for line in result.stdout.splitlines() if line.startswith("✓"))
-        assert ticks == ["✓ Week 5/plan.txt", "✓ Week 5/quiz.txt"], result.stdout
+        assert ticks == ["✓ Week 5/plan.txt",
+                         "✓ Week 5/quiz.txt (already on the server)"], result.stdout
         assert "2 of 2 files uploaded" in result.stdout
     unchanged = _upload(*args, home=app_home)
     ticks = sorted(line for line in unchanged.stdout.splitlines() if line.startswith("✓"))
-    assert ticks == ["✓ Week 5/plan.txt", "✓ Week 5/quiz.txt"], unchanged.stdout
+    assert ticks == ["✓ Week 5/plan.txt (already on the server)",
+                     "✓ Week 5/quiz.txt (already on the server)"], unchanged.stdout
     events = [json.loads(line) for line in _upload(*args, "--json", home=app_home)
               .stdout.splitlines()]
     ids = {(e["relative_path"], e["id"]) for e in events if e["event"] == "item"}

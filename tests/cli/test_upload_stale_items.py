@@ -37,7 +37,7 @@ def test_a_refused_file_deleted_since_no_longer_fails_the_run(
 
     again = _upload(str(week), *server, home=app_home)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "1 of 1 files uploaded" in again.stdout
+    assert "1 of 1 file uploaded" in again.stdout
     assert "REJECTED" not in again.stdout
     assert "week/setup.exe: no longer there" in again.stdout
 

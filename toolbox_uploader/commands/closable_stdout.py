@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
 
 class ClosableStdout:
@@ -90,3 +91,17 @@ class ClosableStdout:
     @property
     def errors(self) -> str | None:
         return getattr(self._stream, "errors", None)
+
+
+def print_json_line(data: object, out: Any = None, *, ensure_ascii: bool = True,
+                    flush: bool = True) -> None:
+    """``data`` as one JSON line on ``out`` (standard output by default), written in one
+    piece: ``print`` writes the newline separately, and a Ctrl+C or SIGTERM between the
+    two left the last line without one, which ``while read`` loops and many JSON-lines
+    readers drop."""
+    import json
+
+    stream = sys.stdout if out is None else out
+    stream.write(json.dumps(data, ensure_ascii=ensure_ascii) + "\n")
+    if flush:
+        stream.flush()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sqlite3
 import sys
 import tempfile
@@ -217,9 +216,11 @@ def _owner(lock_path: Path) -> str:
 
 def _print_list(records: list[ItemRecord], as_json: bool, state: str | None,
                 stored: int, live: bool = False) -> None:
+    from toolbox_uploader.commands.closable_stdout import print_json_line
+
     if as_json:
         for record in records:
-            print(json.dumps(_json(record, live)))
+            print_json_line(_json(record, live), flush=False)
         return
     if not records:
         # With --state, an empty answer says nothing about the rest of the queue.

@@ -7,7 +7,6 @@ output and exit code.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import select
 import sys
@@ -15,6 +14,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, BinaryIO, cast
 
+from toolbox_uploader.commands.closable_stdout import print_json_line
 from toolbox_uploader.commands.shown import duration, shown
 from toolbox_uploader.core.stream_upload import GAVE_UP, stream_upload
 from toolbox_uploader.core.transfer_errors import TransferError
@@ -52,12 +52,12 @@ def upload_stdin(server_url: str | None, endpoint: str | None, token: str | None
         return _failed(name, error, as_json, give_up_after)
     except KeyboardInterrupt:
         if as_json:  # the last line a script reads, after Ctrl+C too, as for files
-            print(json.dumps({"event": "summary", "uploaded": 0, "exit_code": 130,
-                              "interrupted": True}), flush=True)
+            print_json_line({"event": "summary", "uploaded": 0, "exit_code": 130,
+                             "interrupted": True})
         raise  # ``cli.main`` says "interrupted" and exits 130
     if as_json:
-        print(json.dumps({"event": "summary", "uploaded": 1, "exit_code": 0,
-                          "interrupted": False, **result}))
+        print_json_line({"event": "summary", "uploaded": 1, "exit_code": 0,
+                         "interrupted": False, **result})
     else:
         again = ("; the server lost the first upload, so it was sent again from the start"
                  if result.get("started_over") else "")
@@ -123,10 +123,10 @@ def _failed(name: str, error: TransferError, as_json: bool,
     if gave_up:  # as for files, but a pipe cannot be sent again by a second run
         message = f"no progress for {duration(give_up_after or 0)} ({message})"
     if as_json:
-        print(json.dumps({"event": "summary", "uploaded": 0, "exit_code": 1,
-                          "interrupted": False, "gave_up": gave_up,
-                          "error": {"code": error.code or error.kind.value,
-                                    "message": message}}))
+        print_json_line({"event": "summary", "uploaded": 0, "exit_code": 1,
+                         "interrupted": False, "gave_up": gave_up,
+                         "error": {"code": error.code or error.kind.value,
+                                   "message": message}})
     else:
         print(f"toolbox-uploader upload: {shown(name)}: {shown(message)}", file=sys.stderr)
     return 1

@@ -27,16 +27,17 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolbox_uploader.commands.closable_stdout import ClosableStdout
+from toolbox_uploader.commands.closable_stdout import ClosableStdout, print_json_line
 from toolbox_uploader.commands.shown import duration, shown, speaks_utf8
 from toolbox_uploader.commands.validate import path_problem, path_text
 
 if TYPE_CHECKING:
+    from toolbox_uploader.core.engine import Engine
     from toolbox_uploader.core.events import EngineEvent, ItemSnapshot, Reason
     from toolbox_uploader.core.states import ItemState
     from toolbox_uploader.server.embedded import ServerHandle
@@ -243,31 +244,39 @@ def _absolute(path: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     paths, stdin, category = _check_args(args)
-    from toolbox_uploader import paths as app_paths
-    from toolbox_uploader.core import credentials
-
     embedded = None
-    if args.server or args.tus_endpoint:
-        address = (args.server or args.tus_endpoint).rstrip("/")
-        token = credentials.resolve_token(args.token, address)
-        _check_token(token, "the token (from --token, $TOOLBOX_UPLOADER_TOKEN or the "
-                            "keyring)")
-        target = _Target(args.server, args.tus_endpoint, token, None)
-    else:
-        from toolbox_uploader.server.config import ServerConfig
-        from toolbox_uploader.server.embedded import LOCAL_SERVER_KEY, EmbeddedServer
-
-        # The app's local server, on its last port: links it handed out stay valid.
-        embedded = EmbeddedServer(ServerConfig(data_dir=app_paths.server_data_dir(), port=0),
-                                  port_file=app_paths.local_server_port_path())
-        try:
-            handle = embedded.start()
-        except (RuntimeError, TimeoutError, OSError) as exc:
-            return _not_started(f"cannot start the local server: {exc}", args.json)
-        target = _Target(handle.url, None, args.token or handle.token, LOCAL_SERVER_KEY,
-                         handle)
+    # With --json a script waits for a last ``summary`` line, after Ctrl+C too: until the
+    # upload takes over printing it, this function prints it (a Ctrl+C while the local
+    # server starts or the keyring is asked used to leave the script without one).
+    summary_due = args.json
     try:
+        from toolbox_uploader import paths as app_paths
+        from toolbox_uploader.core import credentials
+
+        if args.server or args.tus_endpoint:
+            address = (args.server or args.tus_endpoint).rstrip("/")
+            token = credentials.resolve_token(args.token, address)
+            _check_token(token, "the token (from --token, $TOOLBOX_UPLOADER_TOKEN or the "
+                                "keyring)")
+            target = _Target(args.server, args.tus_endpoint, token, None)
+        else:
+            from toolbox_uploader.server.config import ServerConfig
+            from toolbox_uploader.server.embedded import LOCAL_SERVER_KEY, EmbeddedServer
+
+            # The app's local server, on its last port: links it handed out stay valid.
+            server = EmbeddedServer(
+                ServerConfig(data_dir=app_paths.server_data_dir(), port=0),
+                port_file=app_paths.local_server_port_path())
+            try:
+                handle = server.start()
+            except (RuntimeError, TimeoutError, OSError) as exc:
+                summary_due = False
+                return _not_started(f"cannot start the local server: {exc}", args.json)
+            embedded = server  # stopped at the end; one cut short in its start is left
+            target = _Target(handle.url, None, args.token or handle.token, LOCAL_SERVER_KEY,
+                             handle)
         out = closable_stdout()
+        summary_due = False
         if stdin:
             import contextlib
 
@@ -283,9 +292,28 @@ def run(args: argparse.Namespace) -> int:
             code = _upload_paths(args, target, paths, category, out)
         out.flush()
         return code
+    except KeyboardInterrupt:
+        if summary_due:
+            _print_interrupted(closable_stdout(), stdin)
+        raise  # ``cli.main`` says "interrupted" and exits 130
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _print_interrupted(out: ClosableStdout, stdin: bool) -> None:
+    """The ``summary`` of a run stopped before any upload began, shaped as the one its
+    kind prints when stopped later (``upload -`` or files)."""
+    if out.gone:
+        return
+    if stdin:
+        summary: dict[str, Any] = {"event": "summary", "uploaded": 0,
+                                   "exit_code": EXIT_INTERRUPTED, "interrupted": True}
+    else:
+        summary = {"event": "summary", "uploaded": 0, "already_uploaded": 0,
+                   "exit_code": EXIT_INTERRUPTED, "problems": [], "gone": [],
+                   "gave_up": False, "interrupted": True}
+    print_json_line(summary, out)
 
 
 def closable_stdout() -> ClosableStdout:
@@ -326,49 +354,74 @@ def _gone_before(stored: Iterable[ItemSnapshot], server_key: str,
 
 def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
                   category: str, out: ClosableStdout) -> int:
-    from toolbox_uploader.core.engine import QUEUE_LOCKED, Engine, EngineBusyError, EngineConfig
-    from toolbox_uploader.core.sqlite_db import StoreFailure
-
-    engine = Engine(EngineConfig(
-        server_url=target.server_url, tus_endpoint=target.tus_endpoint, token=target.token,
-        server_key=target.server_key, concurrency=args.concurrency,
-        optimize_images=not args.no_optimize, bandwidth_limit=args.bandwidth_limit,
-        max_chunk_size=args.max_chunk_size,
-        only_added=True,  # the PATHS given; other stored items are the app's or another run's
-    ))
+    # A Ctrl+C while the engine is loaded and starts or the view is set up: nothing of
+    # PATHS is queued yet; the engine is stopped (the queue's lock freed) and a script
+    # still gets its summary line.
+    made_engine: Engine | None = None
+    started_view: _JsonView | _TerminalView | None = None
     try:
-        engine.start()
-    except EngineBusyError as exc:
-        return _not_started(str(exc), args.json, out)
-    except StoreFailure as exc:  # a damaged queue file: ``cli`` says where it is
+        from toolbox_uploader.core.engine import (
+            QUEUE_LOCKED,
+            Engine,
+            EngineBusyError,
+            EngineConfig,
+        )
+        from toolbox_uploader.core.sqlite_db import StoreFailure
+        from toolbox_uploader.core.states import ItemState
+
+        engine = Engine(EngineConfig(
+            server_url=target.server_url, tus_endpoint=target.tus_endpoint, token=target.token,
+            server_key=target.server_key, concurrency=args.concurrency,
+            optimize_images=not args.no_optimize, bandwidth_limit=args.bandwidth_limit,
+            max_chunk_size=args.max_chunk_size,
+            only_added=True,  # the PATHS given; other stored items: the app's, another run's
+        ))
+        made_engine = engine
+        try:
+            engine.start()
+        except EngineBusyError as exc:
+            return _not_started(str(exc), args.json, out)
+        except StoreFailure as exc:  # a damaged queue file: ``cli`` says where it is
+            if args.json:
+                _print_not_started(str(exc), out)
+            raise
+        belongs = _belongs(paths)
+        key = engine.server_key
+        gone = _gone_before(engine.snapshot(), key, belongs, paths)
+
+        def mine(source: str) -> bool:
+            return belongs(source) and source not in gone
+
+        view = _JsonView(mine, key, out) if args.json else _TerminalView(mine, key, out)
+        started_view = view  # a terminal's progress display is on: put the cursor back
+        local = target.local
+        if local is None:
+            engine.subscribe(view.on_events)
+        else:
+            from toolbox_uploader.server.embedded import current_links
+
+            engine.subscribe(lambda batch: view.on_events(current_links(batch, local)))
+        watchdog = _Watchdog(args.give_up_after, key, engine.snapshot())
+        engine.subscribe(watchdog.on_events)
+        from toolbox_uploader.core.events import DropFinished, QueueStatus
+
+        queue_news: list[QueueStatus] = []  # appended on the engine thread, read after stop
+        drops: list[DropFinished] = []  # the one add_paths of this run, once its walk is done
+        engine.subscribe(lambda batch: queue_news.extend(
+            e for e in batch if isinstance(e, QueueStatus)))
+        engine.subscribe(lambda batch: drops.extend(
+            e for e in batch if isinstance(e, DropFinished)))
+        gave_up: str | None = None
+        # Done in an earlier run and asked for again: "already on the server", not sent again.
+        done_before = {s.id for s in engine.snapshot() if s.state is ItemState.DONE}
+    except KeyboardInterrupt:
+        if made_engine is not None:
+            made_engine.stop()
+        if started_view is not None:
+            started_view.close()
         if args.json:
-            _print_not_started(str(exc), out)
+            _print_interrupted(out, stdin=False)
         raise
-    belongs = _belongs(paths)
-    key = engine.server_key
-    gone = _gone_before(engine.snapshot(), key, belongs, paths)
-
-    def mine(source: str) -> bool:
-        return belongs(source) and source not in gone
-
-    view = _JsonView(mine, key, out) if args.json else _TerminalView(mine, key, out)
-    local = target.local
-    if local is None:
-        engine.subscribe(view.on_events)
-    else:
-        from toolbox_uploader.server.embedded import current_links
-
-        engine.subscribe(lambda batch: view.on_events(current_links(batch, local)))
-    watchdog = _Watchdog(args.give_up_after, key, engine.snapshot())
-    engine.subscribe(watchdog.on_events)
-    from toolbox_uploader.core.events import DropFinished, QueueStatus
-
-    queue_news: list[QueueStatus] = []  # appended on the engine thread, read after stop
-    drops: list[DropFinished] = []  # the one add_paths of this run, once its walk is done
-    engine.subscribe(lambda batch: queue_news.extend(
-        e for e in batch if isinstance(e, QueueStatus)))
-    engine.subscribe(lambda batch: drops.extend(e for e in batch if isinstance(e, DropFinished)))
-    gave_up: str | None = None
     try:
         # --category given again: files already queued take it too (not the default).
         engine.add_paths(paths, category, recategorize=args.category is not None)
@@ -383,7 +436,7 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         if isinstance(view, _JsonView) and view.error is None:
             # A script reading the events still gets the last line the README promises.
             _summarise(*_outcome(engine.snapshot(), key, belongs, gone, local), True, out,
-                       interrupted=True)
+                       interrupted=True, earlier=done_before)
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     engine.stop()  # delivers the last coalesced batch, then ends; unfinished items stay
@@ -409,7 +462,8 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         from toolbox_uploader.core.drop_notice import drop_notice
 
         nothing = drop_notice(drops[-1], shown)
-    code = _summarise(items, left, args.json, out, gave_up=give_up_note, nothing=nothing)
+    code = _summarise(items, left, args.json, out, gave_up=give_up_note, nothing=nothing,
+                      earlier=done_before)
     if give_up_note is not None:
         print(f"toolbox-uploader upload: {give_up_note}", file=sys.stderr)
     return code
@@ -427,9 +481,9 @@ def _not_started(message: str, as_json: bool, out: ClosableStdout | None = None)
 def _print_not_started(message: str, out: ClosableStdout) -> None:
     if out.gone:  # ``... --json | head -1``: nobody reads it any more
         return
-    print(json.dumps({"event": "summary", "uploaded": 0, "exit_code": EXIT_FAILED,
-                      "problems": [], "gone": [], "gave_up": False, "interrupted": False,
-                      "message": message}), file=out, flush=True)
+    print_json_line({"event": "summary", "uploaded": 0, "exit_code": EXIT_FAILED,
+                     "problems": [], "gone": [], "gave_up": False, "interrupted": False,
+                     "message": message}, out)
 
 
 def _outcome(snapshot: Iterable[ItemSnapshot], server_key: str, belongs: Callable[[str], bool],
@@ -590,38 +644,41 @@ def _newer(latest: dict[int, ItemSnapshot], newest: dict[str, int],
 
 def _summarise(items: list[ItemSnapshot], gone: Sequence[ItemSnapshot], as_json: bool,
                out: Any = None, *, gave_up: str | None = None, interrupted: bool = False,
-               nothing: str | None = None) -> int:
+               nothing: str | None = None, earlier: Collection[int] = ()) -> int:
     """Print the outcome, return the exit code. ``gone``: unfinished items of files deleted
     since an earlier run, mentioned but not failing this one. ``gave_up``: why the command
     stopped waiting for a server (``--give-up-after``), or None. ``interrupted``: Ctrl+C
     (JSON only; the plain output keeps its one "interrupted" line on stderr). ``nothing``:
-    why PATHS held no file to upload (an empty folder, only hidden files), or None."""
+    why PATHS held no file to upload (an empty folder, only hidden files), or None.
+    ``earlier``: ids of items done before this run began; a rerun says they are already on
+    the server, as for a file the server already had (it sends neither again)."""
+    from toolbox_uploader.core.events import ALREADY_UPLOADED
     from toolbox_uploader.core.states import ItemState
 
     out = out if out is not None else sys.stdout
     items = _current(items)
     done = [s for s in items if s.state is ItemState.DONE]
     problems = [s for s in items if s.state is not ItemState.DONE]
+    already = sum(1 for s in done if s.id in earlier
+                  or (s.reason and s.reason.code == ALREADY_UPLOADED))
     code = EXIT_OK if not problems else EXIT_FAILED
     if interrupted:
         code = EXIT_INTERRUPTED
     if as_json:
         summary: dict[str, Any] = {
-            "event": "summary", "uploaded": len(done), "exit_code": code,
+            "event": "summary", "uploaded": len(done), "already_uploaded": already,
+            "exit_code": code,
             "problems": [_item_json(s) for s in problems],
             "gone": [_item_json(s) for s in gone],
             "gave_up": gave_up is not None, "interrupted": interrupted,
         }
         if gave_up is not None or nothing is not None:
             summary["message"] = gave_up if gave_up is not None else nothing
-        print(json.dumps(summary), file=out, flush=True)
+        print_json_line(summary, out)
         return code
-    from toolbox_uploader.core.events import ALREADY_UPLOADED
-
-    already = sum(1 for s in done if s.reason and s.reason.code == ALREADY_UPLOADED)
-    line = f"{len(done)} of {len(items)} files uploaded"
+    line = f"{len(done)} of {len(items)} {'file' if len(items) == 1 else 'files'} uploaded"
     if already:
-        line += f" ({already} were already on the server)"
+        line += f" ({already} {'was' if already == 1 else 'were'} already on the server)"
     print(line, file=out)
     if nothing is not None:
         print(nothing, file=out)
@@ -831,7 +888,8 @@ class _TerminalView:
                               description=f"total {totals['files_done']}/"
                                           f"{totals['files_total']} files")
 
-    def _report(self, snap: ItemSnapshot) -> None:
+    def _report(self, snap: ItemSnapshot, *, earlier: bool = False) -> None:
+        """One line for a finished or failed file; ``earlier``: done before this run."""
         from rich.text import Text
 
         from toolbox_uploader.core.events import ALREADY_UPLOADED
@@ -845,8 +903,8 @@ class _TerminalView:
         name = shown(snap.relative_path)  # a name, never markup (``[draft] plan.txt``)
         sent, refused = ("✓", "✗") if self._utf8 else ("OK", "X")  # ``PYTHONIOENCODING=ascii``
         if snap.state is ItemState.DONE:
-            note = " (already on the server)" if snap.reason and \
-                snap.reason.code == ALREADY_UPLOADED else ""
+            note = " (already on the server)" if earlier or (
+                snap.reason and snap.reason.code == ALREADY_UPLOADED) else ""
             line = Text.assemble((sent, "green"), f" {name}{note}")
         else:
             why = snap.reason.message if snap.reason else snap.state.value
@@ -859,7 +917,7 @@ class _TerminalView:
             earlier = [s for s in self._earlier.values()
                        if self._newest.get(s.source_path) == s.id]
         for snap in sorted(earlier, key=lambda s: s.relative_path):
-            self._report(snap)
+            self._report(snap, earlier=True)
         self._progress.stop()
 
 

@@ -8,7 +8,6 @@ Exit code 0 when nothing was refused, 1 when something was, 2 for usage errors.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -117,13 +116,13 @@ def _print_json(results: Any) -> int:
     refused = 0
     # Names as they are where standard output takes them; else ``\u00fc``, still valid JSON
     # (the ``\xfc`` that ``cli`` falls back to for text would not be).
+    from toolbox_uploader.commands.closable_stdout import print_json_line
     from toolbox_uploader.commands.shown import speaks_utf8
 
     plain = not speaks_utf8(sys.stdout)
     for entry, report, optimization in results:
         refused += not report.accepted
-        print(json.dumps(_json_line(entry, report, optimization), ensure_ascii=plain),
-              flush=True)
+        print_json_line(_json_line(entry, report, optimization), ensure_ascii=plain)
     return refused
 
 
