@@ -36,9 +36,10 @@ EXECUTABLE_EXTENSIONS = frozenset(
 _INVISIBLE = re.compile(r"[\u00ad\u034f\u115f\u1160\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
 
 _UNPORTABLE = re.compile(r'[<>:"/\\|?*]')
-#: C0/C1 controls, and the bidi embeddings, overrides and isolates that make a name read
-#: backwards on screen (``\u202egpj.exe`` shows as ``exe.jpg``).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: C0/C1 controls, the line and paragraph separators (U+2028/9 break a table row or a log
+#: line as a newline does), and the bidi embeddings, overrides and isolates that make a name
+#: read backwards on screen (``\u202egpj.exe`` shows as ``exe.jpg``).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 #: Windows device names (Microsoft's list includes COM0, LPT0 and the superscript digits).
 _RESERVED = frozenset(
     {"con", "prn", "aux", "nul", "conin$", "conout$"}
@@ -92,8 +93,8 @@ def check_name(filename: str, findings: Findings) -> str:
     if has_control_characters(filename):
         findings.reject(
             "control_characters",
-            "The name contains invisible control characters (such as NUL, or ones that "
-            "reverse how it reads); rename the file.",
+            "The name contains invisible control characters (such as NUL, line breaks, or "
+            "ones that reverse how it reads); rename the file.",
         )
     if len(filename.encode("utf-8")) > MAX_NAME_BYTES:
         findings.reject(

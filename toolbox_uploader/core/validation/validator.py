@@ -29,6 +29,7 @@ from toolbox_uploader.core.validation import (
     names,
     ole,
     pdf,
+    rtf,
     sniff,
     type_names,
 )
@@ -173,14 +174,17 @@ def _inspect(path: Path, head: bytes, size: int, display: str, mime: str, rules:
     extension = names.effective_extension(display)
     if mime.startswith("text/"):
         mime = sniff.refine_text_type(mime, display)
-    if mime == "image/svg+xml" or mime in markup.MARKUP_TYPES or (
+    if rtf.is_rtf(head):  # Word takes any ``{\rt`` file as RTF; libmagic wants ``{\rtf``
+        rtf.check_rtf(path, findings, student_facing=rules.student_facing)
+    elif mime == "image/svg+xml" or mime in markup.MARKUP_TYPES or (
         mime.startswith("text/") and extension in markup.MARKUP_EXTENSIONS
     ):
         markup.check_markup(path, findings, scripts_allowed=rules.scripts_allowed)
     elif mime.startswith("image/"):
         images.check_image(path, mime, findings)
     elif mime == "application/pdf":
-        pdf.check_pdf(path, size, findings, scripts_allowed=rules.scripts_allowed)
+        pdf.check_pdf(path, size, findings, scripts_allowed=rules.scripts_allowed,
+                      student_facing=rules.student_facing)
     elif archives.is_zip(head) and (
         mime in archives.ZIP_TYPES or mime.startswith(_OFFICE_ZIP_PREFIXES)
         or mime == "application/octet-stream"
