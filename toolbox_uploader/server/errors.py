@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
@@ -67,6 +69,46 @@ _HTTP_CODES = {
 }
 
 
+#: Seconds a client told the server's storage failed should wait before trying again.
+STORAGE_RETRY_AFTER = "30"
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_UNAVAILABLE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO})
+_UNAVAILABLE_SQLITE = frozenset({
+    sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+})
+
+
+def disk_full() -> ApiError:
+    return ApiError(507, "disk_full", "The server's disk is full; try again later.",
+                    {"Retry-After": STORAGE_RETRY_AFTER})
+
+
+def storage_failure(exc: BaseException) -> ApiError | None:
+    """The answer for a failure of the server's own disk or database, or ``None``.
+
+    A full disk (``ENOSPC``, a quota, SQLite's ``SQLITE_FULL``) is a 507 and a disk or
+    database that cannot be written (read-only, I/O error, locked) a 503, both with
+    ``Retry-After``: the client did nothing wrong and can carry on once the server's
+    owner has made room. Anything else is ``None`` (a bug: 500)."""
+    if isinstance(exc, sqlite3.Error):
+        primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # extended codes carry it low
+        if primary == sqlite3.SQLITE_FULL:
+            return disk_full()
+        if primary not in _UNAVAILABLE_SQLITE:
+            return None
+    elif isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
+        if exc.errno in _FULL_ERRNOS:
+            return disk_full()
+        if exc.errno not in _UNAVAILABLE_ERRNOS:
+            return None
+    else:
+        return None
+    return ApiError(503, "storage_unavailable",
+                    "The server cannot write to its storage just now; try again later.",
+                    {"Retry-After": STORAGE_RETRY_AFTER})
+
+
 def client_gone(request: web.Request) -> bool:
     """Has the client's connection closed (so an answer would reach nobody)?"""
     transport = request.transport
@@ -107,9 +149,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             # quiet (a client cutting uploads short must not be able to flood the log).
             log.debug("%s %s: the client went away (%s)", request.method, request.path, exc)
             response = json_error(400, "incomplete_body", "The client went away.")
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        response = json_error(500, "internal_error", "The server could not handle this request.")
+    except Exception as exc:
+        failure = storage_failure(exc)
+        if failure is None:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            response = json_error(
+                500, "internal_error", "The server could not handle this request."
+            )
+        else:  # the owner must hear of it, but one line per request is enough
+            log.error("%s %s: storage failed: %s", request.method, request.path, exc)
+            response = json_error(failure.status, failure.code, failure.message,
+                                  failure.headers)
     if _is_tus(request) and request.method != "OPTIONS":
         response.headers.setdefault("Tus-Resumable", TUS_RESUMABLE)
     return response

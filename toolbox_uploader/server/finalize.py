@@ -3,7 +3,9 @@
 Size and whole-file SHA-256 (computed while receiving) are checked, the file is
 validated against its category's rules, the account's quota is checked again, then the
 file is moved atomically into final storage and recorded. Any failure raises
-``FinalizeError`` (an ``ApiError``) and removes the received bytes.
+``FinalizeError`` (an ``ApiError``) and removes the received bytes, except when the
+server's own disk or database fails under a resumable upload (``IncomingFile.resumable``):
+the client did nothing wrong, so its bytes stay where they were, to be completed again.
 
 A small file received whole into memory (``IncomingFile.content``, see
 ``tus/whole.py``) is written and hashed by the same worker job, so it costs one thread
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +35,7 @@ from aiohttp import web
 from toolbox_uploader.core.sizes import human_size, sizes_apart
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
-from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.errors import ApiError, storage_failure
 from toolbox_uploader.server.files_store import (
     FileRecord,
     add_alias,
@@ -70,6 +73,9 @@ class IncomingFile:
     content: Sequence[bytes] | None = None
     #: A copy of a file the account already has is not stored again (tus uploads).
     deduplicate: bool = False
+    #: The bytes at ``path`` are a resumable upload's (tus): a full or read-only disk
+    #: (``errors.storage_failure``) leaves them there to be completed again later.
+    resumable: bool = False
 
 
 #: Runs inside the transaction that records the file (the tus upload's status), with the
@@ -128,9 +134,9 @@ def _store_and_record(
                 insert_row(conn, record)
                 if on_recorded is not None:
                     on_recorded(conn, record)
-    except BaseException:
+    except BaseException as exc:
         if moved:
-            storage.remove_file(record.id)
+            _undo_move(storage, incoming, record.id, exc)
         raise
     if existing is None:
         return record
@@ -141,6 +147,19 @@ def _store_and_record(
     return existing
 
 
+def _undo_move(storage: Storage, incoming: IncomingFile, file_id: str,
+               exc: BaseException) -> None:
+    """The row could not be written after the bytes were moved: remove them, or, for a
+    resumable upload whose storage failed, move them back to be completed later."""
+    if incoming.resumable and storage_failure(exc) is not None:
+        try:
+            os.replace(storage.file_path(file_id), incoming.path)
+            return
+        except OSError:
+            log.exception("upload %s: could not move the bytes back", file_id)
+    storage.remove_file(file_id)
+
+
 async def finalize(
     app: web.Application, incoming: IncomingFile, on_recorded: OnRecorded | None = None
 ) -> FileRecord:
@@ -149,8 +168,9 @@ async def finalize(
     record, or the existing file's when ``incoming`` was a copy (its ``id`` differs)."""
     try:
         return await _finalize(app, incoming, on_recorded)
-    except BaseException:
-        incoming.path.unlink(missing_ok=True)
+    except BaseException as exc:
+        if not (incoming.resumable and storage_failure(exc) is not None):
+            incoming.path.unlink(missing_ok=True)
         raise
 
 

@@ -63,3 +63,32 @@ async def test_finished_partials_are_left_whole_by_a_restart(
     assert resp.status == 201, await resp.text()
     final = tus.upload_id(resp.headers["Location"])
     assert Storage(tus_config.data_dir).file_path(final).exists()
+
+
+async def test_part_files_that_disagree_with_their_rows_are_reported_as_they_are(
+        aiohttp_client, tus_config: ServerConfig, make_tus) -> None:
+    """After a restart HEAD tells what each part file really holds (cut short, lost,
+    or longer than confirmed), and each upload completes from there."""
+    first = await aiohttp_client(create_app(tus_config))
+    tus = make_tus(first, first.app[keys.DEFAULT_TOKEN])
+    data = tus.text(20_000)
+    urls = []
+    for _ in range(3):
+        urls.append(await tus.create(len(data)))
+        await tus.patch(urls[-1], 0, data[:10_000])
+    await first.close()
+    storage = Storage(tus_config.data_dir)
+    shorter, missing, longer = (storage.upload_path(tus.upload_id(u)) for u in urls)
+    with open(shorter, "r+b") as part:
+        part.truncate(4_000)  # a power cut lost what the page cache held
+    missing.unlink()  # a clean-up of the data folder
+    with open(longer, "ab") as part:
+        part.write(b"never confirmed")  # written, then the server died before the commit
+
+    second = await aiohttp_client(create_app(tus_config))
+    tus = make_tus(second, second.app[keys.DEFAULT_TOKEN])
+    for url, expected in zip(urls, (4_000, 0, 10_000), strict=True):
+        assert (await tus.head(url)).headers["Upload-Offset"] == str(expected)
+        await tus.patch(url, expected, data[expected:])
+        resp = await second.get(f"/api/v1/files/{tus.upload_id(url)}", headers=tus.headers())
+        assert (await resp.json())["sha256"] == hashlib.sha256(data).hexdigest()

@@ -25,16 +25,14 @@ def setup(app: web.Application) -> None:
     """Add the tus routes and the expired-upload clean-up task."""
     app[STATE] = TusState()
     router = app.router
+    # Every method reaches the dispatcher ("*"): X-HTTP-Method-Override wins whatever
+    # method carries it (a GET too), and every 405 is the dispatcher's, with one Allow.
     on_collection = handlers.dispatcher({"POST": creation.create, "OPTIONS": handlers.options})
     for collection in (f"{TUS_PREFIX}/", TUS_PREFIX):
-        resource = router.add_resource(collection)
-        for method in ("POST", "OPTIONS"):
-            resource.add_route(method, on_collection, expect_handler=defer_continue)
+        router.add_route("*", collection, on_collection, expect_handler=defer_continue)
     on_item = handlers.dispatcher({"HEAD": handlers.head, "PATCH": handlers.patch,
                                    "DELETE": handlers.delete, "OPTIONS": handlers.options})
-    item = router.add_resource(TUS_PREFIX + "/{upload_id}")
-    for method in ("HEAD", "PATCH", "DELETE", "POST", "OPTIONS"):  # POST: overrides only
-        item.add_route(method, on_item, expect_handler=defer_continue)
+    router.add_route("*", TUS_PREFIX + "/{upload_id}", on_item, expect_handler=defer_continue)
     app.cleanup_ctx.append(expiry.cleanup_context)
 
 

@@ -18,6 +18,7 @@ existing file's own upload URL is made sure to answer as a finished upload.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from aiohttp import web
 from toolbox_uploader.core.sizes import human_size
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.accounts import Account
-from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.errors import ApiError, storage_failure
 from toolbox_uploader.server.files_store import FileRecord
 from toolbox_uploader.server.finalize import IncomingFile, finalize
 from toolbox_uploader.server.tus.concat import assemble
@@ -39,8 +40,10 @@ from toolbox_uploader.server.tus.store import (
     EXPIRED,
     FAILED,
     RECEIVING,
+    SINGLE,
     Upload,
     UploadStore,
+    hold_back_last_byte,
 )
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,7 @@ async def complete_upload(
             size=upload.offset, sha256=sha256 or "", expected_size=upload.length,
             expected_sha256=facts.sha256, title=facts.title, description=facts.description,
             created_at=upload.created_at, content=content, deduplicate=True,
+            resumable=upload.kind == SINGLE and not new,
         )
 
         def recorded(conn: sqlite3.Connection, record: FileRecord) -> None:
@@ -111,7 +115,11 @@ async def complete_upload(
         path.unlink(missing_ok=True)
         mark_failed(app, upload, exc, new)
         raise
-    except Exception:
+    except Exception as exc:
+        failure = storage_failure(exc)
+        if failure is not None:
+            _after_storage_failure(app, upload, exc, new)
+            raise failure from None
         # Whatever went wrong, the bytes are gone and the row says so: a HEAD must not
         # report a complete upload that has no file (the details, paths included, go to
         # the log, not to the client).
@@ -125,6 +133,38 @@ async def complete_upload(
         upload.duplicate_of = record.id
     app[STATE].forget(upload.id)
     app[keys.PROGRESS].publish(upload.id, upload.offset, upload.length, "completed")
+
+
+def _after_storage_failure(
+    app: web.Application, upload: Upload, exc: BaseException, new: bool
+) -> None:
+    """The disk or the database failed (full, read-only) while storing a whole upload.
+
+    Nothing the client did is wrong, so nothing it sent is thrown away: a single upload
+    keeps its bytes, one short of its length (``hold_back_last_byte``), so that its
+    client, retrying after the 507/503, sends the last byte again and completes it once
+    the server has room. If even that step back cannot be written, HEAD and PATCH take it
+    (``full_but_not_stored``). A body held in memory (``new``) gets no row: nothing was
+    confirmed, the client sends it again. Only a final upload, whose parts are gone and
+    which takes no PATCH, still fails."""
+    log.error("upload %s: storage failed while completing: %s", upload.id, exc)
+    app[STATE].forget(upload.id)  # the running hash no longer matches a shorter file
+    path = app[keys.STORAGE].upload_path(upload.id)
+    if new:
+        path.unlink(missing_ok=True)
+        return
+    if upload.kind != SINGLE:
+        path.unlink(missing_ok=True)
+        failure = storage_failure(exc)
+        assert failure is not None
+        with contextlib.suppress(sqlite3.Error):
+            mark_failed(app, upload, failure)
+        return
+    try:
+        hold_back_last_byte(upload_store(app), upload, path)
+    except (OSError, sqlite3.Error) as again:
+        log.error("upload %s: could not step back its last byte yet: %s", upload.id, again)
+    app[keys.PROGRESS].publish(upload.id, upload.offset, upload.length, "uploading")
 
 
 async def complete_final_if_ready(app: web.Application, account: Account, final: Upload) -> bool:
@@ -166,10 +206,17 @@ async def complete_final_if_ready(app: web.Application, account: Account, final:
         )
         mark_failed(app, final, error)
         raise error from None
-    except OSError:
-        log.exception("final upload %s: assembly failed", final.id)
-        error = ApiError(500, "concatenation_failed",
-                         "The parts could not be joined; the server's log says why.")
+    except OSError as exc:
+        # The parts are untouched and free again for a new final upload; a full disk is
+        # said as such (507), and the half-joined copy does not keep taking its room.
+        storage.upload_path(final.id).unlink(missing_ok=True)
+        error = storage_failure(exc)
+        if error is None:
+            log.exception("final upload %s: assembly failed", final.id)
+            error = ApiError(500, "concatenation_failed",
+                             "The parts could not be joined; the server's log says why.")
+        else:
+            log.error("final upload %s: assembly failed: %s", final.id, exc)
         mark_failed(app, final, error)
         raise error from None
     if final.length is None:

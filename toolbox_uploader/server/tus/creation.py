@@ -99,8 +99,13 @@ async def create(request: web.Request) -> web.Response:
     whole = with_body and sent_whole(request, upload)
     if not whole:  # one that completes in this request is never left unfinished
         check_room_for_unfinished(request, account)
-        create_part_file(request.app[keys.STORAGE].upload_path(upload.id))
-        upload_store(request.app).insert(upload)
+        part = request.app[keys.STORAGE].upload_path(upload.id)
+        create_part_file(part)
+        try:
+            upload_store(request.app).insert(upload)
+        except BaseException:  # a full or read-only database: no orphan file either
+            part.unlink(missing_ok=True)
+            raise
     location = upload_url(request, upload.id)
     headers = {"Location": location}
     try:

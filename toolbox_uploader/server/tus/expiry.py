@@ -18,7 +18,7 @@ from aiohttp import web
 
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.tus.complete import upload_store
-from toolbox_uploader.server.tus.recovery import hold_back_unfinished
+from toolbox_uploader.server.tus.recovery import hold_back_unfinished, reconcile_part_files
 from toolbox_uploader.server.tus.state import STATE
 from toolbox_uploader.server.tus.store import EXPIRED, RECEIVING
 
@@ -75,6 +75,7 @@ async def cleanup_context(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx`` entry: repair what a crash left, then run the periodic clean-up
     while the app runs."""
     hold_back_unfinished(app)  # before any request: see ``recovery.py``
+    reconcile_part_files(app)
     interval = max(0.05, float(app[keys.CONFIG].cleanup_interval))
     task = asyncio.create_task(_run(app, interval), name="tus-expiry")
     yield

@@ -46,8 +46,9 @@ from toolbox_uploader.server.tus.store import (
     FINAL,
     PARTIAL,
     RECEIVING,
-    SINGLE,
     Upload,
+    full_but_not_stored,
+    hold_back_last_byte,
     reconcile,
 )
 from toolbox_uploader.server.tus.writing import declare_length, write_body
@@ -87,8 +88,10 @@ async def patch(request: web.Request) -> web.Response:
         if upload.kind == FINAL:
             raise ApiError(403, "final_upload", "A final upload cannot be written to.")
         if upload.status == RECEIVING:
-            reconcile(upload_store(request.app), upload, request.app[keys.STORAGE].upload_path(
-                upload.id))
+            path = request.app[keys.STORAGE].upload_path(upload.id)
+            if full_but_not_stored(upload):  # its completion failed: see _reported_offset
+                hold_back_last_byte(upload_store(request.app), upload, path)
+            reconcile(upload_store(request.app), upload, path)
         if offset != upload.offset:
             raise ApiError(
                 409, "offset_mismatch",
@@ -126,7 +129,7 @@ async def head(request: web.Request) -> web.Response:
     headers = {"Cache-Control": "no-store"}
     finished_final = upload.kind == FINAL and upload.status == COMPLETED
     if upload.kind != FINAL or finished_final:
-        headers["Upload-Offset"] = str(_reported_offset(request, upload))
+        headers["Upload-Offset"] = str(_reported_offset(upload))
     if upload.length is not None:
         headers["Upload-Length"] = str(upload.length)
     elif upload.kind != FINAL:
@@ -146,19 +149,19 @@ async def head(request: web.Request) -> web.Response:
 
 
 
-def _reported_offset(request: web.Request, upload: Upload) -> int:
-    """The offset HEAD reports: one byte short while the upload is being completed.
+def _reported_offset(upload: Upload) -> int:
+    """The offset HEAD reports: one byte short while the upload has every byte but is
+    not stored yet.
 
-    Its request committed every byte and is now validating and storing the file, which
-    may take a while and may still refuse it. A client that asks meanwhile (its PATCH's
-    answer was lost) and hears "every byte" stops there for good, stored or not; one byte
-    short, it sends that byte again and hears 423 until the completion is over, then
-    how it ended (409 with the full offset, or 410 with the reason). As ``recovery`` does
-    for a completion the server never finished."""
-    if (upload.kind == SINGLE and upload.status == RECEIVING and upload.complete
-            and upload.offset > 0 and request.app[STATE].busy(upload.id)):
-        return upload.offset - 1
-    return upload.offset
+    Mostly its request is validating and storing the file, which may take a while and
+    may still refuse it. A client that asks meanwhile (its PATCH's answer was lost) and
+    hears "every byte" stops there for good, stored or not; one byte short, it sends that
+    byte again and hears 423 until the completion is over, then how it ended (409 with
+    the full offset, or 410 with the reason). Otherwise its completion failed on a full or
+    read-only disk and could not even step the row back (``complete``): that byte, sent
+    again, completes it once there is room. As ``recovery`` does for a completion the
+    server never finished."""
+    return upload.offset - 1 if full_but_not_stored(upload) else upload.offset
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -33,7 +33,6 @@ bytes are in the kernel, so they survive the server process dying; after a power
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import time
@@ -47,7 +46,7 @@ from aiohttp import web
 
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.body_pace import BodyPace
-from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.errors import ApiError, storage_failure
 from toolbox_uploader.server.expect_continue import send_continue
 from toolbox_uploader.server.tus.checksum import ChunkChecksum
 from toolbox_uploader.server.tus.state import STATE, RunningHash
@@ -383,8 +382,10 @@ async def receive_body(
     if cancelled:
         raise asyncio.CancelledError
     if failure is not None:
-        if isinstance(failure, OSError) and failure.errno == errno.ENOSPC:
-            raise ApiError(507, "disk_full", "The server's disk is full; try again later.")
+        answer = storage_failure(failure)
+        if answer is not None:  # a full or read-only disk: 507/503, the client retries
+            log.error("upload %s: write failed: %s", upload.id, failure)
+            raise answer
         log.error("upload %s: write failed: %s", upload.id, failure)
         raise ApiError(500, "write_failed", "The server could not write the upload.")
     if checksum is not None and outcome.received_all and not outcome.too_large and not verified:

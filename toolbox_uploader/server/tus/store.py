@@ -14,6 +14,7 @@ nothing: its id is an alias of that file (``file_aliases``), read into ``duplica
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -197,6 +198,13 @@ class UploadStore:
         )
         return [Upload.from_row(r) for r in rows]
 
+    def receiving_with_parts(self) -> list[Upload]:
+        """Uploads still receiving that own a part file (all but final uploads)."""
+        rows = self.db.fetchall(
+            "SELECT * FROM uploads WHERE kind != 'final' AND status = 'receiving'"
+        )
+        return [Upload.from_row(r) for r in rows]
+
     def receiving_finals(self) -> list[Upload]:
         rows = self.db.fetchall(
             "SELECT * FROM uploads WHERE kind = 'final' AND status = 'receiving'"
@@ -214,8 +222,32 @@ class UploadStore:
 
 
 def create_part_file(path: Path) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    """Create an empty part file, and its folder again if it was removed behind our back
+    (a clean-up of the data folder): every creation would fail until a restart."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
+
+
+def full_but_not_stored(upload: Upload) -> bool:
+    """A single upload with every byte whose completion did not end (the server stopped,
+    or its disk was full or read-only then): it must ask for its last byte again."""
+    return (upload.kind == SINGLE and upload.status == RECEIVING and upload.complete
+            and upload.offset > 0)
+
+
+def hold_back_last_byte(store: UploadStore, upload: Upload, path: Path) -> None:
+    """Step such an upload back one byte (part file first, then the row), so that a tus
+    client, which stops once the offset is the length, sends that byte again and its
+    request completes the upload. A part file found shorter is left to ``reconcile``."""
+    assert upload.length is not None
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_size >= upload.length:
+            os.truncate(path, upload.length - 1)
+    store.commit_offset(upload, upload.length - 1)
 
 
 def reconcile(store: UploadStore, upload: Upload, path: Path) -> None:
