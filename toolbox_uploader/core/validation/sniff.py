@@ -86,6 +86,17 @@ def _magic() -> magic.Magic:
     return handle
 
 
+#: libmagic's names for a DOS or Windows program. A real one starts with ``MZ`` (or ``ZM``);
+#: without that header libmagic is guessing a headerless DOS ``.COM`` file from its first
+#: instruction (a jump, a ``mov``), and about 1% of random-looking data (compressed,
+#: encrypted, a video's middle) guesses so. Such a file runs only under a ``.com`` name,
+#: which the name rules refuse, and not at all on 64-bit Windows: it is data.
+_DOS_PROGRAM_TYPES = frozenset({
+    "application/x-dosexec", "application/x-msdos-program", "application/x-msdownload",
+    "application/vnd.microsoft.portable-executable",
+})
+
+
 def libmagic_type(head: bytes) -> str:
     """libmagic's answer, asked about a short prefix first.
 
@@ -104,7 +115,10 @@ def libmagic_type(head: bytes) -> str:
         quick = handle.from_buffer(head[:TEXT_PREFIX_BYTES])
         if quick.startswith("text/"):
             return quick
-    return handle.from_buffer(head)
+    answer = handle.from_buffer(head)
+    if answer in _DOS_PROGRAM_TYPES and not head.startswith((b"MZ", b"ZM")):
+        return "application/octet-stream"  # a .COM guess (see ``_DOS_PROGRAM_TYPES``)
+    return answer
 
 
 def type_from_extension(filename: str) -> str | None:
