@@ -15,14 +15,25 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
+from toolbox_uploader.core.events import ItemSnapshot
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.ui import paint_cache
 from toolbox_uploader.ui.cell_delegate import CellDelegate, source_item
 from toolbox_uploader.ui.queue_model import folder_of
 
 ModelIndex = QModelIndex | QPersistentModelIndex
-#: States whose row shows a bar even before the first byte; others only once bytes moved.
+#: States whose row shows a bar even before the first byte.
 _BAR = frozenset({ItemState.UPLOADING, ItemState.VERIFYING, ItemState.PAUSED, ItemState.FAILED})
+#: States that say how they ended in words: no bar, whatever was sent.
+_NO_BAR = frozenset({ItemState.DONE, ItemState.REJECTED, ItemState.CANCELLED})
+
+
+def shows_bar(item: ItemSnapshot) -> bool:
+    """Whether the row's progress cell has a bar. A row waiting for a slot with part of its
+    file on the server (resumed after a pause, or back in the queue after a restart or a
+    server switch) keeps its bar: without it "Paused at 40%" turned into a bare "Ready",
+    as if what was sent had been lost."""
+    return item.state in _BAR or (item.state not in _NO_BAR and item.bytes_sent > 0)
 
 
 class ProgressDelegate(CellDelegate):
@@ -54,7 +65,7 @@ class ProgressDelegate(CellDelegate):
         item = found[1]
         state = item.state
         # Finished, refused and not-yet-started rows say it in words; a bar would be noise.
-        if state not in _BAR:
+        if not shows_bar(item):
             return
         progress = float(item.progress or 0.0)
         bar = self._bar
@@ -121,12 +132,14 @@ class NameDelegate(CellDelegate):
 
 
 def folder_hint(metrics: QFontMetrics, folder: str, room: int) -> str:
-    """The folder as it fits in ``room`` pixels: whole, its end with at least the last
-    folder's whole name ("…Week 1"), or nothing: a few letters ("…ce", "…hotos") say
-    nothing and only crowd the name."""
+    """The folder as it fits in ``room`` pixels: whole, its last folders with whole names
+    ("…Week 1", "…Science/Week 1"), or nothing. Cut only between folders: a few letters of
+    one ("…ce", "…hotos", "…nce/Week 1") say nothing and only crowd the name."""
     if metrics.horizontalAdvance(folder) <= room:
         return folder
-    last = folder.rstrip("/").rsplit("/", 1)[-1]
-    if metrics.horizontalAdvance("…" + last) > room:
-        return ""
-    return metrics.elidedText(folder, Qt.TextElideMode.ElideLeft, room)
+    parts = folder.rstrip("/").split("/")
+    for first in range(1, len(parts)):  # the longest end that fits
+        end = "…" + "/".join(parts[first:])
+        if metrics.horizontalAdvance(end) <= room:
+            return end
+    return ""
