@@ -91,6 +91,14 @@ def broken_store() -> Iterator[KeyringBackend]:
     yield from _use(BrokenStore())
 
 
+@pytest.fixture
+def accounts() -> Iterator[Accounts]:
+    """Closed at the end: a look-up answering after the test must not reach a freed object."""
+    made = Accounts()
+    yield made
+    made.close()
+
+
 def _dialog(qtbot: QtBot, accounts: Accounts, url: str = URL) -> SettingsDialog:
     dialog = SettingsDialog(Settings(server_url=url), accounts=accounts)
     qtbot.addWidget(dialog)
@@ -103,11 +111,10 @@ def _wait_status(qtbot: QtBot, dialog: SettingsDialog, text: str) -> None:
 
 
 def test_a_dialog_reopened_during_a_sign_in_follows_it(
-        qtbot: QtBot, slow_writes: SlowWrites) -> None:
+        qtbot: QtBot, slow_writes: SlowWrites, accounts: Accounts) -> None:
     """Sign in, close, open Settings again before the keyring has kept the token: the new
     dialog says "Signing in…" (not "Not signed in." with Sign in pressable again) and then
     "Signed in.", never a stale answer."""
-    accounts = Accounts()
     first = _dialog(qtbot, accounts)
     _wait_status(qtbot, first, "Not signed in.")
     first.token.setText("class-7b-token")
@@ -124,9 +131,9 @@ def test_a_dialog_reopened_during_a_sign_in_follows_it(
     assert slow_writes.passwords == {(credentials.SERVICE, URL): "class-7b-token"}
 
 
-def test_a_sign_out_seen_from_another_dialog(qtbot: QtBot, slow_writes: SlowWrites) -> None:
+def test_a_sign_out_seen_from_another_dialog(qtbot: QtBot, slow_writes: SlowWrites,
+                                             accounts: Accounts) -> None:
     slow_writes.passwords[(credentials.SERVICE, URL)] = "class-7b-token"
-    accounts = Accounts()
     first = _dialog(qtbot, accounts)
     _wait_status(qtbot, first, "Signed in.")
     first.sign_out_button.click()
@@ -139,10 +146,9 @@ def test_a_sign_out_seen_from_another_dialog(qtbot: QtBot, slow_writes: SlowWrit
 
 
 def test_a_token_typed_for_another_address_meanwhile_is_kept(
-        qtbot: QtBot, slow_writes: SlowWrites) -> None:
+        qtbot: QtBot, slow_writes: SlowWrites, accounts: Accounts) -> None:
     """The teacher signs in to one server, then edits the address and pastes the token for
     another: the end of the first sign-in must not wipe the second token."""
-    accounts = Accounts()
     dialog = _dialog(qtbot, accounts)
     _wait_status(qtbot, dialog, "Not signed in.")
     dialog.token.setText("first-school-token")
@@ -157,10 +163,10 @@ def test_a_token_typed_for_another_address_meanwhile_is_kept(
     assert dialog.account_status.text() == "Not signed in."  # about OTHER, still true
 
 
-def test_enter_in_the_token_field_signs_in(qtbot: QtBot) -> None:
+def test_enter_in_the_token_field_signs_in(qtbot: QtBot, accounts: Accounts) -> None:
     """Enter after pasting the token used to press OK: the dialog closed and the token was
     dropped, the teacher none the wiser."""
-    dialog = _dialog(qtbot, Accounts())
+    dialog = _dialog(qtbot, accounts)
     qtbot.waitExposed(dialog)
     _wait_status(qtbot, dialog, "Not signed in.")
     dialog.token.setFocus()
@@ -177,9 +183,9 @@ def test_enter_in_the_token_field_signs_in(qtbot: QtBot) -> None:
 
 
 def test_a_broken_keyring_answers_not_signed_in(
-        qtbot: QtBot, broken_store: KeyringBackend) -> None:
+        qtbot: QtBot, broken_store: KeyringBackend, accounts: Accounts) -> None:
     """Not "Checking the sign-in…" for ever, and no dead worker thread."""
-    dialog = _dialog(qtbot, Accounts())
+    dialog = _dialog(qtbot, accounts)
     _wait_status(qtbot, dialog, "Not signed in.")
     dialog.token.setText("class-7b-token")
     dialog.sign_in_button.click()

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from keyring.errors import KeyringError
-from PySide6.QtCore import QObject, Signal, SignalInstance
+from PySide6.QtCore import QObject, Signal
 
 from toolbox_uploader.core import credentials
 
@@ -53,6 +53,12 @@ class Accounts(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        # Worker threads emit only under this lock and while open: a signal emitted on an
+        # object that the GUI thread is destroying corrupted the heap (a crash at exit).
+        self._emitting = threading.Lock()
+        self._closed = False
+        if parent is not None:  # emitted before the parent deletes its children
+            parent.destroyed.connect(self.close)
         self._tickets = itertools.count(1)
         # url -> the sign-ins ("kept") and sign-outs ("removed") on their way, oldest first
         self._busy: dict[str, list[str]] = {}
@@ -89,13 +95,13 @@ class Accounts(QObject):
             try:
                 call()
             except KeyringError as exc:
-                self._emit(self.not_kept, url, action, exc)
+                self._emit("not_kept", url, action, exc)
                 return
             except Exception as exc:  # a broken backend: said, never a dead thread
                 log.exception("the keyring failed")
-                self._emit(self.not_kept, url, action, KeyringError(str(exc)))
+                self._emit("not_kept", url, action, KeyringError(str(exc)))
                 return
-            self._emit(self.signed_in if action == "kept" else self.signed_out, url)
+            self._emit("signed_in" if action == "kept" else "signed_out", url)
 
         self._changes.add(self._start(work))
 
@@ -109,6 +115,13 @@ class Accounts(QObject):
         self._changes = {t for t in self._changes if t.is_alive()}
         return not self._changes
 
+    def close(self) -> None:
+        """No signal from the worker threads after this returns (an answer still on its way
+        is dropped): call it before this object is destroyed. Its owner's destruction
+        calls it; an ``Accounts`` without a parent must be closed by whoever made it."""
+        with self._emitting:
+            self._closed = True
+
     def _settle(self, url: str, action: str) -> None:
         pending = self._busy.get(url, [])
         with contextlib.suppress(ValueError):
@@ -117,12 +130,14 @@ class Accounts(QObject):
             self._busy.pop(url, None)
 
     def _answer(self, ticket: int, url: str, token: str | None) -> None:
-        self._emit(self.found, ticket, url, token)
+        self._emit("found", ticket, url, token)
 
-    @staticmethod
-    def _emit(signal: SignalInstance, *args: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the app is gone: nobody to tell
-            signal.emit(*args)
+    def _emit(self, signal: str, *args: object) -> None:
+        """Worker thread: emit ``signal`` (its name: even looking a signal up on an object
+        being destroyed is unsafe), unless this object is closed (going away)."""
+        with self._emitting:
+            if not self._closed:
+                getattr(self, signal).emit(*args)
 
     @staticmethod
     def _start(work: Callable[[], None]) -> threading.Thread:

@@ -15,7 +15,6 @@ is shown, every keyring call goes through ``ui.accounts`` for the same reason.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import sys
@@ -171,6 +170,9 @@ class UploaderApp(QObject):
         self._links: ServerHandle | None = None  # where the local server listens now
         self._unsubscribe = None
         self._stopped = False
+        # A settings worker emits only under this lock and before ``shutdown``: a signal
+        # emitted on the app while it is being destroyed corrupts the heap.
+        self._emitting = threading.Lock()
         self.bridge = EngineBridge(self)
         self.window = MainWindow(self.bridge, None, settings.default_category)
         self.window.keep_running_in_tray = settings.keep_running_in_tray
@@ -241,7 +243,7 @@ class UploaderApp(QObject):
                 f"Local server — files kept in {paths.server_data_dir()}")
         else:
             note = "" if t.token else " — not signed in (Settings → Sign in)"
-            self.window.set_server_text(f"Server: {t.url}{note}")
+            self.window.set_server_text(f"Server: {t.url}", note)
 
     def _listener(self, events: list[EngineEvent]) -> None:
         """Runs on the engine thread: links brought up to date, then handed to the bridge."""
@@ -275,7 +277,8 @@ class UploaderApp(QObject):
         """Stop the engine (every unfinished item stays resumable), then the local server."""
         if self._stopped:
             return
-        self._stopped = True
+        with self._emitting:
+            self._stopped = True
         job, self._switch = self._switch, None
         if job is not None:  # let it finish, then stop whatever it started
             job.cancelled = True
@@ -289,6 +292,7 @@ class UploaderApp(QObject):
         self._stop_local_server()
         if not self.accounts.finish_changes(_SIGN_IN_GRACE_SECONDS):
             log.warning("a sign-in or sign-out was still waiting for the keyring at quit")
+        self.accounts.close()  # a look-up answering later must not reach a dead object
         self.tray.hide()
         if self.instance is not None:
             self.instance.close()
@@ -390,8 +394,9 @@ class UploaderApp(QObject):
     def _run_switch(self, job: _Switch) -> None:
         """Worker thread: the slow part, then back to the GUI thread by a queued signal."""
         job.run()
-        with contextlib.suppress(RuntimeError):  # the app object is gone: nothing to tell
-            self._switch_finished.emit(job)
+        with self._emitting:
+            if not self._stopped:  # else shutdown took care of what it started
+                self._switch_finished.emit(job)
 
     def _use_target(self, target: ServerTarget | None) -> None:
         if target is None or target == self.target:

@@ -63,6 +63,8 @@ def report_text(item: ItemSnapshot, awaited_server: str | None = None, *,
     return "\n".join(lines)
 
 
+#: The headline of a report whose row was removed from the queue while it was open.
+REMOVED_HEADLINE = "Removed from the queue"
 #: The status of a row whose server is not the chosen one (as the queue's status column).
 WAITING_FOR_SERVER = "Waiting for its server"
 #: Why a done row of the built-in server offers no link while a school server is chosen.
@@ -169,6 +171,7 @@ class DetailsDialog(QDialog):
                  awaited_server: str | None = None, *, link_works: bool = True) -> None:
         super().__init__(parent)
         self.item = item
+        self.removed = False  # the row left the queue: this is what it last was
         self.resize(560, 420)
         self.headline = QLabel(self)
         font = self.headline.font()
@@ -211,6 +214,15 @@ class DetailsDialog(QDialog):
             self.browser.setHtml(html_text)
             scroll.setValue(position)
 
+    def mark_removed(self) -> None:
+        """The row left the queue (removed, or cleared as finished): the report stays to
+        read and copy, as it last was, under a headline that says so."""
+        self.removed = True
+        self.headline.setText(REMOVED_HEADLINE)
+        self.setWindowTitle(f"Details — {self.item.display_name} (removed from the queue)")
+
     def copy_report(self) -> None:
-        QGuiApplication.clipboard().setText(
-            report_text(self.item, self.awaited_server, link_works=self.link_works))
+        text = report_text(self.item, self.awaited_server, link_works=self.link_works)
+        if self.removed:
+            text = f"{REMOVED_HEADLINE}.\n{text}"
+        QGuiApplication.clipboard().setText(text)

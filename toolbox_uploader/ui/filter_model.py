@@ -64,6 +64,7 @@ class QueueFilterModel(QSortFilterProxyModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._filter = QueueFilter.ALL
+        self._held = False
         self.setSortRole(SortRole)
         self.setFilterRole(StateNameRole)
         self.setFilterKeyColumn(0)
@@ -85,6 +86,28 @@ class QueueFilterModel(QSortFilterProxyModel):
         if index.isValid() and self.is_identity and isinstance(source, QueueModel):
             return source.flags_at(index.row(), index.column())
         return super().flags(index)
+
+    @property
+    def order_held(self) -> bool:
+        return self._held
+
+    def hold_order(self, held: bool) -> None:
+        """While held (the pointer is over the table), rows stay where they are.
+
+        Sorted by Progress, Speed or Time left, rows moved up to 10 times a second: a
+        Pause aimed at one file landed on the next one to take its place, and a click that
+        started on one row and ended on another did nothing. Held, changed rows keep their
+        places (and stay in a filter they no longer match); a header click or filter
+        button still sorts and filters at once. Released, every row takes its place."""
+        if held == self._held:
+            return
+        self._held = held
+        if held:
+            self.setDynamicSortFilter(False)
+            return
+        if self._filter is not QueueFilter.ALL:
+            self.invalidate()  # re-filters (and re-sorts) what changed meanwhile
+        self.setDynamicSortFilter(True)  # re-sorts, and keeps sorting as rows change
 
     def set_queue_filter(self, which: QueueFilter) -> None:
         if which != self._filter:

@@ -316,6 +316,8 @@ class MainWindow(QMainWindow):
         view.toggle_pressed.connect(self.on_toggle_selected)
         view.details_pressed.connect(self.on_details_current)
         view.doubleClicked.connect(self._on_double_clicked)
+        # Rows stay put under the mouse: a click lands on the row it was aimed at.
+        view.pointer_over_changed.connect(self.proxy.hold_order)
         view.selectionModel().selectionChanged.connect(self._update_buttons)
         layout.addWidget(view, 1)
         self.view = view
@@ -377,6 +379,7 @@ class MainWindow(QMainWindow):
         self.bridge.flushed.connect(self._update_buttons)
         self.bridge.items_added.connect(self._update_details)
         self.bridge.items_changed.connect(self._update_details)
+        self.bridge.items_removed.connect(self._on_items_removed)
         # An open report says whether its link works and what its row waits for: both
         # change with the chosen server, with no new snapshot of the row.
         self.model.current_server_changed.connect(
@@ -392,13 +395,16 @@ class MainWindow(QMainWindow):
     def category(self) -> str:
         return str(self.category_combo.currentData())
 
-    def set_server_text(self, text: str) -> None:
-        if text != self.server_label.text():
+    def set_server_text(self, text: str, note: str = "") -> None:
+        """``text`` names the server; ``note`` follows it ("— not signed in") and is never
+        shortened in a narrow window: only the server's address gives way."""
+        whole = f"{text}{note}"
+        if whole != self.server_label.text():
             # Another server (or sign-in): the old one's problem is no longer news; the
             # engine reports the new one's when it meets it.
             self._show_server_problem("")
-        self.server_label.setText(text)
-        self.server_label.setToolTip(text)
+        self.server_label.set_text(whole, note)
+        self.server_label.setToolTip(whole)
 
     def _fix_section_modes(self, view: QTableView) -> None:
         """Name stretches and the row buttons keep their width (also over a restored state)."""
@@ -602,6 +608,16 @@ class MainWindow(QMainWindow):
             if dialog is not None:
                 dialog.set_item(item, self.model.awaited_server(item),
                                 link_works=self.model.link_works(item))
+
+    def _on_items_removed(self, ids: list[int]) -> None:
+        """An open report of a removed row says so (else it reads as a file still queued,
+        with Retry advice that no button answers) and follows nothing any more."""
+        if not self._details:
+            return
+        for item_id in ids:
+            dialog = self._details.pop(item_id, None)
+            if dialog is not None:
+                dialog.mark_removed()
 
     def on_row_action(self, item_id: int, action: str) -> None:
         row = self.model.row_of(item_id)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPaintEvent, QResizeEvent
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QEnterEvent, QHideEvent, QKeyEvent, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QTableView
 
 from toolbox_uploader.ui.queue_model import Column
@@ -30,13 +30,30 @@ class QueueView(QTableView):
     """The table, plus its keyboard: Delete removes, Space pauses/resumes, Enter opens details.
 
     Signals: ``remove_pressed()``, ``toggle_pressed()``, ``details_pressed()``, ``resized()``
-    (the viewport changed size, also when a scroll bar came or went).
+    (the viewport changed size, also when a scroll bar came or went),
+    ``pointer_over_changed(bool)`` (the mouse came over the table, its header included, or
+    left it; also "left" when the table is hidden, which may send no leave event).
     """
 
     remove_pressed = Signal()
     toggle_pressed = Signal()
     details_pressed = Signal()
     resized = Signal()
+    pointer_over_changed = Signal(bool)
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        # The view's own enter and leave, not the viewport's: those would need a filter
+        # or ``viewportEvent``, Python for every paint event.
+        super().enterEvent(event)
+        self.pointer_over_changed.emit(True)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        self.pointer_over_changed.emit(False)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)  # hidden to the tray: no leave event may come
+        self.pointer_over_changed.emit(False)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         # The scroll area hands its viewport's resize events to this handler too. A signal
