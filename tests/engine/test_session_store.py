@@ -172,6 +172,6 @@ def test_upload_urls_are_rebased_on_the_current_endpoint() -> None:
     rel = relative_upload_path(old, old + "f00d")
     assert rel == "f00d"
     assert rebase_upload_url(new, rel) == new + "f00d"
-    # A Location on another host but under the same path still gives the id.
-    assert relative_upload_path(old, "http://localhost:4001/api/v1/storage/tus/f00d") == "f00d"
+    # A Location on another host (a storage node) is kept as it is, never rebased.
+    assert relative_upload_path(old, "http://localhost:4001/api/v1/storage/tus/f00d") is None
     assert relative_upload_path(old, "http://x/elsewhere/f00d") is None

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from toolbox_uploader.core.events import REMOVED_FROM_SERVER, Reason
 from toolbox_uploader.core.sqlite_db import SQLiteDatabase, StoreFailure, held_by_another
@@ -224,30 +225,55 @@ class AbandonedUpload(NamedTuple):
             return rebase_upload_url(endpoint, self.upload_path)
         if self.upload_url is None or not endpoint:
             return self.upload_url
-        from urllib.parse import urlsplit
-
         if urlsplit(self.upload_url).netloc != urlsplit(endpoint).netloc:
             return None
         return self.upload_url
 
 
 def rebase_upload_url(endpoint: str, upload_path: str) -> str:
-    """The upload's URL on the endpoint as it is now (the local server's port changes)."""
-    return endpoint.rstrip("/") + "/" + upload_path.lstrip("/")
+    """The upload's URL on the endpoint as it is now (the local server's port changes).
+
+    Joined to the endpoint's path, never to its query string (``/files?key=v``)."""
+    parts = urlsplit(endpoint)
+    tail = upload_path.lstrip("/")
+    path, _, query = tail.partition("?")
+    return urlunsplit((parts.scheme, parts.netloc, _below(parts.path) + path, query, ""))
 
 
 def relative_upload_path(endpoint: str, url: str) -> str | None:
-    """The part of ``url`` below ``endpoint``; ``None`` when the upload lives elsewhere."""
-    base = endpoint.rstrip("/") + "/"
-    if url.startswith(base):
-        return url[len(base):]
-    # Servers may answer with a path-only or differently-hosted Location; keep the tail.
-    from urllib.parse import urlsplit
+    """The part of ``url`` below ``endpoint`` (with the URL's own query string), or
+    ``None`` when the upload lives elsewhere.
 
-    ep_path, url_path = urlsplit(base).path, urlsplit(url).path
-    if url_path.startswith(ep_path):
-        return url_path[len(ep_path):]
-    return None
+    Only an upload at the endpoint's own scheme, host and port is stored relative to it:
+    that is what lets the built-in server's uploads follow its port from run to run. An
+    upload a server placed on another host (a separate storage node) under the same path
+    must keep its own address, or a resume would ask the endpoint's host for it (404) and
+    start the file over."""
+    base, where = urlsplit(endpoint), urlsplit(url)
+    try:
+        if _origin(base) != _origin(where):
+            return None
+    except ValueError:  # a port that is not a number
+        return None
+    prefix = _below(base.path)
+    if not where.path.startswith(prefix):
+        return None
+    tail = where.path[len(prefix):]
+    return f"{tail}?{where.query}" if where.query else tail
+
+
+def _below(path: str) -> str:
+    """``path`` as a folder: uploads live below it."""
+    return path if path.endswith("/") else path + "/"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port as compared by browsers (``HTTP://Host:80`` = ``http://host``)."""
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname, parts.port or _DEFAULT_PORTS.get(scheme)
 
 
 def _transition_changes(current: ItemRecord, state: ItemState,

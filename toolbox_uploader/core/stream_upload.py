@@ -2,7 +2,9 @@
 
 Standard input is copied to a spool file in the cache folder by a reader thread while a
 tus upload with ``Upload-Defer-Length`` sends the file as it grows (the tus client waits
-for more bytes while ``more_coming()`` is true). The spool is needed because a pipe cannot
+for more bytes while ``more_coming()`` is true). A server without the
+creation-defer-length extension gets the whole input with its length once it has ended
+(the command says so once on stderr). The spool is needed because a pipe cannot
 be re-read after a cut connection; it is deleted at the end, and holds at most the
 category's size limit (``upload - < /dev/zero`` must not fill the disk). Transient failures
 (of the creation, a PATCH or the HEAD after it) are retried with the engine's backoff and
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -42,6 +45,16 @@ GAVE_UP = "gave_up"
 _DELETE_TIMEOUT = 10.0
 #: After Ctrl+C, how long the command waits to learn of the upload and delete it.
 _INTERRUPTED_GRACE = 3.0
+#: The wall clock moved this far ahead of the loop's between two looks: the computer slept.
+WAKE_JUMP = 2.0
+#: After a wake-up, how long a request in flight has to show its connection still carries
+#: bytes before it is retried on a new one (as the engine does, ``Connection.woke``).
+WAKE_GRACE = 3.0
+_CLOCK_LOOK = 0.25  # seconds between looks at the two clocks
+_END_LOOK = 0.05  # seconds between looks at whether the input has ended
+#: Said once when the server cannot take an upload of unknown length.
+WAITING_FOR_END = ("The server does not take uploads of unknown length: waiting for the end "
+                   "of the input, then sending it whole.")
 
 
 class _Spool:
@@ -96,6 +109,11 @@ class _TooLarge(Exception):
     pass
 
 
+def _to_stderr(message: str) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # stderr closed or None
+        print(message, file=sys.stderr, flush=True)
+
+
 def too_large(limit: int) -> TransferError:
     return TransferError(
         ErrorKind.FATAL, f"Standard input is larger than this category's limit of "
@@ -106,13 +124,15 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
                         token: str | None, name: str, category: str,
                         limit: int | None = None, bandwidth_limit: int | None = None,
                         max_chunk_size: int | None = None,
-                        give_up_after: float | None = None) -> dict[str, object]:
+                        give_up_after: float | None = None,
+                        notice: Callable[[str], object] = _to_stderr) -> dict[str, object]:
     """Send everything readable from ``source``, at most ``limit`` bytes (default: the
     category's), at most ``bandwidth_limit`` bytes a second, in PATCHes of at most
     ``max_chunk_size`` bytes; returns ``{"url", "upload_url", "size", "sha256",
     "started_over"}`` (``started_over``: the server lost the first upload, sent again).
     Transient failures are retried until ``give_up_after`` seconds pass without progress
     (None or 0: for as long as it takes); then a ``TransferError`` with code ``gave_up``.
+    ``notice`` is told (once) when the server makes the upload wait for the end of input.
 
     An upload that fails for good (refused, too large, interrupted) is deleted on the
     server: a pipe cannot be sent again, so a partial upload there would only take space."""
@@ -129,14 +149,21 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
     try:
         connection = Connection(Target.build(server_url, endpoint, token, None),
                                 bandwidth_limit, max_chunk_size=max_chunk_size)
+        clock = asyncio.ensure_future(_follow_clock(connection))
         try:
             tus = connection.tus
             hasher = HashState()
             metadata = {"filename": name, "relativePath": name, "category": category}
             patience = Patience(give_up_after)
+            try:  # before any creation: a Ctrl+C meanwhile leaves nothing on the server
+                length = await _length_to_declare(connection, spool, spool_path, patience,
+                                                  notice)
+            except _TooLarge:
+                raise too_large(limit) from None
             # Shielded: Ctrl+C while the server creates the upload must still learn its
             # address, or the upload would stay there, unfinished, until it expires.
-            where = _Where(asyncio.ensure_future(_create(connection, metadata, patience)))
+            where = _Where(asyncio.ensure_future(_create(connection, metadata, patience,
+                                                         length)), length)
             try:
                 where.url, offset = await asyncio.shield(where.creating)
                 offset = await _send(connection, where, metadata, offset, spool_path, spool,
@@ -168,12 +195,29 @@ async def stream_upload(source: BinaryIO, *, server_url: str | None, endpoint: s
             return {"url": connection.file_url(url), "upload_url": url, "size": offset,
                     "sha256": digest, "started_over": where.started_over}
         finally:
+            clock.cancel()
             await connection.aclose()
     finally:
         spool.join(timeout=1)
         spool_path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # only when no other spool is in there
             spool_dir.rmdir()
+
+
+async def _follow_clock(connection: Connection) -> None:
+    """Tell the connection when the computer wakes from sleep, as the engine does for
+    queued files: a connection from before may have died without a word (the Wi-Fi or a
+    NAT dropped it), and a request on it would wait out its 30 s timeout. The loop's clock
+    stands still while the computer sleeps and the wall clock does not: a jump of the one
+    against the other is a wake-up (or a clock set ahead, where a retry costs little)."""
+    loop = asyncio.get_running_loop()
+    offset = time.time() - loop.time()
+    while True:
+        await asyncio.sleep(_CLOCK_LOOK)
+        now = time.time() - loop.time()
+        jump, offset = now - offset, now
+        if jump >= WAKE_JUMP:
+            connection.woke(WAKE_GRACE)
 
 
 class Patience:
@@ -220,11 +264,33 @@ class Patience:
             self.between_tries = False
 
 
-async def _create(connection: Connection, metadata: dict[str, str],
-                  patience: Patience) -> tuple[str, int]:
+async def _length_to_declare(connection: Connection, spool: _Spool, spool_path: Path,
+                             patience: Patience, notice: Callable[[str], object]) -> int | None:
+    """None (sent as it comes, ``Upload-Defer-Length``) when the server takes that; else
+    the input's whole length, once it has ended. The input is spooled to disk anyway, so
+    a server without creation-defer-length can still take it, as a file of known size."""
     while True:
         try:
-            created = await connection.tus.create(length=None, metadata=metadata)
+            info = await connection.tus.server_info()
+            break
+        except TransferError as error:
+            await patience.wait_after(error)
+    patience.moved()
+    if info.supports("creation-defer-length"):
+        return None
+    notice(WAITING_FOR_END)
+    while not spool.done.is_set():  # polled: a thread waiting on it would outlive Ctrl+C
+        await asyncio.sleep(_END_LOOK)
+    if spool.over:
+        raise _TooLarge
+    return spool_path.stat().st_size
+
+
+async def _create(connection: Connection, metadata: dict[str, str],
+                  patience: Patience, length: int | None) -> tuple[str, int]:
+    while True:
+        try:
+            created = await connection.tus.create(length=length, metadata=metadata)
         except TransferError as error:
             await patience.wait_after(error)
             continue
@@ -239,8 +305,9 @@ class _Where:
     while the server creates the second upload must still learn its address to delete it.
     """
 
-    def __init__(self, creating: asyncio.Future[tuple[str, int]]) -> None:
+    def __init__(self, creating: asyncio.Future[tuple[str, int]], length: int | None) -> None:
         self.url = ""
+        self.length = length  # None: deferred, declared with the last PATCH
         self.started_over = False
         self.creating = creating
 
@@ -256,7 +323,7 @@ async def _send(connection: Connection, where: _Where, metadata: dict[str, str],
     while True:
         try:
             return await tus.upload_file(
-                where.url, spool_path, offset=offset, length=None, hasher=hasher,
+                where.url, spool_path, offset=offset, length=where.length, hasher=hasher,
                 on_progress=lambda _n: patience.moved(), more_coming=spool.more_coming,
                 cancel=over, limiter=connection.limiter, chunk_sizer=sizer)
         except TransferError as error:
@@ -278,7 +345,8 @@ async def _send(connection: Connection, where: _Where, metadata: dict[str, str],
 async def _start_over(connection: Connection, where: _Where, metadata: dict[str, str],
                       patience: Patience) -> int:
     where.started_over = True
-    where.creating = asyncio.ensure_future(_create(connection, metadata, patience))
+    where.creating = asyncio.ensure_future(_create(connection, metadata, patience,
+                                                   where.length))
     where.url, offset = await asyncio.shield(where.creating)
     return offset
 

@@ -37,7 +37,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -137,6 +137,16 @@ def decode_metadata(header: str | None) -> dict[str, str]:
                 value = ""
         result[fields[0]] = value
     return result
+
+
+def endpoint_folder(endpoint: str) -> str:
+    """``endpoint`` with its path ending in a slash, so that a relative ``Location``
+    resolves below it; a query string stays as given (``/files?key=v`` → ``/files/?key=v``,
+    never ``/files?key=v/``, which would change the key a site checks)."""
+    parts = urlsplit(endpoint)
+    if parts.path.endswith("/"):
+        return endpoint
+    return urlunsplit(parts._replace(path=parts.path + "/"))
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:
@@ -348,7 +358,7 @@ class TusClient:
         """``use_checksums=False`` skips ``Upload-Checksum`` even where the server offers it
         (for measurements; the end-to-end sha256 check still applies)."""
         self.use_checksums = use_checksums
-        self.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
+        self.endpoint = endpoint_folder(endpoint)
         self._headers = {"Tus-Resumable": TUS_VERSION}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"

@@ -39,7 +39,7 @@ from toolbox_uploader.core.session_store import (
 from toolbox_uploader.core.strategy import ChunkSizer, Strategy, choose_strategy
 from toolbox_uploader.core.toolbox_api import ToolboxApi, file_link, file_page, upload_id
 from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError
-from toolbox_uploader.core.tus_client import TusClient
+from toolbox_uploader.core.tus_client import TusClient, endpoint_folder
 from toolbox_uploader.core.validation.names import clean_relative_path
 
 log = logging.getLogger(__name__)
@@ -77,9 +77,8 @@ class Target:
             log.warning("the token cannot be sent (%s); going on without it", problem)
             token = None
         if tus_endpoint:
-            endpoint = tus_endpoint if tus_endpoint.endswith("/") else tus_endpoint + "/"
-            key = server_key or endpoint
-            return cls(key, endpoint, None, token)
+            endpoint = endpoint_folder(tus_endpoint)  # a query string stays a query
+            return cls(server_key or endpoint, endpoint, None, token)
         if server_url:
             base = server_url.rstrip("/")
             return cls(server_key or base, base + TUS_PATH, base, token)
