@@ -31,24 +31,32 @@ def _ensure(path: Path) -> Path:
     return path
 
 
+def app_folders(*, platform: bool = False) -> tuple[Path, Path, Path, Path]:
+    """Config, data, cache and log folders, not created (they may not exist yet).
+
+    ``platform``: the platform's own folders, whatever ``TOOLBOX_UPLOADER_HOME`` says."""
+    home = None if platform else _home()
+    if home is not None:
+        return home / "config", home / "data", home / "cache", home / "logs"
+    dirs = _dirs()
+    return (Path(dirs.user_config_dir), Path(dirs.user_data_dir), Path(dirs.user_cache_dir),
+            Path(dirs.user_log_dir))
+
+
 def config_dir() -> Path:
-    home = _home()
-    return _ensure(home / "config" if home else Path(_dirs().user_config_dir))
+    return _ensure(app_folders()[0])
 
 
 def data_dir() -> Path:
-    home = _home()
-    return _ensure(home / "data" if home else Path(_dirs().user_data_dir))
+    return _ensure(app_folders()[1])
 
 
 def cache_dir() -> Path:
-    home = _home()
-    return _ensure(home / "cache" if home else Path(_dirs().user_cache_dir))
+    return _ensure(app_folders()[2])
 
 
 def log_dir() -> Path:
-    home = _home()
-    return _ensure(home / "logs" if home else Path(_dirs().user_log_dir))
+    return _ensure(app_folders()[3])
 
 
 def server_data_dir() -> Path:

@@ -50,7 +50,8 @@ def test_add_and_list_while_the_server_runs(
     assert "0 B / 20.0 GiB" in rows["teacher"]
 
     assert main(["user", "list", "--json", "--data-dir", data]) == 0
-    listed = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    listed = {row["name"]: row
+              for row in map(json.loads, capsys.readouterr().out.splitlines())}
     assert listed["Frau Müller"] == {"name": "Frau Müller", "files": 1, "used": 12,
                                      "reserved": 0, "quota": 5 * 1024 * 1024,
                                      "available": 5 * 1024 * 1024 - 12}

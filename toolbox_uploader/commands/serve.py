@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 GRACE_SECONDS = 10.0
 CANCEL_SECONDS = 3.0  # after the grace period: time for cancelled handlers to clean up
 EXIT_OK, EXIT_FAILED = 0, 1
-_SIZE = re.compile(r"^\s*([0-9]+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+#: ASCII only (``re.ASCII``): the Kelvin sign is no "k", nor a full-width digit a digit.
+_SIZE = re.compile(r"^\s*([0-9]+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE | re.ASCII)
 _TOKEN = re.compile(r"^[\x21-\x7e]{16,512}$")
 
 
@@ -49,7 +50,8 @@ def positive_size(text: str) -> int:
 
 
 def port_number(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
+    # ASCII digits only: ``isdigit`` and ``int`` also take "３" (full-width) and "²"
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 picks a free one)")
     return int(text)
 
@@ -116,8 +118,10 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from toolbox_uploader import paths
+    from toolbox_uploader.commands.validate import check_clamd_env
     from toolbox_uploader.server.config import DEFAULT_MAX_SIZE, ServerConfig
 
+    check_clamd_env()  # else every upload is refused with scan_failed
     data_dir = (args.data_dir or paths.server_data_dir()).expanduser().resolve()
     problem = check_data_dir(data_dir)
     if problem:

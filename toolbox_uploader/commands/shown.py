@@ -14,8 +14,10 @@ from typing import Any
 
 from toolbox_uploader.core.validation.names import printable_name
 
-#: C0/C1 controls and the bidi overrides that make a name read backwards on screen.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: C0/C1 controls, the line and paragraph separators (U+2028/9 end a line in a terminal
+#: or a log viewer as a newline does) and the bidi overrides that make a name read
+#: backwards on screen: every character ``names.has_control_characters`` counts.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

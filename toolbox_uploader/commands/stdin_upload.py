@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, cast
 from toolbox_uploader.commands.closable_stdout import print_json_line
 from toolbox_uploader.commands.shown import duration, shown
 from toolbox_uploader.core.stream_upload import GAVE_UP, stream_upload
-from toolbox_uploader.core.transfer_errors import TransferError
+from toolbox_uploader.core.transfer_errors import ErrorKind, TransferError
 
 #: After Ctrl+C, how long the upload may take to delete what it had sent (a pipe cannot be
 #: resumed, so ``stream_upload`` deletes it, even when the answer that names the upload
@@ -39,6 +39,9 @@ def upload_stdin(server_url: str | None, endpoint: str | None, token: str | None
 
     Standard input is read unbuffered: Ctrl+C while the reader thread waits on a slow pipe
     would otherwise abort the interpreter at exit (a daemon thread inside a buffered read)."""
+    if _is_terminal(sys.stdin):  # else the command seems to hang, waiting for typing
+        end = "Ctrl+Z then Enter" if os.name == "nt" else "Ctrl+D"
+        print(f"reading standard input; end with {end}", file=sys.stderr, flush=True)
     # Never closed here: after Ctrl+C the reader thread may still be inside a read of it.
     raw = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
     source = _StoppableInput(raw)
@@ -64,6 +67,13 @@ def upload_stdin(server_url: str | None, endpoint: str | None, token: str | None
         print(f"{shown(name)}: {result['size']} bytes uploaded (sha256 {result['sha256']})"
               f"{again}")
     return 0
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # a closed or odd stream: not a person
+        return False
 
 
 class _StoppableInput:
@@ -129,4 +139,8 @@ def _failed(name: str, error: TransferError, as_json: bool,
                                    "message": message}})
     else:
         print(f"toolbox-uploader upload: {shown(name)}: {shown(message)}", file=sys.stderr)
+        if error.kind is ErrorKind.AUTH:  # the server's words alone do not say what to do
+            from toolbox_uploader.commands.upload import TOKEN_REFUSED
+
+            print(TOKEN_REFUSED, file=sys.stderr)
     return 1

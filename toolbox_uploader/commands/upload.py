@@ -48,10 +48,15 @@ MIN_CHUNK_SIZE = 1024 * 1024
 DEFAULT_GIVE_UP_AFTER = 300.0
 #: Fewest seconds between two "waiting to retry" lines, however often the reason changes.
 WAITING_LINE_GAP = 30.0
+#: What to do when the server refuses the token (401/403), for files and ``upload -`` alike.
+TOKEN_REFUSED = ("The server did not accept the token: pass --token=VALUE, set "
+                 "TOOLBOX_UPLOADER_TOKEN or sign in from the app, then run the same command "
+                 "again.")
 
 
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1 or int(text) > 64:
+    # ASCII digits only: ``isdigit`` and ``int`` also take "３" (full-width) and "²"
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 64:
         raise argparse.ArgumentTypeError("must be a whole number from 1 to 64")
     return int(text)
 
@@ -63,8 +68,8 @@ def _bandwidth(text: str) -> int:
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
+    try:  # ASCII only: ``float`` also reads "３" (full-width) and Arabic-Indic digits
+        value = float(text) if text.isascii() else math.nan
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value < 0:
@@ -260,8 +265,11 @@ def run(args: argparse.Namespace) -> int:
                                 "keyring)")
             target = _Target(args.server, args.tus_endpoint, token, None)
         else:
+            from toolbox_uploader.commands.validate import check_clamd_env
             from toolbox_uploader.server.config import ServerConfig
             from toolbox_uploader.server.embedded import LOCAL_SERVER_KEY, EmbeddedServer
+
+            check_clamd_env()  # the local server scans with it: else every file is refused
 
             # The app's local server, on its last port: links it handed out stay valid.
             server = EmbeddedServer(
@@ -422,6 +430,7 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         if args.json:
             _print_interrupted(out, stdin=False)
         raise
+    _say_own_folders_skipped(paths)
     try:
         # --category given again: files already queued take it too (not the default).
         engine.add_paths(paths, category, recategorize=args.category is not None)
@@ -467,6 +476,17 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     if give_up_note is not None:
         print(f"toolbox-uploader upload: {give_up_note}", file=sys.stderr)
     return code
+
+
+def _say_own_folders_skipped(paths: list[Path]) -> None:
+    """One line on stderr when PATHS hold the app's own folders (``upload ..`` next to
+    ``$TOOLBOX_UPLOADER_HOME``): the walk skips them, and the teacher should know why the
+    queue, the settings and the local server's token are not among the files."""
+    from toolbox_uploader.core.walk import own_folders_note, own_folders_within
+
+    note = own_folders_note(own_folders_within(paths))
+    if note is not None:
+        print(f"toolbox-uploader upload: {shown(note)}", file=sys.stderr)
 
 
 def _not_started(message: str, as_json: bool, out: ClosableStdout | None = None) -> int:
@@ -696,8 +716,7 @@ def _summarise(items: list[ItemSnapshot], gone: Sequence[ItemSnapshot], as_json:
               file=out)
     out.flush()
     if any(s.reason and s.reason.code == "sign_in_needed" for s in problems):
-        print("The server did not accept the token: pass --token=VALUE, set TOOLBOX_UPLOADER_TOKEN "
-              "or sign in from the app, then run the same command again.", file=sys.stderr)
+        print(TOKEN_REFUSED, file=sys.stderr)
     return code
 
 

@@ -7,7 +7,6 @@ safe while ``serve`` runs on the same data directory.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--quota", type=parse_size, metavar="BYTES",
                      help="storage quota, e.g. 5G (default: no limit)")
     listing = actions.add_parser("list", help="list accounts with their usage")
-    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.add_argument("--json", action="store_true",
+                         help="print one JSON object per account (one per line)")
     for sub in (add, listing):
         sub.add_argument("--data-dir", type=Path, metavar="DIR",
                          help="the server's data directory (default: the app's data folder)")
@@ -117,8 +117,14 @@ def _list(db: Any, args: argparse.Namespace) -> int:
             "name": account.name, "files": int(files), "used": usage.used,
             "reserved": usage.reserved, "quota": usage.limit, "available": usage.available,
         })
-    if args.json:
-        print(json.dumps(rows, indent=2))
+    if args.json:  # JSON lines, as every other --json output: one account per line
+        from toolbox_uploader.commands.closable_stdout import print_json_line
+        from toolbox_uploader.commands.shown import speaks_utf8
+
+        plain = not speaks_utf8(sys.stdout)  # else ``\u00fc``, still valid JSON
+        for row in rows:
+            print_json_line(row, ensure_ascii=plain, flush=False)
+        sys.stdout.flush()
         return EXIT_OK
     if not rows:
         print("no accounts yet")

@@ -41,6 +41,27 @@ def path_problem(text: str) -> str | None:
     return None
 
 
+def whole_number(text: str) -> int:
+    """``N`` in ASCII digits: ``int`` alone also takes "３" (full-width), " 3" and "1_0"."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (digits 0-9)")
+    return int(text)
+
+
+def check_clamd_env() -> None:
+    """A ``UsageError`` when ``$TOOLBOX_UPLOADER_CLAMD`` is set to something that is no
+    clamd address: a server started with it refuses every file with ``scan_failed`` (on
+    purpose, so nothing passes unchecked), so ``serve`` and ``upload`` say it at once."""
+    from toolbox_uploader.cli import UsageError
+    from toolbox_uploader.commands.shown import shown
+    from toolbox_uploader.core.validation.scanner import SCANNER_ENV, scanner_from_env
+
+    try:
+        scanner_from_env()
+    except ValueError as exc:
+        raise UsageError(f"${SCANNER_ENV}: {shown(str(exc))}") from None
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate",
@@ -60,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--clamd", metavar="ADDRESS", default=None,
                         help="scan with ClamAV's clamd at unix:/path or tcp:host:port "
                         "(default: $TOOLBOX_UPLOADER_CLAMD; off when unset)")
-    parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+    parser.add_argument("--jobs", "-j", type=whole_number, default=None, metavar="N",
                         help="worker processes, 1 to 61 (default: one per core)")
     parser.set_defaults(run=run)
 
@@ -71,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from toolbox_uploader.core.optimize import OptimizeSettings
     from toolbox_uploader.core.parallel import MAX_WORKERS, validate_many
     from toolbox_uploader.core.validation.scanner import SCANNER_ENV, ClamdScanner
-    from toolbox_uploader.core.walk import walk_paths
+    from toolbox_uploader.core.walk import WalkTally, own_folders_note, walk_paths
     from toolbox_uploader.paths import optimized_cache_dir
 
     if args.category not in CATEGORIES:
@@ -90,16 +111,21 @@ def run(args: argparse.Namespace) -> int:
     address = args.clamd or os.environ.get(SCANNER_ENV, "").strip() or None
     try:
         scanner = ClamdScanner.from_address(address) if address else None
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    except ValueError as exc:  # said once, not as ``scan_failed`` on every file
+        where = "--clamd" if args.clamd else f"${SCANNER_ENV}"
+        raise UsageError(f"{where}: {shown(str(exc))}") from None
     optimize = OptimizeSettings() if args.optimize else None
+    tally = WalkTally()
     results = validate_many(
-        walk_paths(paths), args.category, optimize=optimize,
+        walk_paths(paths, tally), args.category, optimize=optimize,
         out_dir=optimized_cache_dir() if optimize else None, scanner=scanner, workers=args.jobs,
     )
     rules = get_category(args.category)
     refused = _print_json(results) if args.json else _print_table(results, rules.label,
                                                                    args.optimize)
+    note = own_folders_note(tally.own_folders)
+    if note is not None:  # said once, after the walk; never part of --json's lines
+        print(f"toolbox-uploader validate: {shown(note)}", file=sys.stderr)
     return EXIT_FAILED if refused else EXIT_OK
 
 

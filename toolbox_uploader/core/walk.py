@@ -17,6 +17,11 @@ to a parent is refused right there and nothing outside the selection gets walked
 A folder link whose target lies inside the dropped folder is skipped without a row (it only
 repeats files that are taken anyway): the real folder is walked under its own path, whatever
 the names' order.
+
+The app's own folders (config, data, cache, logs: the queue, its lock, the local server's
+files and its secret token) are never walked, whatever path leads to them (``upload ..``,
+a link): they are found by (dev, inode), counted in the tally's ``own_folders`` so the
+caller can say so once. A dropped path inside one of them is refused with a reason.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import logging
 import os
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolbox_uploader.core.events import Reason
@@ -37,6 +42,11 @@ from toolbox_uploader.core.validation.names import (
     has_control_characters,
     printable_name,
 )
+
+#: Reason code of a dropped path that lies inside one of the app's own folders.
+OWN_FOLDER_CODE = "app_folder"
+OWN_FOLDER_MESSAGE = ("This is inside ToolBox Uploader's own folder (its queue, settings and "
+                      "the local server's files and token); it is never uploaded.")
 
 JUNK_FILES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"})
 JUNK_PREFIXES = ("~$", "._")
@@ -51,6 +61,8 @@ class WalkTally:
     it skipped (a folder counts once, whatever it holds: it is never read)."""
 
     skipped: int = 0
+    #: The app's own folders (or links into them) passed over: the caller says so once.
+    own_folders: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +81,67 @@ def is_skipped_folder(name: str) -> bool:
     return name.startswith(".") or name.lower() in SKIPPED_FOLDERS
 
 
+def own_folders() -> dict[tuple[int, int], Path]:
+    """(dev, inode) → path of each existing folder where the app keeps its own files.
+
+    Those of this run (``paths``: ``$TOOLBOX_UPLOADER_HOME``'s or the platform's), and the
+    platform's too when ``$TOOLBOX_UPLOADER_HOME`` is set: the desktop app's queue and
+    token live there whatever a script sets. Keyed by inode so any path to them matches.
+    """
+    from toolbox_uploader import paths as app_paths
+
+    # Looked at, never made: a folder not there yet holds nothing to skip.
+    found = [*app_paths.app_folders(), *app_paths.app_folders(platform=True)]
+    keys: dict[tuple[int, int], Path] = {}
+    for folder in found:
+        try:
+            info = folder.stat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            keys.setdefault((info.st_dev, info.st_ino), folder)
+    return keys
+
+
+def own_folders_within(paths: Iterable[Path]) -> list[Path]:
+    """The app's own folders that walking ``paths`` would meet by their real location
+    (``upload ..``, ``upload ~``), for a command to say once that it skips them before
+    its walk runs elsewhere (links into them deep inside are skipped all the same)."""
+    reals: list[Path] = []
+    for given in paths:
+        try:
+            reals.append(Path(given).resolve(strict=True))
+        except (OSError, RuntimeError):
+            continue
+    inside: list[Path] = []
+    for folder in own_folders().values():
+        try:
+            real = folder.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue
+        if any(real == top or top in real.parents for top in reals):
+            inside.append(folder)
+    return inside
+
+
+def own_folders_note(folders: Iterable[Path]) -> str | None:
+    """The one line saying the app's own folders were skipped, or None for none."""
+    names = sorted({printable_name(str(folder)) for folder in folders})
+    if not names:
+        return None
+    return ("Skipped what belongs to ToolBox Uploader itself (its queue, settings and the "
+            f"local server's files are never uploaded): {', '.join(names)}.")
+
+
 def walk_paths(paths: Iterable[Path], tally: WalkTally | None = None) -> Iterator[WalkEntry]:
     """Yield every file under ``paths`` (files given directly are yielded as they are);
     ``tally`` counts what was skipped."""
     tally = tally if tally is not None else WalkTally()
+    own = own_folders()
     for given in paths:
         path = Path(given)
-        name = path.name or path.resolve().name
+        # ``..`` is named after the folder it is (``validate ..`` gave ``../docs/a.txt``)
+        name = path.name if path.name not in ("", "..") else path.resolve().name
         try:
             info = path.stat()
         except FileNotFoundError:
@@ -88,8 +154,11 @@ def walk_paths(paths: Iterable[Path], tally: WalkTally | None = None) -> Iterato
         except OSError as exc:
             yield WalkEntry(path, name, _os_reason(exc))
             continue
+        if own.keys() & _disk_ancestors(path):  # the token itself, or ``upload $HOME/data``
+            yield WalkEntry(path, name, Reason(OWN_FOLDER_CODE, OWN_FOLDER_MESSAGE))
+            continue
         if stat.S_ISDIR(info.st_mode):
-            yield from _walk_folder(path, name, info, tally)
+            yield from _walk_folder(path, name, info, tally, own)
         elif stat.S_ISREG(info.st_mode):
             yield _file_entry(path, name)
         else:
@@ -97,7 +166,7 @@ def walk_paths(paths: Iterable[Path], tally: WalkTally | None = None) -> Iterato
 
 
 def _walk_folder(root: Path, root_name: str, root_info: os.stat_result,
-                 tally: WalkTally) -> Iterator[WalkEntry]:
+                 tally: WalkTally, own: dict[tuple[int, int], Path]) -> Iterator[WalkEntry]:
     root_key = (root_info.st_dev, root_info.st_ino)
     seen: set[tuple[int, int]] = {root_key}
     # (folder, its relative path, the (dev, inode) of it and every folder containing it,
@@ -133,6 +202,11 @@ def _walk_folder(root: Path, root_name: str, root_info: os.stat_result,
                     tally.skipped += 1
                     continue
                 key = (info.st_dev, info.st_ino)
+                linked = _disk_ancestors(child_path) if child.is_symlink() else frozenset()
+                if key in own or own.keys() & linked:
+                    tally.skipped += 1
+                    tally.own_folders.append(child_path if linked else own[key])
+                    continue
                 if key in ancestors:
                     yield WalkEntry(child_path, child_rel, Reason(
                         "symlink_loop",
@@ -146,13 +220,16 @@ def _walk_folder(root: Path, root_name: str, root_info: os.stat_result,
                         log.info("%s links to %s, which is taken from its real place",
                                  printable_name(child_rel), printable_name(real_rel))
                         continue
-                    inner |= _disk_ancestors(child_path)  # its on-disk parents come along
+                    inner |= linked  # its on-disk parents come along
                 if key not in seen:  # a second link to a folder already walked adds nothing
                     seen.add(key)
                     subfolders.append((child_path, child_rel, ancestors | inner))
             elif stat.S_ISREG(info.st_mode):
                 if is_junk_file(child.name):
                     tally.skipped += 1
+                elif child.is_symlink() and own.keys() & _disk_ancestors(child_path):
+                    tally.skipped += 1  # a link to the token or the queue
+                    tally.own_folders.append(child_path)
                 else:
                     yield _file_entry(child_path, child_rel)
             else:

@@ -10,6 +10,7 @@ directly (about 40 lines) rather than pulling in an unmaintained client library.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import struct
 from dataclasses import dataclass
@@ -57,14 +58,28 @@ class ClamdScanner:
 
     @classmethod
     def from_address(cls, address: str, *, timeout: float = 60.0) -> ClamdScanner:
+        """``unix:/path``, a socket path, or ``tcp:host:port``; anything else is a
+        ``ValueError`` said at once: ``ftp://x`` taken for a socket path used to refuse
+        every file later with ``scan_failed``."""
         address = address.strip()
-        if address.startswith("unix:"):
+        scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]+)://", address)
+        if scheme and scheme.group(1).lower() not in ("unix", "tcp"):
+            raise ValueError(f"clamd address {address!r}: {scheme.group(1)}:// is not a way to "
+                             "reach clamd; write unix:/path/to/socket or tcp:host:port")
+        prefix = address[:4].lower()
+        if address[:5].lower() == "unix:":
+            if not address[5:].strip():
+                raise ValueError(f"clamd address {address!r} names no socket; write "
+                                 "unix:/path/to/socket")
             return cls(socket_path=address[5:], timeout=timeout)
-        if address.startswith("/") or os.sep in address:
+        if prefix != "tcp:" and (address.startswith("/") or os.sep in address):
             return cls(socket_path=address, timeout=timeout)
-        host_port = address.removeprefix("tcp:").removeprefix("//")
+        host_port = address[4:] if prefix == "tcp:" else address
+        host_port = host_port.removeprefix("//").rstrip("/")
         host, _, port = host_port.rpartition(":")
-        if not host or not port.isdigit():
+        if host.startswith("[") and host.endswith("]"):  # tcp:[::1]:3310
+            host = host[1:-1]
+        if not host or not re.fullmatch(r"[0-9]{1,5}", port):  # ASCII digits only
             raise ValueError(
                 f"clamd address {address!r} is neither unix:/path/to/socket nor tcp:host:port"
             )
