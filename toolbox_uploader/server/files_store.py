@@ -93,6 +93,21 @@ class FileStore:
         )
         return [FileRecord.from_row(r) for r in rows], int(total)
 
+    def matching(
+        self, owner: str, category: str | None, sha256: str, relative_path: str | None,
+    ) -> list[FileRecord]:
+        """All the owner's files with this content (a few copies), newest first, in the
+        order ``list`` gives them."""
+        where, params = "owner = ? AND sha256 = ?", [owner, sha256]
+        for column, value in (("category", category), ("relative_path", relative_path)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                params.append(value)
+        rows = self.db.fetchall(
+            f"SELECT * FROM files WHERE {where} ORDER BY created_at DESC, id", tuple(params)
+        )
+        return [FileRecord.from_row(r) for r in rows]
+
     def delete(self, owner: str, file_id: str) -> bool:
         with self.db.transaction() as conn:
             cursor = conn.execute("DELETE FROM files WHERE id = ? AND owner = ?", (file_id, owner))

@@ -12,6 +12,11 @@ handler, its file and its connection for good: aiohttp has no send timeout, and 
 kernel keeps probing a peer that answers with a zero window forever. The download's
 socket gets ``TCP_USER_TIMEOUT`` = the server's idle timeout (the one request bodies get,
 ``tus_idle_timeout``), so the kernel gives up on a reader stalled that long.
+
+A file whose bytes went behind the server's back (a clean-up of the data folder, a
+restored backup) keeps its row, so an admin sees it, with ``status: "missing"`` (its
+download is a 410); a look-up by ``sha256`` leaves it out: a client asks that to learn
+whether a file it lost track of arrived, and would skip a file the server does not have.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import logging
 import os
 import re
 import socket
+from dataclasses import replace
 from urllib.parse import quote
 
 from aiohttp import web
@@ -34,6 +40,7 @@ from toolbox_uploader.server.auth import request_account
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.files_store import FileRecord, FileStore
 from toolbox_uploader.server.single_values import single_param
+from toolbox_uploader.server.storage import Storage
 from toolbox_uploader.server.tus.receive import idle_timeout
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,15 @@ ACTIVE_TYPES = frozenset({
     "application/ecmascript", "text/ecmascript", "application/pdf+html",
 })
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$", re.ASCII | re.IGNORECASE)
+#: The ``status`` of a file whose row is there but whose bytes are not.
+MISSING = "missing"
+
+
+def _as_found(storage: Storage, record: FileRecord) -> FileRecord:
+    """``record``, marked ``missing`` when its bytes are gone (one ``stat``)."""
+    if storage.file_path(record.id).is_file():
+        return record
+    return replace(record, status=MISSING)
 
 
 def _record(request: web.Request) -> FileRecord:
@@ -63,9 +79,15 @@ async def list_files(request: web.Request) -> web.Response:
     sha256 = params.sha256(single_param(query, "sha256"))
     raw_path = single_param(query, "relative_path")
     relative_path = params.relative_path(raw_path) if raw_path is not None else None
-    records, total = FileStore(request.app[keys.DATABASE]).list(
-        account.id, category, limit, offset, sha256=sha256, relative_path=relative_path
-    )
+    files, storage = FileStore(request.app[keys.DATABASE]), request.app[keys.STORAGE]
+    if sha256 is None:
+        records, total = files.list(account.id, category, limit, offset,
+                                    relative_path=relative_path)
+        records = [_as_found(storage, r) for r in records]
+    else:  # "is this file on the server?": only copies whose bytes are there
+        found = [r for r in files.matching(account.id, category, sha256, relative_path)
+                 if _as_found(storage, r).status != MISSING]
+        records, total = found[offset:offset + limit], len(found)
     return web.json_response({
         "files": [r.to_json() for r in records],
         "total": total,
@@ -75,7 +97,7 @@ async def list_files(request: web.Request) -> web.Response:
 
 
 async def get_file(request: web.Request) -> web.Response:
-    return web.json_response(_record(request).to_json())
+    return web.json_response(_as_found(request.app[keys.STORAGE], _record(request)).to_json())
 
 
 def content_disposition(filename: str) -> str:

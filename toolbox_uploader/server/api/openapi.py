@@ -81,7 +81,10 @@ SCHEMAS: dict[str, Any] = {
             "relative_path": {"type": "string"},
             "category": {"type": "string", "enum": list(CATEGORIES)},
             "size": {"type": "integer"}, "sha256": {"type": "string"},
-            "mime_type": {"type": ["string", "null"]}, "status": {"type": "string"},
+            "mime_type": {"type": ["string", "null"]},
+            "status": {"type": "string", "enum": ["available", "missing"],
+                       "description": "missing: the row is kept but the bytes are gone "
+                                      "(the download is 410)"},
             "created_at": {"type": "number"}, "completed_at": {"type": ["number", "null"]},
             "title": {"type": ["string", "null"]}, "description": {"type": ["string", "null"]},
             "tags": {"type": "array", "items": {"type": "string"}},
@@ -190,6 +193,8 @@ def _document() -> dict[str, Any]:
                     {"name": "offset", "in": "query",
                      "schema": {"type": "integer", "minimum": 0, "default": 0}},
                     {"name": "sha256", "in": "query",
+                     "description": "Copies of this content whose bytes are on the server "
+                                    "(files with status missing are left out)",
                      "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}},
                     {"name": "relative_path", "in": "query", "schema": {"type": "string"}},
                 ],

@@ -16,7 +16,6 @@ rather than a request that holds its temporary file open forever; one that only 
 from __future__ import annotations
 
 import asyncio
-import errno
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
@@ -33,7 +32,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from toolbox_uploader.server.body_pace import BodyPace
 from toolbox_uploader.server.content_coding import refuse_content_coding
-from toolbox_uploader.server.errors import ApiError
+from toolbox_uploader.server.errors import ApiError, storage_failure
 from toolbox_uploader.server.expect_continue import send_continue
 from toolbox_uploader.server.tus.receive import DEFAULT_IDLE_TIMEOUT, idle_timeout
 
@@ -246,8 +245,11 @@ async def receive_file(
 
 
 def storage_error(exc: OSError) -> ApiError:
-    """A disk problem while receiving: the client may retry later; nothing was kept."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ApiError(507, "insufficient_storage", "The server's disk is full; try later.")
+    """A disk problem while receiving: nothing was kept. A full or read-only disk is
+    answered as the tus endpoint answers it (``errors.storage_failure``: 507 ``disk_full``
+    or 503 ``storage_unavailable``, with ``Retry-After``), so a client retries both alike."""
     log.error("writing an upload failed: %s", exc)
+    failure = storage_failure(exc)
+    if failure is not None:
+        return failure
     return ApiError(500, "storage_error", "The server could not write the file; try later.")

@@ -6,12 +6,23 @@ Authentication and ownership are checked before the upgrade, so a stranger gets 
 gives the first snapshot, the final message when the upload finished before the client
 connected, and a periodic re-check so that an upload that ends without a final
 progress event (expired, removed) still closes the socket.
+
+A client that stops reading (its receive window stays shut) would block the send for
+good: aiohttp has no send timeout, the kernel keeps probing a zero window forever, and
+closing waits for the unsent bytes, so each such socket kept its handler, ~160 KB of
+buffered messages and megabytes of kernel buffer, even after its upload had ended. A
+send (or the closing handshake) that has not gone out within the server's idle timeout
+(``tus_idle_timeout``, as for stalled downloads) ends the connection at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import struct
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -23,6 +34,7 @@ from toolbox_uploader.server.api.direct_upload import DIRECT_UPLOADS
 from toolbox_uploader.server.auth import request_account
 from toolbox_uploader.server.errors import ApiError
 from toolbox_uploader.server.progress import FINAL_STATUSES
+from toolbox_uploader.server.tus.receive import idle_timeout
 
 RECHECK_SECONDS = 5.0
 HEARTBEAT_SECONDS = 30.0
@@ -109,26 +121,57 @@ async def upload_progress(request: web.Request) -> web.WebSocketResponse:
         state = _state(app, account, file_id)
         if state is None or _is_final(state):
             final = state or progress_message(file_id, 0, None, "terminated", "The upload is gone.")
-            await ws.send_json(final)
+            await _bounded(request, ws.send_json(final))
         else:
             if queue.empty():
-                await ws.send_json(state)
-            await _relay(ws, queue, app, account, file_id)
+                await _bounded(request, ws.send_json(state))
+            await _relay(ws, queue, request, account, file_id)
+        await _bounded(request, ws.close())
+        transport = request.transport
+        if transport is not None and transport.get_write_buffer_size() > 0:
+            _cut(request)  # closed (its close frame never came): the rest would never go
+    except _Stalled:
+        _cut(request)
     finally:
         hub.unsubscribe(file_id, queue)
-    await ws.close()
     return ws
+
+
+class _Stalled(Exception):
+    """The client has not taken what was sent for the idle timeout."""
+
+
+async def _bounded(request: web.Request, step: Awaitable[object]) -> None:
+    """Run a send or the close; ``_Stalled`` when it waits on the client for too long."""
+    try:
+        await asyncio.wait_for(step, idle_timeout(request.app))
+    except TimeoutError:
+        raise _Stalled from None
+
+
+def _cut(request: web.Request) -> None:
+    """End a stalled connection now, unsent bytes and all (a plain close would wait for
+    them to go out); a reset also frees the kernel's buffer at once."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 async def _relay(
     ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, Any] | None],
-    app: web.Application, account: Account, file_id: str,
+    request: web.Request, account: Account, file_id: str,
 ) -> None:
     """Forward events until a final one, the client leaves, or the upload vanishes.
 
     Both helper tasks end with the relay, however it ends (a client that closed, the
     handler cancelled when its connection dropped): one left waiting on the queue stays
     pending for good, and asyncio logs an error when it is collected."""
+    app = request.app
     closed = asyncio.ensure_future(_until_closed(ws))
     getter: asyncio.Future[dict[str, Any] | None] | None = None
     try:
@@ -142,16 +185,16 @@ async def _relay(
                     return
                 state = _state(app, account, file_id)
                 if state is None or _is_final(state):
-                    await ws.send_json(state or progress_message(
+                    await _bounded(request, ws.send_json(state or progress_message(
                         file_id, 0, None, "terminated", "The upload is gone."
-                    ))
+                    )))
                     return
                 getter.cancel()
                 continue
             event = getter.result()
             if event is None:
                 return
-            await ws.send_json(event)
+            await _bounded(request, ws.send_json(event))
             if _is_final(event):
                 return
     finally:

@@ -3,7 +3,9 @@
 A single upload completes when its offset reaches its length. A final upload
 (concatenation) completes when all its partial uploads have: their bytes are streamed
 into the final part file (see ``concat.assemble``) and it then completes like a single
-upload. ``finalize`` does the checks, the atomic move and the ``files`` row.
+upload. ``finalize`` does the checks, the atomic move and the ``files`` row. The
+partials stay until the final is stored (their rows go in the file row's transaction):
+if the server's storage fails meanwhile, a new final upload can be made of them.
 
 A failed upload keeps its row with status ``failed`` and the JSON error, so that a
 later HEAD or PATCH answers 410 Gone and a PATCH repeats the reason.
@@ -77,12 +79,14 @@ def mark_failed(app: web.Application, upload: Upload, error: ApiError, new: bool
 
 async def complete_upload(
     app: web.Application, account: Account, upload: Upload, sha256: str | None = None,
-    content: Sequence[bytes] | None = None,
+    content: Sequence[bytes] | None = None, parts: Sequence[Upload] = (),
 ) -> None:
     """Finalize a fully received upload; raises the ``FinalizeError`` after recording it.
 
     ``content``: the whole file, received into memory and not yet written; the upload
-    has no row yet, and gets one with the outcome.
+    has no row yet, and gets one with the outcome. ``parts``: a final upload's partials,
+    joined into its part file; their rows are removed with the file's row, or when the
+    file is refused, and kept when the server fails to store it.
     """
     storage = app[keys.STORAGE]
     path = storage.upload_path(upload.id)
@@ -105,6 +109,10 @@ async def complete_upload(
             # The upload's row turns ``completed`` in the transaction that adds the file's
             # row (or, for a copy, the alias).
             _record_status(app, upload, COMPLETED, None, conn, new)
+            if parts:  # from here the final's bytes are the file, no longer its parts'
+                upload_store(app).commit_offset(upload, upload.offset, conn)
+                for part in parts:
+                    upload_store(app).delete(part.id, conn)
             if record.id != upload.id:
                 upload_store(app).keep_completed(
                     conn, record.id, record.owner, record.size, upload.metadata
@@ -114,11 +122,12 @@ async def complete_upload(
     except ApiError as exc:
         path.unlink(missing_ok=True)
         mark_failed(app, upload, exc, new)
+        _drop_parts(app, parts, "failed", exc.message)  # the same parts would fail again
         raise
     except Exception as exc:
         failure = storage_failure(exc)
         if failure is not None:
-            _after_storage_failure(app, upload, exc, new)
+            _after_storage_failure(app, upload, exc, failure, new)
             raise failure from None
         # Whatever went wrong, the bytes are gone and the row says so: a HEAD must not
         # report a complete upload that has no file (the details, paths included, go to
@@ -131,12 +140,13 @@ async def complete_upload(
         raise error from None
     if record.id != upload.id:
         upload.duplicate_of = record.id
+    _drop_parts(app, parts, "completed", rows=False)  # their rows went with the file's
     app[STATE].forget(upload.id)
     app[keys.PROGRESS].publish(upload.id, upload.offset, upload.length, "completed")
 
 
 def _after_storage_failure(
-    app: web.Application, upload: Upload, exc: BaseException, new: bool
+    app: web.Application, upload: Upload, exc: BaseException, failure: ApiError, new: bool
 ) -> None:
     """The disk or the database failed (full, read-only) while storing a whole upload.
 
@@ -145,8 +155,9 @@ def _after_storage_failure(
     client, retrying after the 507/503, sends the last byte again and completes it once
     the server has room. If even that step back cannot be written, HEAD and PATCH take it
     (``full_but_not_stored``). A body held in memory (``new``) gets no row: nothing was
-    confirmed, the client sends it again. Only a final upload, whose parts are gone and
-    which takes no PATCH, still fails."""
+    confirmed, the client sends it again. A final upload, which takes no PATCH, fails
+    (freeing its partials, which are kept) and its joined copy goes: the client's retry
+    of the final's creation joins them again."""
     log.error("upload %s: storage failed while completing: %s", upload.id, exc)
     app[STATE].forget(upload.id)  # the running hash no longer matches a shorter file
     path = app[keys.STORAGE].upload_path(upload.id)
@@ -155,8 +166,7 @@ def _after_storage_failure(
         return
     if upload.kind != SINGLE:
         path.unlink(missing_ok=True)
-        failure = storage_failure(exc)
-        assert failure is not None
+        failure.message += " The partial uploads are kept: create the final upload again."
         with contextlib.suppress(sqlite3.Error):
             mark_failed(app, upload, failure)
         return
@@ -221,21 +231,25 @@ async def complete_final_if_ready(app: web.Application, account: Account, final:
         raise error from None
     if final.length is None:
         store.set_length(final, size)
-    store.commit_offset(final, size)  # from here the final counts against the quota
-    _drop_parts(app, ready, "completed")  # their bytes now live in the final upload
-    await complete_upload(app, account, final, sha256)
+    # The offset is committed with the file's row, when the parts' rows go: until then
+    # the parts hold the quota, and counting the final too would count its bytes twice.
+    final.offset = size
+    await complete_upload(app, account, final, sha256, parts=ready)
     return True
 
 
 def _drop_parts(
-    app: web.Application, parts: Sequence[Upload], status: str, message: str | None = None
+    app: web.Application, parts: Sequence[Upload], status: str, message: str | None = None,
+    rows: bool = True,
 ) -> None:
     """Remove the partial uploads of a final one, ending their progress with ``status``:
     the hub follows each upload until a final status, and a WebSocket watching a part
-    hears how it ended instead of "gone" at its next re-check."""
+    hears how it ended instead of "gone" at its next re-check. ``rows``: delete their rows
+    too (false when the file's transaction already did)."""
     store, storage = upload_store(app), app[keys.STORAGE]
     for part in parts:
-        store.delete(part.id)
+        if rows:
+            store.delete(part.id)
         app[STATE].forget(part.id)
         storage.upload_path(part.id).unlink(missing_ok=True)
         app[keys.PROGRESS].publish(part.id, part.offset, part.length, status, message)

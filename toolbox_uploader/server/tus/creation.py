@@ -32,7 +32,11 @@ from toolbox_uploader.server.tus.access import (
     upload_url,
 )
 from toolbox_uploader.server.tus.checksum import parse_upload_checksum
-from toolbox_uploader.server.tus.complete import complete_final_if_ready, upload_store
+from toolbox_uploader.server.tus.complete import (
+    complete_final_if_ready,
+    mark_failed,
+    upload_store,
+)
 from toolbox_uploader.server.tus.concat import parse_upload_concat
 from toolbox_uploader.server.tus.facts import file_facts
 from toolbox_uploader.server.tus.headers import (
@@ -52,6 +56,7 @@ from toolbox_uploader.server.tus.store import (
     RECEIVING,
     SINGLE,
     Upload,
+    UploadStore,
     create_part_file,
 )
 from toolbox_uploader.server.tus.whole import receive_whole, sent_whole
@@ -166,7 +171,9 @@ async def _create_final(
     facts = file_facts(metadata)
     refuse_bad_name(request.app, facts.filename)
     store = upload_store(request.app)
-    claimed = {p for final in store.receiving_finals() for p in final.parts}
+    others = [f for f in store.receiving_finals() if not set(f.parts).isdisjoint(parts)]
+    stranded = [f for f in others if _stranded(request.app, store, f)]
+    claimed = {p for final in others if final not in stranded for p in final.parts}
     total: int | None = 0
     for part_id in parts:
         part = store.get(account.id, part_id)
@@ -183,6 +190,11 @@ async def _create_final(
         check_size(request, account, total, facts.category.max_size, reserve=False)
     final = Upload(new_id(), account.id, total, 0, metadata, kind=FINAL, parts=list(parts))
     store.insert(final)
+    for other in stranded:  # no await since the check: none of them started meanwhile
+        mark_failed(request.app, other, ApiError(
+            410, "final_upload_superseded",
+            "A newer final upload was made of this final upload's partial uploads.",
+        ))
     location = upload_url(request, final.id)
     try:
         async with request.app[STATE].exclusive(final.id):
@@ -194,3 +206,18 @@ async def _create_final(
     if final.duplicate_of is not None:
         headers[DUPLICATE_OF] = final.duplicate_of
     return reply(201, headers)
+
+
+def _stranded(app: web.Application, store: UploadStore, final: Upload) -> bool:
+    """A final upload whose parts are all complete but which nobody is completing.
+
+    Its completion ended without a word in the database: the server stopped mid-way, or
+    its storage failed and could not even record that (a read-only database). It would
+    hold its parts for as long as they live, and the client's retry of the creation
+    (after a 503/507) would be a 400; so a new final of the same parts replaces it. A
+    part's PATCH about to complete it (between its commit and the final's lock) finds
+    it failed and leaves it: the new final stores the file once."""
+    if app[STATE].busy(final.id):
+        return False
+    parts = [store.get_any(part_id) for part_id in final.parts]
+    return all(p is not None and p.status == RECEIVING and p.complete for p in parts)

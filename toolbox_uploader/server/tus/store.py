@@ -144,11 +144,14 @@ class UploadStore:
             (upload_id, owner, size, size, json.dumps(metadata), SINGLE, COMPLETED, now, now),
         )
 
-    def commit_offset(self, upload: Upload, offset: int) -> None:
-        """Record ``offset`` bytes as on disk and push the expiry forward."""
+    def commit_offset(
+        self, upload: Upload, offset: int, conn: sqlite3.Connection | None = None
+    ) -> None:
+        """Record ``offset`` bytes as on disk and push the expiry forward. ``conn``: as
+        for ``set_status``."""
         now = time.time()
         expires = None if upload.kind == FINAL else now + self.expiration
-        self.db.execute(
+        (conn or self.db).execute(
             "UPDATE uploads SET offset = ?, updated_at = ?, expires_at = ? WHERE id = ?",
             (offset, now, expires, upload.id),
         )
@@ -170,8 +173,8 @@ class UploadStore:
         )
         upload.status, upload.failure, upload.updated_at = status, failure, now
 
-    def delete(self, upload_id: str) -> None:
-        self.db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+    def delete(self, upload_id: str, conn: sqlite3.Connection | None = None) -> None:
+        (conn or self.db).execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
     def finals_waiting_for(self, partial_id: str) -> list[Upload]:
         rows = self.db.fetchall(
