@@ -492,7 +492,7 @@ class Engine:
         self._drain_abandoned()  # what the last run gave up but could not delete
         self.store.restore_interrupted()
         now = time.time()
-        records = self.store.items()
+        records = self._without_refused_copies(self.store.items())
         self._held = {r.id for r in records} if self.config.only_added else set()
         for record in records:
             self._remember(record)
@@ -511,6 +511,20 @@ class Engine:
         self._clock_offset = time.time() - loop.time()
         self._ticker = loop.create_task(self._tick())
         self._kick()
+
+    def _without_refused_copies(self, records: list[ItemRecord]) -> list[ItemRecord]:
+        """The stored items but those an earlier run made for a refused token
+        (``_copies_for_refused_token``), removed before anyone is told of them: a rerun
+        with the right token then lists each file once, as already on the server."""
+        copies = self._copies_for_refused_token(records)
+        if not copies:
+            return records
+        try:
+            removed = set(self.store.remove(list(copies)))
+        except sqlite3.OperationalError as exc:  # kept for now; the next start tries again
+            log.warning("could not remove %d item(s) yet: %s", len(copies), exc)
+            return records
+        return [r for r in records if r.id not in removed]
 
     async def _shutdown(self, timeout: float) -> None:
         if self._walks:
@@ -1410,6 +1424,42 @@ class Engine:
         self._kick()
         return counts, problem
 
+    def _copies_for_refused_token(self, records: Iterable[ItemRecord]) -> dict[int, ItemRecord]:
+        """Items made for a token the server then refused, each with the done item of the
+        current token's account it copies.
+
+        A done file asked for with another token gets a new item, as another account's
+        upload (``_sent_elsewhere``); a mistyped token looks the same until the server
+        refuses it (401/403), and the item waits for a sign-in. Once a token whose account
+        has the file, unchanged, is back, that item would send it again as a second row:
+        the done item stands for it instead (one row per file). Only items without an
+        upload of their own qualify: a body that went out with a refused token was not
+        stored (its ``interrupted`` mark says only that no answer was read), so removing
+        them loses nothing."""
+        account = self._target().account
+        key = self.server_key
+        if account is None:  # no token: no account, and nothing was made for another
+            return {}
+        records = list(records)
+        waiting = [r for r in records if r.server_key == key and r.state is S.PAUSED
+                   and r.reason_code == "sign_in_needed" and r.id not in self._jobs
+                   and not (r.upload_url or r.upload_path)]
+        if not waiting:
+            return {}
+        done: dict[tuple[str, str, str], ItemRecord] = {}
+        for record in records:
+            if (record.state is S.DONE and record.account == account
+                    and record.server_key == key and record.reason_code != REMOVED_FROM_SERVER):
+                done.setdefault((record.source_path, record.relative_path, record.category),
+                                record)
+        copies: dict[int, ItemRecord] = {}
+        for record in waiting:
+            twin = done.get((record.source_path, record.relative_path, record.category))
+            if (twin is not None and twin.id < record.id
+                    and pipeline.source_changed(twin) is None):
+                copies[record.id] = twin
+        return copies
+
     def _sent_elsewhere(self, record: ItemRecord, relative_path: str, category: str,
                         recategorize: bool) -> bool:
         """A done file asked for again somewhere it is not: another account on the same
@@ -1703,6 +1753,11 @@ class Engine:
         was_auth = self._auth_paused
         self._auth_paused = False
         self._server_status = None
+        copies = self._copies_for_refused_token(self._records.values())
+        if copies:  # made for a token now replaced by one whose account has the files
+            self._remove(list(copies))
+            for twin in {t.id: t for t in copies.values()}.values():
+                self._check_still_there(twin)  # they were asked for again: still there?
         if was_auth:
             self._resume([i for i, r in self._records.items()
                           if r.state is S.PAUSED and r.reason_code == "sign_in_needed"])

@@ -41,6 +41,11 @@ class ChunkSizer:
 
     The throughput estimate is an exponential moving average so that one slow chunk (a
     stall, a busy disk) does not halve the next chunk, while a lasting change does.
+
+    Until a chunk was measured the aim is ``first_seconds``: under a bandwidth limit the
+    first chunk is sized from the limit (``tus_client._chunk_size``), and a chunk cut by a
+    pause is sent again whole (a server that checks each chunk's checksum cannot keep part
+    of one). At 3 s a Ctrl+C in the first seconds of an upload kept nothing at all.
     """
 
     def __init__(
@@ -50,13 +55,15 @@ class ChunkSizer:
         minimum: int = MIB,
         maximum: int = 50 * MIB,
         target_seconds: float = 3.0,
+        first_seconds: float = 1.0,
         smoothing: float = 0.5,
     ) -> None:
         if not minimum <= initial <= maximum:
             raise ValueError("initial chunk size must lie within [minimum, maximum]")
         self.minimum = minimum
         self.maximum = maximum
-        self.target_seconds = target_seconds
+        self._target_seconds = target_seconds
+        self._first_seconds = min(first_seconds, target_seconds)
         self._smoothing = smoothing
         self._size = initial
         self._rate: float | None = None
@@ -65,6 +72,11 @@ class ChunkSizer:
     def rate(self) -> float | None:
         """Smoothed throughput in bytes per second, once something was measured."""
         return self._rate
+
+    @property
+    def target_seconds(self) -> float:
+        """How long the next chunk should take: shorter before anything was measured."""
+        return self._first_seconds if self._rate is None else self._target_seconds
 
     def next_size(self) -> int:
         return self._size
@@ -80,7 +92,7 @@ class ChunkSizer:
         self._rate = rate if self._rate is None else (
             self._smoothing * rate + (1 - self._smoothing) * self._rate
         )
-        wanted = int(self._rate * self.target_seconds)
+        wanted = int(self._rate * self._target_seconds)
         self._size = max(self.minimum, min(self.maximum, wanted))
 
 

@@ -126,13 +126,14 @@ class Connection:
 
         Before anything was measured only files under ``_UNMEASURED_WHOLE`` do: the first
         files of a session on a slow link would otherwise go in one long request each, and
-        a pause would lose them whole (a PATCH also gives the first measurement)."""
+        a pause would lose them whole (a PATCH also gives the first measurement). A
+        bandwidth limit caps the speed but does not measure it: the link may be slower."""
         if choose_strategy(size) is not Strategy.DIRECT:
             return False
+        if self._rate is None and size >= _UNMEASURED_WHOLE:
+            return False
         rate = self.request_rate()
-        if rate is None:
-            return size < _UNMEASURED_WHOLE
-        return size <= rate * SLOW_REQUEST_SECONDS
+        return rate is None or size <= rate * SLOW_REQUEST_SECONDS
 
     def woke(self, grace: float) -> None:
         """The computer woke up: connections from before are not trusted (``HttpSession``)."""
