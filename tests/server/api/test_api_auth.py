@@ -42,3 +42,24 @@ async def test_a_query_token_counts_on_websocket_routes_only(api: Api) -> None:
         assert error_of(await r.json()) == "unauthorized"
     r = await api.client.get("/api/v1/files", headers=api.headers)
     assert r.status == 200
+
+
+async def test_a_websocket_token_sent_twice_differing_is_400(api: Api) -> None:
+    r = await api.client.post(TUS, headers={
+        **api.headers, "Tus-Resumable": "1.0.0", "Upload-Length": "10",
+        "Upload-Metadata": "filename bm90ZXMudHh0",
+    })
+    assert r.status == 201, await r.text()
+    path = "/ws/upload/" + r.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    for header_token, query_token in ((api.token, api.other_token),
+                                      (api.other_token, api.token)):
+        r = await api.client.get(path, params={"token": query_token},
+                                 headers={**upgrade, "Authorization": f"Bearer {header_token}"})
+        assert r.status == 400, await r.text()
+        assert error_of(await r.json()) == "invalid_parameter"
+    ws = await api.client.ws_connect(path, params={"token": api.token}, headers=api.headers)
+    message = await ws.receive_json(timeout=10)
+    assert message["data"]["total_bytes"] == 10
+    await ws.close()

@@ -253,3 +253,19 @@ def _drop_parts(
         app[STATE].forget(part.id)
         storage.upload_path(part.id).unlink(missing_ok=True)
         app[keys.PROGRESS].publish(part.id, part.offset, part.length, status, message)
+
+
+def stranded_final(app: web.Application, store: UploadStore, final: Upload) -> bool:
+    """A final upload whose parts are all complete but which nobody is completing.
+
+    Its completion ended without a word in the database: the server stopped mid-way, or
+    its storage failed and could not even record that (a read-only database). It would
+    hold its parts for as long as they live, and the client's retry of the creation
+    (after a 503/507) would be a 400; so a new final of the same parts replaces it. A
+    part's PATCH about to complete it (between its commit and the final's lock) finds
+    it failed and leaves it: the new final stores the file once. The server also
+    finishes such finals itself (``recovery.finish_stranded_finals``)."""
+    if app[STATE].busy(final.id):
+        return False
+    parts = [store.get_any(part_id) for part_id in final.parts]
+    return all(p is not None and p.status == RECEIVING and p.complete for p in parts)

@@ -19,6 +19,7 @@ from toolbox_uploader.server.accounts import Account
 from toolbox_uploader.server.auth import request_account
 from toolbox_uploader.server.content_coding import refuse_content_coding
 from toolbox_uploader.server.errors import ApiError, client_gone
+from toolbox_uploader.server.files_store import FileStore
 from toolbox_uploader.server.storage import new_id
 from toolbox_uploader.server.tus.access import (
     DUPLICATE_OF,
@@ -35,6 +36,7 @@ from toolbox_uploader.server.tus.checksum import parse_upload_checksum
 from toolbox_uploader.server.tus.complete import (
     complete_final_if_ready,
     mark_failed,
+    stranded_final,
     upload_store,
 )
 from toolbox_uploader.server.tus.concat import parse_upload_concat
@@ -51,12 +53,13 @@ from toolbox_uploader.server.tus.headers import (
 from toolbox_uploader.server.tus.receive import brings_data
 from toolbox_uploader.server.tus.state import STATE
 from toolbox_uploader.server.tus.store import (
+    COMPLETED,
+    FAILED,
     FINAL,
     PARTIAL,
     RECEIVING,
     SINGLE,
     Upload,
-    UploadStore,
     create_part_file,
 )
 from toolbox_uploader.server.tus.whole import receive_whole, sent_whole
@@ -171,8 +174,12 @@ async def _create_final(
     facts = file_facts(metadata)
     refuse_bad_name(request.app, facts.filename)
     store = upload_store(request.app)
+    for same in store.finals_made_of(account.id, list(parts)):
+        answered = await _answer_same(request, account, same, metadata)
+        if answered is not None:
+            return answered
     others = [f for f in store.receiving_finals() if not set(f.parts).isdisjoint(parts)]
-    stranded = [f for f in others if _stranded(request.app, store, f)]
+    stranded = [f for f in others if stranded_final(request.app, store, f)]
     claimed = {p for final in others if final not in stranded for p in final.parts}
     total: int | None = 0
     for part_id in parts:
@@ -208,16 +215,29 @@ async def _create_final(
     return reply(201, headers)
 
 
-def _stranded(app: web.Application, store: UploadStore, final: Upload) -> bool:
-    """A final upload whose parts are all complete but which nobody is completing.
+async def _answer_same(
+    request: web.Request, account: Account, final: Upload, metadata: dict[str, str | None]
+) -> web.Response | None:
+    """Answer a creation with the final upload ``final`` made of the same parts and
+    metadata, once stored; ``None``: not that case, create as usual.
 
-    Its completion ended without a word in the database: the server stopped mid-way, or
-    its storage failed and could not even record that (a read-only database). It would
-    hold its parts for as long as they live, and the client's retry of the creation
-    (after a 503/507) would be a 400; so a new final of the same parts replaces it. A
-    part's PATCH about to complete it (between its commit and the final's lock) finds
-    it failed and leaves it: the new final stores the file once."""
-    if app[STATE].busy(final.id):
-        return False
-    parts = [store.get_any(part_id) for part_id in final.parts]
-    return all(p is not None and p.status == RECEIVING and p.complete for p in parts)
+    A creation's answer lost to a cut (a server crash, a dropped link) is retried by the
+    client, while that completion runs on or the server has finished it on its own
+    (``recovery.finish_stranded_finals``): the parts are taken or gone by then, and a 400
+    would make the client send the whole file again for a file that is stored."""
+    app = request.app
+    if final.metadata != metadata or final.status == FAILED:
+        return None
+    if final.status == RECEIVING and not app[STATE].busy(final.id):
+        return None  # waiting for a part, or stranded: ``_create_final`` decides
+    async with app[STATE].exclusive(final.id, wait=True):  # a completion running: its end
+        current = upload_store(app).get(account.id, final.id)
+    if current is None or current.status != COMPLETED:
+        return None
+    record = FileStore(app[keys.DATABASE]).get(account.id, current.duplicate_of or current.id)
+    if record is None:  # deleted since: these parts are long gone
+        return None
+    headers = {"Location": created_location(request, current)}
+    if current.duplicate_of is not None:
+        headers[DUPLICATE_OF] = current.duplicate_of
+    return reply(201, headers)

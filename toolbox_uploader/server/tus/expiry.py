@@ -18,7 +18,11 @@ from aiohttp import web
 
 from toolbox_uploader.server import keys
 from toolbox_uploader.server.tus.complete import upload_store
-from toolbox_uploader.server.tus.recovery import hold_back_unfinished, reconcile_part_files
+from toolbox_uploader.server.tus.recovery import (
+    finish_stranded_finals,
+    hold_back_unfinished,
+    reconcile_part_files,
+)
 from toolbox_uploader.server.tus.state import STATE
 from toolbox_uploader.server.tus.store import EXPIRED, RECEIVING
 
@@ -60,10 +64,15 @@ def _expire(app: web.Application, upload_id: str, offset: int, length: int | Non
 
 
 async def _run(app: web.Application, interval: float) -> None:
+    """Finish stranded final uploads at once (a crash's leftovers, see ``recovery.py``),
+    then each round expire what is due and finish finals stranded meanwhile."""
+    delay = 0.0
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(delay)
+        delay = interval
         try:
             count = expire_uploads(app)
+            await finish_stranded_finals(app)
         except Exception:  # keep the task alive; the next round tries again
             log.exception("expired-upload clean-up failed")
         else:

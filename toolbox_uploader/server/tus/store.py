@@ -214,6 +214,15 @@ class UploadStore:
         )
         return [Upload.from_row(r) for r in rows]
 
+    def finals_made_of(self, owner: str, parts: list[str]) -> list[Upload]:
+        """The owner's final uploads listing exactly ``parts``, in order, newest first."""
+        rows = self.db.fetchall(
+            f"{_WITH_ALIAS} WHERE uploads.owner = ? AND uploads.kind = 'final'"
+            " AND uploads.parts = ? ORDER BY uploads.created_at DESC",
+            (owner, json.dumps(parts)),
+        )
+        return [Upload.from_row(r) for r in rows]
+
     def purge_tombstones(self, before: float) -> int:
         """Forget failed/expired/completed upload rows last touched before ``before``."""
         cursor = self.db.execute(
