@@ -250,8 +250,10 @@ def test_pause_resume_and_cancel_mid_upload(live_server: ServerHandle, tmp_path:
         snap = item(engine, name)
         return bool(snap and snap.state is S.UPLOADING and snap.bytes_sent > 1024 * 1024)
 
-    wait_for(lambda: sending("keep.bin") and sending("drop.bin"), 20,
-             describe=engine.snapshot)
+    # Past keep.bin's first chunk (1 s at the limit): a pause keeps what the server confirmed.
+    wait_for(lambda: sending("keep.bin") and sending("drop.bin")
+             and item(engine, "keep.bin").bytes_sent > 7 * 1024 * 1024,  # type: ignore[union-attr]
+             20, describe=engine.snapshot)
     drop_snap = item(engine, "drop.bin")
     assert drop_snap is not None and drop_snap.upload_url
     keep_id = item(engine, "keep.bin").id  # type: ignore[union-attr]

@@ -26,7 +26,7 @@ def test_pausing_a_first_small_file_on_a_slow_link_keeps_its_bytes(
                             window=64 * 1024) as link:
         engine = make_engine(server_url=link.url, token=live_server.token)
         engine.add_paths([slides], category="temporary")
-        wait_for(lambda: (s := item(engine, "slides.bin")) and s.bytes_sent > 1_000_000, 30,
+        wait_for(lambda: (s := item(engine, "slides.bin")) and s.bytes_sent > 1_300_000, 30,
                  describe=engine.snapshot)
         engine.pause_all()
         wait_for(lambda: item(engine, "slides.bin").state is S.PAUSED, 10,  # type: ignore[union-attr]

@@ -114,7 +114,9 @@ def slow_upload(start_app: Any, wait_item: WaitItem, tmp_path: Path) -> tuple[An
     lecture = tmp_path / "lecture notes.txt"
     lecture.write_text(("x" * 99 + "\n") * 120_000)
     app.add_paths([lecture])
-    return app, wait_item(app, lambda i: i.state is S.UPLOADING and i.bytes_sent > 0)
+    # Past the first chunk (1 MiB, 1 s at the limit): a pause then keeps what the server
+    # confirmed, and the row says so ("Paused at N%").
+    return app, wait_item(app, lambda i: i.state is S.UPLOADING and i.bytes_sent > 1_300_000)
 
 
 def test_keyboard_pause_resume_details_remove(qtbot: QtBot, start_app: Any,

@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     from toolbox_uploader.core.states import ItemState
 
     if getattr(args, "state", None) is not None:  # "" too: a typo, not "every state"
+        # ``--state FAILED`` as ``upload`` prints it
+        args.state = args.state.strip().lower() or args.state
         try:
             ItemState(args.state)
         except ValueError:

@@ -29,6 +29,10 @@ EXIT_OK, EXIT_FAILED = 0, 1
 #: ASCII only (``re.ASCII``): the Kelvin sign is no "k", nor a full-width digit a digit.
 _SIZE = re.compile(r"^\s*([0-9]+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE | re.ASCII)
 _TOKEN = re.compile(r"^[\x21-\x7e]{16,512}$")
+#: Largest size an option takes (1 PiB): more than any school disk, and far below SQLite's
+#: 8 EiB integer limit, which ``user add --quota 99999999999999999999999`` used to hit
+#: with an ``OverflowError`` traceback.
+MAX_SIZE = 1024 ** 5
 
 
 def parse_size(text: str) -> int:
@@ -39,7 +43,11 @@ def parse_size(text: str) -> int:
             f"{text!r} is not a size (a whole number of bytes, or e.g. 500M, 2G)"
         )
     number, unit = int(match.group(1)), match.group(2).lower()
-    return number * 1024 ** "_kmgt".index(unit) if unit else number
+    size = number * 1024 ** "_kmgt".index(unit) if unit else number
+    if size > MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large "
+                                         "(at most 1024T)")
+    return size
 
 
 def positive_size(text: str) -> int:
@@ -118,10 +126,17 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from toolbox_uploader import paths
-    from toolbox_uploader.commands.validate import check_clamd_env
+    from toolbox_uploader.commands.validate import check_clamd_env, clamd_problem
+    from toolbox_uploader.core.validation.scanner import SCANNER_ENV
     from toolbox_uploader.server.config import DEFAULT_MAX_SIZE, ServerConfig
 
-    check_clamd_env()  # else every upload is refused with scan_failed
+    scanner = check_clamd_env()  # else every upload is refused with scan_failed
+    problem = clamd_problem(scanner, f"${SCANNER_ENV}")
+    if problem is not None:
+        # A warning, not a refusal to start: at boot clamd may still be loading its
+        # signatures, and until it answers every upload is held back, never let through.
+        print(f"toolbox-uploader serve: warning: {problem}; every upload is refused "
+              "(scan_failed) until it answers.", file=sys.stderr, flush=True)
     data_dir = (args.data_dir or paths.server_data_dir()).expanduser().resolve()
     problem = check_data_dir(data_dir)
     if problem:

@@ -38,7 +38,7 @@ from toolbox_uploader.commands.validate import path_problem, path_text
 
 if TYPE_CHECKING:
     from toolbox_uploader.core.engine import Engine
-    from toolbox_uploader.core.events import EngineEvent, ItemSnapshot, Reason
+    from toolbox_uploader.core.events import DropFinished, EngineEvent, ItemSnapshot, Reason
     from toolbox_uploader.core.states import ItemState
     from toolbox_uploader.server.embedded import ServerHandle
 
@@ -265,11 +265,18 @@ def run(args: argparse.Namespace) -> int:
                                 "keyring)")
             target = _Target(args.server, args.tus_endpoint, token, None)
         else:
-            from toolbox_uploader.commands.validate import check_clamd_env
+            from toolbox_uploader.commands.validate import check_clamd_env, clamd_problem
+            from toolbox_uploader.core.validation.scanner import SCANNER_ENV
             from toolbox_uploader.server.config import ServerConfig
             from toolbox_uploader.server.embedded import LOCAL_SERVER_KEY, EmbeddedServer
 
-            check_clamd_env()  # the local server scans with it: else every file is refused
+            # The local server scans with it: else every file is refused, one by one.
+            problem = clamd_problem(check_clamd_env(), f"${SCANNER_ENV}")
+            if problem is not None:
+                summary_due = False
+                return _not_started(f"{problem}. Nothing was sent: start clamd or correct "
+                                    f"${SCANNER_ENV}, then run the same command again.",
+                                    args.json)
 
             # The app's local server, on its last port: links it handed out stay valid.
             server = EmbeddedServer(
@@ -430,11 +437,13 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         if args.json:
             _print_interrupted(out, stdin=False)
         raise
-    _say_own_folders_skipped(paths)
+    said_own = False  # the app's own folders the walk passed over: said once it is done
     try:
         # --category given again: files already queued take it too (not the default).
         engine.add_paths(paths, category, recategorize=args.category is not None)
         while not engine.wait_idle(0.25):
+            if drops and not said_own:
+                said_own = _say_own_folders_skipped(drops[0])
             view.refresh()
             gave_up = watchdog.expired(engine.snapshot())
             if gave_up is not None:
@@ -449,6 +458,8 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     engine.stop()  # delivers the last coalesced batch, then ends; unfinished items stay
+    if drops and not said_own:  # the drop's news came in that last batch
+        said_own = _say_own_folders_skipped(drops[0])
     view.close()
     if isinstance(view, _JsonView) and view.error is not None:
         raise view.error  # printing failed (a full disk); the uploads went on and are saved
@@ -478,15 +489,17 @@ def _upload_paths(args: argparse.Namespace, target: _Target, paths: list[Path],
     return code
 
 
-def _say_own_folders_skipped(paths: list[Path]) -> None:
-    """One line on stderr when PATHS hold the app's own folders (``upload ..`` next to
-    ``$TOOLBOX_UPLOADER_HOME``): the walk skips them, and the teacher should know why the
-    queue, the settings and the local server's token are not among the files."""
-    from toolbox_uploader.core.walk import own_folders_note, own_folders_within
+def _say_own_folders_skipped(drop: DropFinished) -> bool:
+    """One line on stderr when the walk of PATHS passed over the app's own folders: those
+    under PATHS (``upload ..`` next to ``$TOOLBOX_UPLOADER_HOME``) and links into them deep
+    inside, as ``validate`` says; the teacher should know why the queue, the settings and
+    the local server's token are not among the files. Returns True: said once."""
+    from toolbox_uploader.core.walk import own_folders_note
 
-    note = own_folders_note(own_folders_within(paths))
+    note = own_folders_note(Path(folder) for folder in drop.own_folders)
     if note is not None:
         print(f"toolbox-uploader upload: {shown(note)}", file=sys.stderr)
+    return True
 
 
 def _not_started(message: str, as_json: bool, out: ClosableStdout | None = None) -> int:

@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add = actions.add_parser("add", help="create an account and print its token")
     add.add_argument("name", type=account_name,
                      help="account name (1-64 printable characters)")
-    add.add_argument("--quota", type=parse_size, metavar="BYTES",
-                     help="storage quota, e.g. 5G (default: no limit)")
+    add.add_argument("--quota", type=quota_size, metavar="BYTES",
+                     help="storage quota, e.g. 5G (default: no limit; 0 is refused)")
     listing = actions.add_parser("list", help="list accounts with their usage")
     listing.add_argument("--json", action="store_true",
                          help="print one JSON object per account (one per line)")
@@ -37,15 +37,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def account_name(text: str) -> str:
-    """``NAME``, checked while parsing: a bad one is a usage error (2) and opens no database."""
+    """``NAME``, checked while parsing: a bad one is a usage error (2) and opens no database.
+    Besides the server's rules, no character ``shown`` would escape (DEL, C1 controls, line
+    separators, bidi overrides): ``user list`` would show such a name garbled or reversed."""
+    from toolbox_uploader.commands.shown import shown
     from toolbox_uploader.server.accounts import account_name as checked
 
     name = checked(text)
-    if name is None:
+    if name is None or shown(name) != name:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an account name (1 to 64 printable characters, not only spaces)"
+            f"'{shown(text)}' is not an account name (1 to 64 printable characters, not "
+            "only spaces)"
         )
     return name
+
+
+def quota_size(text: str) -> int:
+    """``--quota``: a size above 0. 0 (or -1), which other tools read as "no limit", would
+    here refuse every upload of the account; no limit is leaving the option out."""
+    if text.strip().startswith("-") or parse_size(text) == 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a quota must be larger than 0; leave --quota out for no limit")
+    return parse_size(text)
 
 
 def _fail(message: str) -> int:

@@ -11,10 +11,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolbox_uploader.core.categories import CATEGORIES, DEFAULT_CATEGORY
 from toolbox_uploader.core.validation.names import printable_name
+
+if TYPE_CHECKING:
+    from toolbox_uploader.core.validation.scanner import ClamdScanner
 
 
 def path_text(text: str) -> str:
@@ -48,18 +51,29 @@ def whole_number(text: str) -> int:
     return int(text)
 
 
-def check_clamd_env() -> None:
-    """A ``UsageError`` when ``$TOOLBOX_UPLOADER_CLAMD`` is set to something that is no
-    clamd address: a server started with it refuses every file with ``scan_failed`` (on
-    purpose, so nothing passes unchecked), so ``serve`` and ``upload`` say it at once."""
+def check_clamd_env() -> ClamdScanner | None:
+    """The scanner ``$TOOLBOX_UPLOADER_CLAMD`` names (None when unset or empty: scanning
+    off), or a ``UsageError`` when it is no clamd address: a server started with it refuses
+    every file with ``scan_failed`` (on purpose, so nothing passes unchecked), so ``serve``
+    and ``upload`` say it at once."""
     from toolbox_uploader.cli import UsageError
     from toolbox_uploader.commands.shown import shown
     from toolbox_uploader.core.validation.scanner import SCANNER_ENV, scanner_from_env
 
     try:
-        scanner_from_env()
+        return scanner_from_env()
     except ValueError as exc:
         raise UsageError(f"${SCANNER_ENV}: {shown(str(exc))}") from None
+
+
+def clamd_problem(scanner: ClamdScanner | None, source: str) -> str | None:
+    """Why ``scanner`` cannot scan now (one PING, a few seconds at most), as one sentence
+    naming where it was set (``source``), or None. An address where nothing listens is
+    well formed, so it is no usage error: the command says it once and exits 1."""
+    from toolbox_uploader.commands.shown import shown
+
+    problem = None if scanner is None else scanner.unreachable()
+    return None if problem is None else f"{source}: {shown(problem)}"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,7 +94,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="print one JSON object per file (one per line)")
     parser.add_argument("--clamd", metavar="ADDRESS", default=None,
                         help="scan with ClamAV's clamd at unix:/path or tcp:host:port "
-                        "(default: $TOOLBOX_UPLOADER_CLAMD; off when unset)")
+                        "(default: $TOOLBOX_UPLOADER_CLAMD; off when unset or empty); "
+                        "checked once before any file")
     parser.add_argument("--jobs", "-j", type=whole_number, default=None, metavar="N",
                         help="worker processes, 1 to 61 (default: one per core)")
     parser.set_defaults(run=run)
@@ -108,12 +123,23 @@ def run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     if args.jobs is not None and not 1 <= args.jobs <= MAX_WORKERS:
         raise UsageError(f"--jobs must be between 1 and {MAX_WORKERS}")
+    if args.clamd is not None and not args.clamd.strip():
+        # Never "no scanning": ``--clamd "$CLAMD"`` with the variable unset would quietly
+        # check without a virus scan (it used to fall back to $TOOLBOX_UPLOADER_CLAMD).
+        raise UsageError("--clamd needs an address (unix:/path/to/socket or tcp:host:port); "
+                         "leave --clamd out to use $TOOLBOX_UPLOADER_CLAMD, or to check "
+                         "without a virus scan when that is unset")
     address = args.clamd or os.environ.get(SCANNER_ENV, "").strip() or None
+    where = "--clamd" if args.clamd else f"${SCANNER_ENV}"
     try:
         scanner = ClamdScanner.from_address(address) if address else None
     except ValueError as exc:  # said once, not as ``scan_failed`` on every file
-        where = "--clamd" if args.clamd else f"${SCANNER_ENV}"
         raise UsageError(f"{where}: {shown(str(exc))}") from None
+    problem = clamd_problem(scanner, where)
+    if problem is not None:  # well formed, nothing answers: said once, not per file
+        print(f"toolbox-uploader validate: error: {problem}. Nothing was checked: start "
+              f"clamd or correct {where}, then run the same command again.", file=sys.stderr)
+        return EXIT_FAILED
     optimize = OptimizeSettings() if args.optimize else None
     tally = WalkTally()
     results = validate_many(

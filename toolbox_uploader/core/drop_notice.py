@@ -8,10 +8,11 @@ A drop whose files all simply went into the queue gets no line: its rows say it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from toolbox_uploader.core.events import DropFinished
 from toolbox_uploader.core.validation.names import printable_name
+from toolbox_uploader.core.walk import own_folders_note
 
 
 def _files(count: int) -> str:
@@ -28,7 +29,19 @@ def _what(drop: DropFinished, show: Callable[[str], str]) -> tuple[str, bool]:
 
 def drop_notice(drop: DropFinished, show: Callable[[str], str] = printable_name) -> str | None:
     """The sentence for ``drop``, or None when there is nothing to say. ``show`` makes a
-    file name safe where it is printed (a terminal escapes control characters)."""
+    file name safe where it is printed (a terminal escapes control characters).
+
+    The app's own folders met on the way are named after it (``walk.own_folders_note``):
+    skipped without a word, a drop of the home folder would look as if its queue and token
+    were being uploaded, or (holding nothing else) as if it held only hidden files."""
+    line = _outcome(drop, show)
+    note = own_folders_note(Path(folder) for folder in drop.own_folders)
+    if note is None:
+        return line
+    return show(note) if line is None else f"{line} {show(note)}"
+
+
+def _outcome(drop: DropFinished, show: Callable[[str], str]) -> str | None:
     what, one = _what(drop, show)
     existing = drop.already_queued + drop.already_done
     not_opened = drop.missing + drop.unreadable
@@ -36,9 +49,11 @@ def drop_notice(drop: DropFinished, show: Callable[[str], str] = printable_name)
              else "already in the queue")
     if drop.new_work == 0:
         if existing == 0 and not_opened == 0:
-            if drop.skipped:
+            if drop.skipped > len(drop.own_folders):
                 return (f"Nothing to add: {what} {'holds' if one else 'hold'} only hidden or "
                         "system files.")
+            if drop.skipped:  # only the app's own folders: the note that follows says so
+                return f"Nothing to add from {what}."
             return f"Nothing to add: {what} {'is' if one else 'are'} empty."
         if existing == 0:
             problem = f" {drop.problem}" if drop.problem else ""

@@ -73,6 +73,7 @@ from toolbox_uploader.core.upload_job import (
     UploadJob,
 )
 from toolbox_uploader.core.validation.names import printable_name
+from toolbox_uploader.core.walk import WalkTally
 
 __all__ = ["LIVE_FIELDS", "Engine", "EngineBusyError", "EngineConfig"]
 
@@ -551,6 +552,10 @@ class Engine:
             task.cancel()
         if preparing:
             await asyncio.wait(preparing, timeout=1)
+        # Saved first: leaving ``uploading`` forgets the live progress of an upload whose
+        # request did not wind down in time (the server's offset, ``upload_file`` says).
+        for item_id in list(self._live):
+            self._save_progress(item_id)
         # Whatever is still mid-work goes back to where a restart would put it (marked
         # interrupted, as ``SessionStore.restore_interrupted`` does after a crash).
         for item_id, record in list(self._records.items()):
@@ -558,8 +563,6 @@ class Engine:
                 self._set_state(item_id, S.READY, interrupted=True)
             elif record.state in (S.VALIDATING, S.OPTIMIZING):
                 self._set_state(item_id, S.QUEUED)
-        for item_id in list(self._live):
-            self._save_progress(item_id)
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
@@ -804,19 +807,29 @@ class Engine:
             if record is not None and record.state is S.UPLOADING:
                 self._publish(record)
                 if now - self._saved_at.get(item_id, 0.0) >= _SAVE_EVERY:
-                    self._save_progress(item_id)
+                    self._save_progress(item_id, in_flight=True)
 
-    def _save_progress(self, item_id: int) -> None:
-        """Write bytes sent and the prefix fingerprint (checked before resuming)."""
+    def _save_progress(self, item_id: int, *, in_flight: bool = False) -> None:
+        """Write bytes sent and the prefix fingerprint (checked before resuming).
+
+        ``in_flight``: a request is under way, and the bytes it has sent are not on the
+        server until it answers (a cut chunk is sent again whole). Saved is only what the
+        server confirmed (the fingerprint's offset), so that after a crash the row shows
+        what the server holds, not more that it then loses on resuming. Once a request
+        has ended, progress is the server's offset already (``TusClient.upload_file``).
+        """
         record = self._records.get(item_id)
         job = self._jobs.get(item_id)
         if record is None or not (record.upload_url or (job and job.upload_url)):
             return  # nothing on the server to resume yet (a small file in one request)
-        changes: dict[str, Any] = {"bytes_sent": self._live.get(item_id, record.bytes_sent)}
+        sent = self._live.get(item_id, record.bytes_sent)
+        changes: dict[str, Any] = {"bytes_sent": sent}
         if job is not None:
             fingerprint = job.fingerprint()
             if fingerprint is not None:
                 changes["prefix_offset"], changes["prefix_sha256"] = fingerprint
+            if in_flight and job.hasher is not None:
+                changes["bytes_sent"] = min(sent, fingerprint[0] if fingerprint else 0)
         self._saved_at[item_id] = time.monotonic()
         self._update(item_id, **changes)
 
@@ -1290,19 +1303,21 @@ class Engine:
         self._walks.add(future)
         future.add_done_callback(self._walks.discard)
 
-        def done(fut: asyncio.Future[tuple[list[tuple[Path, str, Reason | None]], int]]) -> None:
+        def done(fut: asyncio.Future[tuple[list[tuple[Path, str, Reason | None]],
+                                           WalkTally]]) -> None:
             try:
                 if fut.cancelled():  # never read: given up at stop (``_finish_drops`` said so)
                     return
-                found, skipped = fut.result()
+                found, tally = fut.result()
                 if not self._stopping:
                     with _collector_paused(len(found) >= _BULK_ADD):
                         counts, problem = self._add_files(
                             found, category or self.config.default_category, recategorize)
                     if self._dispatcher is not None:  # after the drop's ItemsAdded
                         self._dispatcher.emit(DropFinished(
-                            tuple(str(p) for p in paths_), skipped=skipped, problem=problem,
-                            **counts))
+                            tuple(str(p) for p in paths_), skipped=tally.skipped,
+                            problem=problem,
+                            own_folders=tuple(str(p) for p in tally.own_folders), **counts))
             except sqlite3.Error as exc:
                 log.warning("could not queue the dropped files: the upload queue cannot be "
                             "saved (%s); trying again", exc)
@@ -1872,12 +1887,12 @@ def _merge(old: Iterable[Reason], new: Iterable[Reason]) -> list[Reason]:
     return merged
 
 
-def _walk(paths_: list[Path]) -> tuple[list[tuple[Path, str, Reason | None]], int]:
+def _walk(paths_: list[Path]) -> tuple[list[tuple[Path, str, Reason | None]], WalkTally]:
     """Files under the dropped paths, with the path relative to the dropped folder, and
-    how many hidden or system files and folders were skipped."""
-    from toolbox_uploader.core.walk import WalkTally, walk_paths
+    what was skipped (hidden or system files and folders, the app's own folders)."""
+    from toolbox_uploader.core.walk import walk_paths
 
     tally = WalkTally()
     found = [(entry.path.absolute(), entry.relative_path, entry.error)
              for entry in walk_paths(paths_, tally)]
-    return found, tally.skipped
+    return found, tally

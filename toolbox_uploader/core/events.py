@@ -133,7 +133,9 @@ class DropFinished:
     row, also for a done file changed since), ``picked_up`` (its failed, cancelled or
     paused row set going again), ``already_done`` (left done; it is sent again only if
     its check finds it deleted on the server) or ``already_queued`` (on its way, left as
-    it is). ``skipped``: hidden or system files and folders passed over."""
+    it is). ``skipped``: hidden or system files and folders passed over, among them
+    ``own_folders``: the app's own folders (its queue, settings, the local server's files),
+    never uploaded, named so that the teacher learns why they are not among the rows."""
 
     paths: tuple[str, ...]  # as dropped
     added: int = 0
@@ -144,6 +146,7 @@ class DropFinished:
     missing: int = 0  # not there (moved or deleted since), or a link to nothing
     unreadable: int = 0  # no permission, or another read error
     problem: str = ""  # why the first file that could not be opened was not, as its row says
+    own_folders: tuple[str, ...] = ()  # the app's own folders (or links into them) passed over
 
     @property
     def new_work(self) -> int:

@@ -45,13 +45,15 @@ class ChunkSizer:
     Until a chunk was measured the aim is ``first_seconds``: under a bandwidth limit the
     first chunk is sized from the limit (``tus_client._chunk_size``), and a chunk cut by a
     pause is sent again whole (a server that checks each chunk's checksum cannot keep part
-    of one). At 3 s a Ctrl+C in the first seconds of an upload kept nothing at all.
+    of one). At 3 s a Ctrl+C in the first seconds of an upload kept nothing at all. For
+    the same reason an unmeasured link without a limit starts at ``minimum`` (1 MiB: a few
+    milliseconds on a fast link, a few seconds on a slow one), not at a guess.
     """
 
     def __init__(
         self,
         *,
-        initial: int = 8 * MIB,
+        initial: int = MIB,
         minimum: int = MIB,
         maximum: int = 50 * MIB,
         target_seconds: float = 3.0,

@@ -258,8 +258,13 @@ class _Delivery:
         self.start()
 
     def confirmed(self, offset: int) -> None:
-        """The server's answer: it holds ``offset`` bytes."""
-        self._show(offset)
+        """The server's answer: it holds ``offset`` bytes, also when that is less than left
+        (a server that took part of a body): what it lacks is sent again."""
+        if offset < self._shown:
+            self._shown = offset
+            self._on_progress(offset)
+        else:
+            self._show(offset)
 
     def _report(self) -> None:
         self._show(self._handed - self.meter.waiting())
@@ -731,6 +736,21 @@ class TusClient:
         checksum_failures = 0
         recoveries = 0
         ahead: asyncio.Task[_Prepared] | None = None
+        shown = offset
+
+        def report(position: int) -> None:
+            nonlocal shown
+            shown = position
+            on_progress(position)
+
+        def settle(confirmed: int) -> int:
+            """A cut request's bytes that left are not all on the server (a cut chunk is
+            sent again whole): progress goes back to what the server holds, so that a
+            pause shows what a resume starts from, not more."""
+            if confirmed != shown:
+                report(confirmed)
+            return confirmed
+
         fd = open_fd(source)
         try:
             while True:
@@ -766,16 +786,18 @@ class TusClient:
                 started = time.monotonic()
                 try:
                     response = await self._patch(
-                        url, fd, prepared, feed, on_progress, limiter, cancel
+                        url, fd, prepared, feed, report, limiter, cancel
                     )
                 except _Cancelled:
-                    return await self._resync(url, source, hasher, offset, quiet=True)
+                    offset = await self._resync(url, source, hasher, offset, quiet=True)
+                    return settle(offset)
                 except TransferError as error:
                     if not error.retryable or recoveries >= MAX_RECOVERIES:
                         raise
                     recoveries += 1
+                    settle(offset)
                     await asyncio.sleep(backoff_delay(recoveries, base=0.1, cap=1.0))
-                    offset = await self._resync(url, source, hasher, offset)
+                    offset = settle(await self._resync(url, source, hasher, offset))
                     continue
                 status = response.status_code
                 # 204 is the spec's answer; any 2xx counts, as for tus-js-client and tuspy:
@@ -815,7 +837,7 @@ class TusClient:
                             await asyncio.to_thread(hasher.rollback, new_offset, source)
                             hasher.checkpoint()
                     offset = new_offset
-                    on_progress(offset)
+                    report(offset)
                     continue
                 if status == 460:
                     checksum_failures += 1
@@ -826,18 +848,22 @@ class TusClient:
                             f"(checksum mismatch {checksum_failures} times). {error.message}"
                         )
                         raise error
-                    offset = await self._resync(url, source, hasher, offset)
+                    offset = settle(await self._resync(url, source, hasher, offset))
                     continue
                 error = classify_response(response)
                 if status in (409, 423) and recoveries < MAX_RECOVERIES:
                     recoveries += 1
+                    settle(offset)
                     await asyncio.sleep(backoff_delay(recoveries, base=0.1, cap=1.0))
-                    offset = await self._resync(url, source, hasher, offset)
+                    offset = settle(await self._resync(url, source, hasher, offset))
                     continue
                 raise error
         except BaseException:
-            # Leave the hash at the server's offset as last known, so the next call (after
-            # the engine's HEAD) re-reads at most one chunk.
+            # Progress and the hash back at the server's offset as last known: what the
+            # caller saves, and what the next call (after the engine's HEAD) starts from,
+            # re-reading at most one chunk.
+            with contextlib.suppress(Exception):
+                settle(offset)
             if hasher is not None and hasher.offset != offset:
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(hasher.rollback, offset, source)

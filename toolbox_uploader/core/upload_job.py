@@ -154,7 +154,7 @@ class Connection:
         if self.max_chunk_size is None:
             return ChunkSizer()
         cap = max(MIN_CHUNK, self.max_chunk_size)
-        return ChunkSizer(initial=min(cap, 8 * MIN_CHUNK), minimum=MIN_CHUNK, maximum=cap)
+        return ChunkSizer(initial=MIN_CHUNK, minimum=MIN_CHUNK, maximum=cap)
 
     async def uses_tus(self) -> bool:
         """A toolbox server without tus gets small files by ``POST /api/v1/files/upload``."""

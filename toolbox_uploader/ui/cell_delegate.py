@@ -12,9 +12,10 @@ thread for 150-250 ms (issue 5, ``bench/gui_responsiveness.py``). Overriding
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractProxyModel, QModelIndex, QPersistentModelIndex
-from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from toolbox_uploader.core.events import ItemSnapshot
+from toolbox_uploader.ui import formatting as fmt
 from toolbox_uploader.ui.filter_model import QueueFilterModel
 from toolbox_uploader.ui.queue_model import Column, QueueModel
 
@@ -57,3 +58,29 @@ class CellDelegate(QStyledItemDelegate):
         if isinstance(index, QModelIndex):
             option.index = index
         model.fill_option(option, item, column)
+        if column == Column.ETA:
+            fit_time_left(option)
+
+
+def fit_time_left(option: QStyleOptionViewItem) -> None:
+    """A time too wide for its cell said in fewer letters ("under 10 s", "1 h 20 min")
+    instead of cut by Qt ("a few secon…"), which loses the unit or the number.
+
+    Only the few texts that have a shorter form are measured (a ``QFontMetrics`` is a
+    temporary Qt value, see ``paint_cache``); the cell's width is unknown (0) when Qt only
+    asks for a size hint, and then the text stays as it is.
+    """
+    text: str = option.text
+    shorter = fmt.shorter_time_left(text)
+    if shorter is None:
+        return
+    widget = option.widget
+    style = widget.style() if widget is not None else QApplication.style()
+    margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1
+    room = option.rect.width() - 2 * margin
+    if room <= 0:
+        return
+    metrics = option.fontMetrics
+    while shorter is not None and metrics.horizontalAdvance(text) > room:
+        text, shorter = shorter, fmt.shorter_time_left(shorter)
+    option.text = text

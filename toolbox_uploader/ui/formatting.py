@@ -57,6 +57,23 @@ def human_duration(seconds: float | None) -> str:
     return f"about {hours} h {minutes} min" if minutes else f"about {hours} h"
 
 
+def shorter_time_left(text: str) -> str | None:
+    """The same time in fewer letters, or None: for a Time left cell too narrow for ``text``.
+
+    The column keeps a small minimum so the window can be narrow, and cut by Qt a time
+    loses its unit or its number ("a few secon…", "about 1 h 2…"). "about" can go (the
+    heading says it is time left, and a time left is an estimate); "a few seconds" comes
+    after "10 s"; a retry's clock time keeps its clock (the status says it waits to retry).
+    """
+    if text == "a few seconds":
+        return "under 10 s"
+    if text.startswith("about "):
+        return text.removeprefix("about ")
+    if text.startswith("retry at "):
+        return text.removeprefix("retry ")
+    return None
+
+
 def category_label(name: str) -> str:
     category = CATEGORIES.get(name)
     return category.label if category else name

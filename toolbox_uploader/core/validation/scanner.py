@@ -9,6 +9,7 @@ directly (about 40 lines) rather than pulling in an unmaintained client library.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import socket
@@ -21,6 +22,9 @@ from toolbox_uploader.core.source_files import open_source
 
 SCANNER_ENV = "TOOLBOX_UPLOADER_CLAMD"
 _CHUNK = 256 * 1024
+#: How long the check before a run waits for clamd's PONG: a running clamd answers at once,
+#: and a command must not hang on an address where something never answers.
+PING_TIMEOUT = 5.0
 
 
 class ScanError(Exception):
@@ -101,8 +105,31 @@ class ClamdScanner:
 
     def ping(self) -> bool:
         with self._connect() as sock:
-            sock.sendall(b"zPING\0")
+            try:
+                sock.sendall(b"zPING\0")
+            except OSError as exc:
+                raise ScanError(f"virus scanner connection failed: {exc}") from exc
             return _read_reply(sock) == "PONG"
+
+    def unreachable(self, timeout: float = PING_TIMEOUT) -> str | None:
+        """Why clamd cannot scan right now, in words for a teacher, or None when it answers
+        PING. Asked once before a run: a clamd that is not running (or an address with
+        nothing behind it) used to refuse every file, one by one, with ``scan_failed``."""
+        where = self.socket_path or f"{self.host}:{self.port}"
+        probe = dataclasses.replace(self, timeout=min(timeout, self.timeout))
+        try:
+            if probe.ping():
+                return None
+        except ScanError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, TimeoutError):
+                detail = f"no answer within {probe.timeout:g} s"
+            elif isinstance(cause, OSError) and cause.strerror:
+                detail = cause.strerror.lower()
+            else:
+                detail = str(cause or exc)
+            return f"the virus scanner (clamd) at {where} cannot be reached ({detail})"
+        return f"what answers at {where} is not the virus scanner (clamd)"
 
     def scan(self, path: Path) -> ScanResult:
         with self._connect() as sock:
