@@ -341,7 +341,7 @@ def test_stop_and_restart_resumes_from_the_servers_offset_on_a_new_port(
                          bandwidth_limit=8 * 1024 * 1024)
     engine.add_paths([path], category="temporary")
     wait_for(lambda: (s := item(engine, "film.bin")) and s.state is S.UPLOADING
-             and s.bytes_sent > 9 * 1024 * 1024, 20)  # the first 8 MiB chunk is confirmed
+             and s.bytes_sent > 9 * 1024 * 1024, 20)  # past the first chunks (1 MiB, then 3 s)
     engine.stop()
     first.stop()
     snap = item(engine, "film.bin")
@@ -353,7 +353,7 @@ def test_stop_and_restart_resumes_from_the_servers_offset_on_a_new_port(
         upload_id = snap.upload_url.rstrip("/").rsplit("/", 1)[-1]
         head = httpx.head(f"{handle2.url}/api/v1/storage/tus/{upload_id}", headers=headers)
         server_offset = int(head.headers["Upload-Offset"])
-        assert server_offset >= 8 * 1024 * 1024
+        assert server_offset >= 1024 * 1024  # at least the first chunk was confirmed
         resumed = make_engine(server_url=handle2.url, token=handle2.token, server_key="local",
                               bandwidth_limit=8 * 1024 * 1024)
         recorder = Recorder()
