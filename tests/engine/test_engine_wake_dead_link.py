@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.engine.engine_support import item, random_file, server_files, sha256, wait_for
-from tests.support.fault_proxy import ThreadedFaultProxy
+from tests.support.fault_proxy import ThreadedFaultProxy, black_hole_first_patch
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.embedded import ServerHandle
 
@@ -26,14 +26,9 @@ MIB = 1024 * 1024
 
 @pytest.fixture
 def black_hole(live_server: ServerHandle) -> Iterator[ThreadedFaultProxy]:
-    """The first PATCH stops being read part-way and is never answered (for a minute, far
-    past the client's 30 s timeout); everything else, new connections included, passes."""
     port = urlsplit(live_server.url).port
     assert port is not None
-    with ThreadedFaultProxy("127.0.0.1", port, stall=1.0, methods={"PATCH"}, max_faults=1,
-                            window=64 * 1024, seed=3) as proxy:
-        assert proxy.proxy is not None
-        proxy.proxy.stall_seconds = 60.0  # the constructor caps it at 10 s
+    with black_hole_first_patch(port) as proxy:
         yield proxy
 
 

@@ -21,7 +21,7 @@ import random
 import socket
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -407,3 +407,15 @@ class ThreadedFaultProxy:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def black_hole_first_patch(port: int) -> Iterator[ThreadedFaultProxy]:
+    """A proxy to ``port`` whose first PATCH stops being read part-way and is never
+    answered (for a minute, far past a client's 30 s timeout): a link that died while a
+    laptop slept. Everything else, new connections included, passes."""
+    with ThreadedFaultProxy("127.0.0.1", port, stall=1.0, methods={"PATCH"}, max_faults=1,
+                            window=64 * 1024, seed=3) as proxy:
+        assert proxy.proxy is not None
+        proxy.proxy.stall_seconds = 60.0  # the constructor caps it at 10 s
+        yield proxy

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.fault_proxy import ThreadedFaultProxy
+from tests.support.fault_proxy import ThreadedFaultProxy, black_hole_first_patch
 from toolbox_uploader.core import stream_upload as stream_module
 from toolbox_uploader.core.stream_upload import stream_upload
 from toolbox_uploader.server.embedded import ServerHandle
@@ -28,14 +28,9 @@ MIB = 1024 * 1024
 
 @pytest.fixture
 def black_hole(live_server: ServerHandle) -> Iterator[ThreadedFaultProxy]:
-    """The first PATCH stops being read part-way and is never answered (for a minute, far
-    past the client's 30 s timeout); everything else, new connections included, passes."""
     port = urlsplit(live_server.url).port
     assert port is not None
-    with ThreadedFaultProxy("127.0.0.1", port, stall=1.0, methods={"PATCH"}, max_faults=1,
-                            window=64 * 1024, seed=3) as proxy:
-        assert proxy.proxy is not None
-        proxy.proxy.stall_seconds = 60.0  # the constructor caps it at 10 s
+    with black_hole_first_patch(port) as proxy:
         yield proxy
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from _api_support import Api, error_of
 
+from tests.support.small_disk import small_disk_at
 from toolbox_uploader.server.api.receive import storage_error
 from toolbox_uploader.server.config import ServerConfig
 
@@ -26,14 +26,8 @@ def small_disk(api_config: ServerConfig) -> Iterator[Path]:
     """The data folder on a 2 MB tmpfs, unmounted afterwards."""
     mount = api_config.data_dir
     mount.mkdir(parents=True)
-    if os.geteuid() != 0 or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-            capture_output=True, timeout=10).returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=10)
+    with small_disk_at(mount) as disk:
+        yield disk
 
 
 async def test_a_full_disk_under_a_form_upload_is_507_disk_full(
