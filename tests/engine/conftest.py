@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fault_proxy import ThreadedFaultProxy, black_hole_first_patch
 from toolbox_uploader.core.engine import Engine, EngineConfig
 from toolbox_uploader.server.config import ServerConfig
 from toolbox_uploader.server.embedded import EmbeddedServer, ServerHandle
@@ -39,3 +40,11 @@ def other_server(tmp_path: Path) -> Iterator[ServerHandle]:
         yield handle
     finally:
         server.stop()
+
+
+@pytest.fixture
+def black_hole(live_server: ServerHandle) -> Iterator[ThreadedFaultProxy]:
+    """A link to ``live_server`` whose first PATCH dies without a word (a laptop's sleep)."""
+    assert live_server.port is not None
+    with black_hole_first_patch(live_server.port) as proxy:
+        yield proxy

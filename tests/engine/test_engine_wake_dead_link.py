@@ -9,27 +9,17 @@ seconds and carries on from the server's offset on a new connection."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.engine.engine_support import item, random_file, server_files, sha256, wait_for
-from tests.support.fault_proxy import ThreadedFaultProxy, black_hole_first_patch
+from tests.support.fault_proxy import ThreadedFaultProxy
 from toolbox_uploader.core.states import ItemState
 from toolbox_uploader.server.embedded import ServerHandle
 
 S = ItemState
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def black_hole(live_server: ServerHandle) -> Iterator[ThreadedFaultProxy]:
-    port = urlsplit(live_server.url).port
-    assert port is not None
-    with black_hole_first_patch(port) as proxy:
-        yield proxy
 
 
 def test_a_request_on_a_connection_dead_after_sleep_is_retried_at_the_wake_up(

@@ -13,25 +13,16 @@ import hashlib
 import io
 import os
 import time
-from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
+from collections.abc import Callable
 
 import pytest
 
-from tests.support.fault_proxy import ThreadedFaultProxy, black_hole_first_patch
+from tests.support.fault_proxy import ThreadedFaultProxy
 from toolbox_uploader.core import stream_upload as stream_module
 from toolbox_uploader.core.stream_upload import stream_upload
 from toolbox_uploader.server.embedded import ServerHandle
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def black_hole(live_server: ServerHandle) -> Iterator[ThreadedFaultProxy]:
-    port = urlsplit(live_server.url).port
-    assert port is not None
-    with black_hole_first_patch(port) as proxy:
-        yield proxy
 
 
 async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
